@@ -1,0 +1,132 @@
+"""Bastion: access management for EVE Online corporations and alliances."""
+
+import logging
+
+from flask import Flask
+
+from config import INSTANCE_DIR, Config, check_production_config
+
+__version__ = "0.1.0"
+
+
+def create_app(config_class=Config):
+    """Build the Flask application: extensions, blueprints, error pages, CLI and logging."""
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=str(INSTANCE_DIR),
+    )
+    app.config.from_object(config_class)
+    app.config["VERSION"] = __version__
+    problems = check_production_config(app.config)
+    if problems:
+        raise RuntimeError("refusing to start: " + "; ".join(problems))
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_template_context(app)
+    register_cli(app)
+    return app
+
+
+def register_logging(app):
+    """Log to stderr at the configured level."""
+    level = app.config.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    huey_logger = logging.getLogger("huey")
+    if huey_logger.handlers:  # the consumer logs huey's own lines already
+        huey_logger.propagate = False
+    if app.config["ENV"] == "production" and app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.logger.warning("running in production on SQLite; PostgreSQL is recommended")
+
+
+def register_extensions(app):
+    """Bind the extensions to this app."""
+    from app.extensions import csrf, db, login_manager, migrate
+    from app.jobs import connection
+    from app.models import import_all_models
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        connect_args = dict(options.get("connect_args", {}))
+        # sqlite3's timeout is SQLite's busy timeout: writers wait instead of failing at once.
+        connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
+        connect_args.setdefault("check_same_thread", False)
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    import_all_models()
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, directory=str(_root() / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see this page."
+    login_manager.session_protection = "strong"
+    connection.init_app(app)
+    from app.accounts import auth  # noqa: F401  (user loader and unauthorized handler)
+
+
+def register_blueprints(app):
+    """Mount each area's blueprint."""
+    from app.accounts import bp as accounts_bp
+    from app.admin import bp as admin_bp
+    from app.health import bp as health_bp
+    from app.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(health_bp)
+
+
+def register_errorhandlers(app):
+    """Error pages for browsers and JSON bodies for JSON callers."""
+    from app.errors import register
+
+    register(app)
+
+
+def register_security_headers(app):
+    """Send the headers that keep a browser from being turned against the user."""
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+def register_template_context(app):
+    """Values every template may use."""
+
+    @app.context_processor
+    def inject_globals():
+        return {"bastion_version": app.config["VERSION"], "demo_mode": app.config.get("DEMO", False)}
+
+
+def register_cli(app):
+    """Add each area's flask commands."""
+    from app.accounts.cli import users_cli
+    from app.demo import demo_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+
+
+def _root():
+    """The project's top folder."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,92 @@
+"""Users, their roles and their directorships."""
+
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.models import utcnow
+
+ROLES = ("member", "director", "admin")
+STATES = ("member", "blue", "guest")
+
+
+class User(UserMixin, db.Model):
+    """A person: an admin with a local password, or a member who logs in with EVE SSO."""
+
+    __tablename__ = "users"
+
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(64), unique=True, nullable=True)
+    password_hash = db.Column(db.String(256), nullable=True)
+    role = db.Column(db.String(16), nullable=False, default="member")
+    state = db.Column(db.String(16), nullable=False, default="guest")
+    main_character_id = db.Column(
+        db.BigInteger,
+        db.ForeignKey("characters.id", use_alter=True, ondelete="SET NULL"),
+        nullable=True,
+    )
+    is_active_account = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    last_login_at = db.Column(db.DateTime, nullable=True)
+    state_changed_at = db.Column(db.DateTime, nullable=True)
+
+    __table_args__ = (
+        db.CheckConstraint("role IN ('member', 'director', 'admin')", name="role_known"),
+        db.CheckConstraint("state IN ('member', 'blue', 'guest')", name="state_known"),
+    )
+
+    main_character = db.relationship("Character", foreign_keys=[main_character_id], post_update=True)
+
+    def set_password(self, password):
+        """Store a salted hash of the password, never the password itself."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        """True when the password matches the stored hash."""
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self):
+        """Flask-Login refuses sessions of disabled accounts."""
+        return self.is_active_account
+
+    @property
+    def is_admin(self):
+        """True for admins."""
+        return self.role == "admin"
+
+    @property
+    def display_name(self):
+        """The main character's name, or the username for local accounts."""
+        if self.main_character is not None:
+            return self.main_character.name
+        return self.username or f"user {self.id}"
+
+    def has_role(self, *roles):
+        """True when the user holds one of the roles; admins hold every role."""
+        return self.role == "admin" or self.role in roles
+
+    def __repr__(self):
+        return f"<User {self.id} {self.display_name!r}>"
+
+
+class Directorship(db.Model):
+    """A user who directs a tracked corporation, found from ESI roles or appointed by an admin."""
+
+    __tablename__ = "directorships"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    corporation_id = db.Column(
+        db.BigInteger, db.ForeignKey("corporations.id", ondelete="CASCADE"), nullable=False
+    )
+    source = db.Column(db.String(16), nullable=False, default="appointed")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        db.UniqueConstraint("user_id", "corporation_id", name="uq_directorships_user_corporation"),
+        db.CheckConstraint("source IN ('esi', 'appointed')", name="source_known"),
+    )
+
+    user = db.relationship("User", backref=db.backref("directorships", cascade="all, delete-orphan"))
+    corporation = db.relationship("Corporation")

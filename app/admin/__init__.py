@@ -1,0 +1,7 @@
+"""Admin pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from app.admin import views  # noqa: E402,F401

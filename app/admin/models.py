@@ -1,0 +1,39 @@
+"""The audit log."""
+
+from app.extensions import db
+from app.models import utcnow
+
+
+class AuditEntry(db.Model):
+    """Who did what to whom, when and why; the actor is empty for the system itself."""
+
+    __tablename__ = "audit_entries"
+
+    id = db.Column(db.Integer, primary_key=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    actor_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    action = db.Column(db.String(64), nullable=False, index=True)
+    target_type = db.Column(db.String(32), nullable=True)
+    target_id = db.Column(db.String(64), nullable=True)
+    detail = db.Column(db.Text, nullable=True)
+    reason = db.Column(db.String(255), nullable=True)
+
+    actor = db.relationship("User")
+
+
+def record(action, actor=None, target=None, detail=None, reason=None):
+    """Add an audit entry to the session; the caller commits it with the change it describes."""
+    target_type = target_id = None
+    if target is not None:
+        target_type = type(target).__name__.lower()
+        target_id = str(target.id)
+    entry = AuditEntry(
+        action=action,
+        actor_id=getattr(actor, "id", None),
+        target_type=target_type,
+        target_id=target_id,
+        detail=detail,
+        reason=reason,
+    )
+    db.session.add(entry)
+    return entry

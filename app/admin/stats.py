@@ -1,0 +1,27 @@
+"""Counts for the admin dashboard, read with one grouped query each."""
+
+from sqlalchemy import func
+
+from app.accounts.models import STATES, User
+from app.extensions import db
+from app.keys.models import KEY_STATUSES, Key
+
+
+def _grouped(column, names):
+    """Counts of rows by a column's value, with a zero for every known value."""
+    counts = dict.fromkeys(names, 0)
+    for value, count in db.session.execute(db.select(column, func.count()).group_by(column)):
+        counts[value] = count
+    return counts
+
+
+def overview():
+    """Keys by status and users by state."""
+    keys = _grouped(Key.status, KEY_STATUSES)
+    users = _grouped(User.state, STATES)
+    return {
+        "keys": keys,
+        "keys_total": sum(keys.values()),
+        "users": users,
+        "users_total": sum(users.values()),
+    }

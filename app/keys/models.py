@@ -1,0 +1,41 @@
+"""Keys: one character's SSO grant, with its health."""
+
+from app.extensions import db
+from app.models import utcnow
+
+KEY_STATUSES = ("pending", "valid", "invalid", "error")
+
+
+class Key(db.Model):
+    """A character's SSO grant; its refresh token is stored encrypted, never in clear."""
+
+    __tablename__ = "keys"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    character_id = db.Column(
+        db.BigInteger, db.ForeignKey("characters.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    owner_hash = db.Column(db.String(128), nullable=False)
+    scopes = db.Column(db.Text, nullable=False, default="")
+    refresh_token_encrypted = db.Column(db.Text, nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="pending", index=True)
+    reason = db.Column(db.String(255), nullable=True)
+    needs_reauth = db.Column(db.Boolean, nullable=False, default=False)
+    last_checked_at = db.Column(db.DateTime, nullable=True)
+    last_ok_at = db.Column(db.DateTime, nullable=True)
+    next_check_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    consecutive_failures = db.Column(db.Integer, nullable=False, default=0)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        db.CheckConstraint("status IN ('pending', 'valid', 'invalid', 'error')", name="status_known"),
+    )
+
+    user = db.relationship("User", backref=db.backref("keys", cascade="all, delete-orphan"))
+    character = db.relationship("Character", backref=db.backref("key", uselist=False))
+
+    @property
+    def scope_list(self):
+        """The granted scopes as a list."""
+        return self.scopes.split() if self.scopes else []

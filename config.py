@@ -1,0 +1,81 @@
+"""Configuration: every value comes from the environment, with safe development defaults."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("BASTION_INSTANCE_DIR", BASE_DIR / "instance"))
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+
+
+def _bool(name, default=False):
+    """Read a yes/no environment variable."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name, default):
+    """Read an integer environment variable, naming it when it is malformed."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def default_redis_url():
+    """The embedded development Redis listens on a socket under instance/."""
+    return f"unix://{INSTANCE_DIR / 'redis.sock'}"
+
+
+class Config:
+    """Settings for development and production, read from the environment."""
+
+    ENV = os.environ.get("BASTION_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'bastion.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or default_redis_url()
+    HUEY_NAME = os.environ.get("HUEY_NAME", "bastion")
+    HUEY_IMMEDIATE = _bool("HUEY_IMMEDIATE", False)
+    # A consumer whose last heartbeat is older than this is reported as down.
+    HEARTBEAT_MAX_AGE = _int("HEARTBEAT_MAX_AGE", 150)
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 15000)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", ENV == "production")
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+    PREFERRED_URL_SCHEME = "https" if ENV == "production" else "http"
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    DEMO = _bool("BASTION_DEMO", False)
+
+
+class TestConfig(Config):
+    """Settings for the test suite; the database and Redis URLs come from the test fixtures."""
+
+    ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+def check_production_config(config):
+    """Refuse to run in production with development secrets; return a list of problems."""
+    problems = []
+    if config.get("ENV") == "production":
+        if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    return problems

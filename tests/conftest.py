@@ -1,0 +1,239 @@
+"""Fixtures: app, client, db, redis, factories, login helpers, a live server and a real browser.
+
+A throwaway Redis server is started before anything imports the app, and the database is a
+fresh SQLite file (or the PostgreSQL database named by TEST_DATABASE_URL), never a developer's.
+"""
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.support import IN_CI, RedisServer, csrf_token_from, free_port, wait_for
+
+_redis_server = None
+_tmpdir = None
+
+
+def pytest_configure(config):
+    """Start the test Redis and point every setting at throwaway places before the app loads."""
+    global _redis_server, _tmpdir
+    _tmpdir = tempfile.TemporaryDirectory(prefix="bastion-test-")
+    _redis_server = RedisServer().start()
+    os.environ["REDIS_URL"] = _redis_server.url
+    os.environ["HUEY_NAME"] = "bastion-test"
+    os.environ["BASTION_INSTANCE_DIR"] = _tmpdir.name
+    os.environ["BASTION_ENV"] = "testing"
+    os.environ.pop("DATABASE_URL", None)
+    if not os.environ.get("TEST_DATABASE_URL"):
+        os.environ["TEST_DATABASE_URL"] = f"sqlite:///{Path(_tmpdir.name) / 'test.db'}"
+
+
+def pytest_unconfigure(config):
+    """Stop the test Redis and remove the temporary folder."""
+    if _redis_server is not None:
+        _redis_server.stop()
+    if _tmpdir is not None:
+        _tmpdir.cleanup()
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """The throwaway database the suite uses."""
+    return os.environ["TEST_DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The throwaway Redis the suite uses."""
+    return os.environ["REDIS_URL"]
+
+
+@pytest.fixture(scope="session")
+def suite_config(database_url):
+    """The configuration class every app in the suite is built from."""
+    from config import TestConfig
+
+    class SuiteConfig(TestConfig):
+        SQLALCHEMY_DATABASE_URI = database_url
+
+    return SuiteConfig
+
+
+@pytest.fixture(scope="session")
+def app(suite_config):
+    """The app on the test configuration, its database migrated from empty."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db as _db
+
+    application = create_app(suite_config)
+    with application.app_context():
+        _drop_everything(_db)
+        upgrade()
+        _db.session.remove()
+    return application
+
+
+def _drop_everything(_db):
+    """Start from an empty database, even one left behind by an earlier run."""
+    from sqlalchemy import MetaData
+
+    meta = MetaData()
+    meta.reflect(bind=_db.engine)
+    if _db.engine.dialect.name == "postgresql":
+        with _db.engine.begin() as conn:
+            for table in meta.sorted_tables:
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}" CASCADE')
+    else:
+        meta.drop_all(bind=_db.engine)
+
+
+@pytest.fixture()
+def db(app):
+    """The database inside an app context; every table is emptied after the test."""
+    from app.extensions import db as _db
+
+    ctx = app.app_context()
+    ctx.push()
+    yield _db
+    _db.session.remove()
+    with _db.engine.begin() as conn:
+        for table in reversed(_db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    ctx.pop()
+
+
+@pytest.fixture()
+def redis_client(app):
+    """A client of the test Redis, emptied before and after the test."""
+    from app.jobs.connection import make_redis
+
+    client = make_redis(app.config["REDIS_URL"])
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture()
+def client(app, db):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app, db):
+    """A runner for the app's flask commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def make_user(db):
+    """Factory: a user with a role and, for local accounts, a password."""
+    from app.accounts.models import User
+
+    counter = iter(range(1, 10_000))
+
+    def make(role="member", username=None, password="correct horse battery", state="guest"):
+        user = User(username=username or f"user{next(counter)}", role=role, state=state)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+class AuthActions:
+    """Log in and out through the real forms, CSRF token included."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path="/login"):
+        """A CSRF token valid for this client's session."""
+        return csrf_token_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, username, password="correct horse battery", next_path=None):
+        """Post the login form."""
+        data = {"username": username, "password": password, "csrf_token": self.csrf()}
+        if next_path is not None:
+            data["next"] = next_path
+        return self.client.post("/login", data=data)
+
+    def logout(self):
+        """Post the logout form."""
+        token = csrf_token_from(self.client.get("/", follow_redirects=True).get_data(as_text=True))
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture()
+def auth(client):
+    """Login helpers bound to the test client."""
+    return AuthActions(client)
+
+
+@pytest.fixture()
+def login_as(auth, make_user):
+    """Make a user of a role and log the test client in as them."""
+
+    def login(role="member", **kwargs):
+        user = make_user(role=role, **kwargs)
+        response = auth.login(user.username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The app served over real HTTP on a free port, in a background thread."""
+    from werkzeug.serving import make_server
+
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; in CI its absence fails the run."""
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    """A fresh browser page in a context of its own."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+
+
+__all__ = ["wait_for"]
