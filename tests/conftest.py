@@ -237,3 +237,20 @@ def page(browser, live_server):
 
 
 __all__ = ["wait_for"]
+
+
+@pytest.fixture()
+def consumer(database_url, redis_client, tmp_path):
+    """Start real consumer processes on demand; all of them are stopped after the test."""
+    from tests.support import Consumer
+
+    started = []
+
+    def start(**kwargs):
+        process = Consumer(database_url, **kwargs).start(tmp_path)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

@@ -104,3 +104,49 @@ def venv_bin(name):
     import sys
 
     return str(Path(sys.executable).parent / name)
+
+
+class Consumer:
+    """A real ``huey_consumer tasks.consumer.huey`` process on the suite's Redis and database."""
+
+    def __init__(self, database_url, workers=2, periodic=True, extra_env=None):
+        self.database_url = database_url
+        self.workers = workers
+        self.periodic = periodic
+        self.extra_env = extra_env or {}
+        self.process = None
+        self.log_path = None
+
+    def start(self, log_dir):
+        """Start the consumer, its output going to a log file under log_dir."""
+        env = dict(os.environ, DATABASE_URL=self.database_url, **self.extra_env)
+        args = [venv_bin("huey_consumer"), "tasks.consumer.huey", "--workers", str(self.workers),
+                "--worker-type", "thread", "--delay", "0.05", "--max-delay", "0.2"]
+        if not self.periodic:
+            args.append("--no-periodic")
+        self.log_path = Path(log_dir) / f"consumer-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        return self
+
+    def log(self):
+        """What the consumer printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self):
+        """kill -9: the consumer gets no chance to clean up."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self):
+        """Stop the consumer."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_path:
+            self._log.close()
