@@ -1,0 +1,1 @@
+"""A stand-in for EVE SSO, ESI and Discord that keeps their contracts, for demos, tests and benchmarks."""

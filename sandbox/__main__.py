@@ -1,0 +1,102 @@
+"""``python -m sandbox --port N``: serve the sandbox with its demo universe."""
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from sandbox.app import create_sandbox_app
+from sandbox.demo import build_demo
+from sandbox.state import Universe
+from sandbox.tokens import SigningKey
+
+log = logging.getLogger("sandbox")
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so clients keep their connections open between calls."""
+
+    protocol_version = "HTTP/1.1"
+
+
+def parse_args(argv):
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--state", help="a JSON file to keep the universe in across restarts")
+    parser.add_argument("--redirect-uri", action="append", default=[],
+                        help="a redirect URI of the demo application (repeatable)")
+    parser.add_argument("--empty", action="store_true", help="start without the demo universe")
+    parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    return parser.parse_args(argv)
+
+
+def load_or_build(args):
+    """The universe and signing key: from the state file when there is one, else new."""
+    world = Universe()
+    if args.state and Path(args.state).exists():
+        data = json.loads(Path(args.state).read_text())
+        world.load_dict(data["universe"])
+        key = SigningKey.from_pem(data["key"])
+        for uri in args.redirect_uri:
+            for client in world.clients.values():
+                if uri not in client.redirect_uris:
+                    client.redirect_uris.append(uri)
+        return world, key
+    if not args.empty:
+        build_demo(world, args.redirect_uri or ["http://127.0.0.1:5000/sso/callback"])
+    return world, SigningKey()
+
+
+def save(path, world, key):
+    """Write the universe to the state file atomically."""
+    data = {"universe": world.to_dict(), "key": key.to_pem()}
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+    os.chmod(path, 0o600)
+    world.dirty = False
+
+
+def main(argv=None):
+    """Serve until SIGINT or SIGTERM, saving the state file when asked to keep one."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s sandbox: %(message)s")
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    world, key = load_or_build(args)
+    app = create_sandbox_app(world, key)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
+    server.daemon_threads = True
+    stop = threading.Event()
+
+    def shutdown(signum, frame):
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+
+    if args.state:
+        def keep_saving():
+            while not stop.wait(2.0):
+                if world.dirty:
+                    save(args.state, world, key)
+
+        threading.Thread(target=keep_saving, daemon=True).start()
+    log.info("EVE sandbox at http://%s:%s (SSO at /, ESI at /esi, control at /_sandbox)", args.host, args.port)
+    server.serve_forever()
+    if args.state:
+        save(args.state, world, key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The sandbox's WSGI app: SSO at the root, ESI under /esi, the control API under /_sandbox."""
+
+from flask import Flask, g, request
+
+from sandbox import control, esi, sso
+from sandbox.state import Universe
+from sandbox.tokens import SigningKey
+
+
+def create_sandbox_app(world=None, key=None):
+    """Build the sandbox around a universe (a new, empty one when none is given)."""
+    app = Flask(__name__)
+    app.extensions["sandbox"] = {"universe": world or Universe(), "key": key or SigningKey()}
+    app.register_blueprint(sso.bp)
+    app.register_blueprint(esi.bp, url_prefix="/esi")
+    app.register_blueprint(control.bp, url_prefix="/_sandbox")
+    _count_calls(app)
+    return app
+
+
+def _count_calls(app):
+    """Count calls per route and status, and the peak of calls in flight."""
+
+    @app.before_request
+    def enter():
+        if request.path.startswith("/_sandbox"):
+            return
+        world = app.extensions["sandbox"]["universe"]
+        with world.lock:
+            counters = world.counters
+            counters.in_flight += 1
+            counters.peak_concurrency = max(counters.peak_concurrency, counters.in_flight)
+        g.counted = True
+
+    @app.after_request
+    def record(response):
+        if request.path.startswith("/_sandbox"):
+            return response
+        rule = request.url_rule.rule if request.url_rule else "unmatched"
+        world = app.extensions["sandbox"]["universe"]
+        with world.lock:
+            world.counters.calls[f"{request.method} {rule} {response.status_code}"] += 1
+        return response
+
+    @app.teardown_request
+    def leave(exc):
+        if g.pop("counted", False):
+            world = app.extensions["sandbox"]["universe"]
+            with world.lock:
+                world.counters.in_flight -= 1

@@ -1,0 +1,51 @@
+"""Helpers the sandbox's routes share: the universe, JSON errors, latency and injected faults."""
+
+import random
+import time
+
+from flask import current_app, jsonify
+
+
+def universe():
+    """The universe this sandbox serves."""
+    return current_app.extensions["sandbox"]["universe"]
+
+
+def signing_key():
+    """The key that signs access tokens."""
+    return current_app.extensions["sandbox"]["key"]
+
+
+def error(status, message, **extra):
+    """An error in ESI's and SSO's shape."""
+    body = {"error": message}
+    body.update(extra)
+    return jsonify(body), status
+
+
+def setting(name):
+    """One of the sandbox's current settings."""
+    return universe().config[name]
+
+
+def pause():
+    """Wait as long as the configured latency."""
+    latency = setting("latency_ms") or 0
+    if latency > 0:
+        time.sleep(latency / 1000.0)
+
+
+def injected_fault(target):
+    """Maybe fail this call as configured: a 5xx answer, or a hang then 504. None when it goes through."""
+    rate = setting(f"{target}_fault_rate")
+    if rate is None:
+        rate = setting("fault_rate")
+    if not rate or random.random() >= rate:  # noqa: S311  (fault injection, not security)
+        return None
+    world = universe()
+    with world.lock:
+        world.counters.faults += 1
+    if random.random() < setting("timeout_share"):  # noqa: S311
+        time.sleep(setting("hang_s"))
+        return error(504, "Timeout contacting upstream")
+    return error(random.choice([500, 502, 503]), "Internal upstream error")  # noqa: S311

@@ -1,0 +1,61 @@
+"""The demo universe: a few alliances, corporations and named characters, the same at every start."""
+
+from sandbox.state import ALLIANCE_ID_START, CHARACTER_ID_START, CORPORATION_ID_START
+
+DEMO_CLIENT_ID = "bastion-demo"
+DEMO_CLIENT_SECRET = "bastion-demo-secret"  # noqa: S105  (the sandbox's own demo application)
+
+ALLIANCES = [
+    ("Stellar Vanguard", "VNGD"),
+    ("Crimson Accord", "CRMS"),
+]
+# name, ticker, alliance index or None
+CORPORATIONS = [
+    ("Vanguard Logistics", "VLOG", 0),
+    ("Vanguard Industries", "VIND", 0),
+    ("Crimson Blades", "CRBL", 1),
+    ("Drifters Anonymous", "DRIFT", None),
+    ("Rookie Academy", "ROOK", None),
+]
+# name, corporation index, roles
+CHARACTERS = [
+    ("Aria Vex", 0, ["Director"]),
+    ("Borin Kade", 0, []),
+    ("Cela Morn", 0, []),
+    ("Dax Orrin", 1, ["Director"]),
+    ("Enna Sol", 1, []),
+    ("Fenn Tarro", 2, ["Director"]),
+    ("Gale Ishan", 2, []),
+    ("Hesk Varun", 3, []),
+    ("Ilse Drummond", 4, []),
+]
+
+
+def demo_owner_hash(character_id):
+    """A stable owner hash for a demo character."""
+    return f"demo-owner-{character_id}="
+
+
+def build_demo(world, redirect_uris):
+    """Fill an empty universe with the demo and register the demo application."""
+    alliance_ids = []
+    for offset, (name, ticker) in enumerate(ALLIANCES):
+        alliance_ids.append(world.add_alliance(name, ticker, alliance_id=ALLIANCE_ID_START + offset).id)
+    world.next_ids["alliance"] = ALLIANCE_ID_START + len(ALLIANCES)
+    corporation_ids = []
+    # The starter corporation (the default for new characters) gets the lowest id.
+    for offset, (name, ticker, alliance) in enumerate(sorted(CORPORATIONS, key=lambda c: c[0] != "Rookie Academy")):
+        alliance_id = alliance_ids[alliance] if alliance is not None else None
+        corporation = world.add_corporation(name, ticker, alliance_id, corporation_id=CORPORATION_ID_START + offset)
+        corporation_ids.append((name, corporation.id))
+    world.next_ids["corporation"] = CORPORATION_ID_START + len(CORPORATIONS)
+    by_name = dict(corporation_ids)
+    for offset, (name, corp_index, roles) in enumerate(CHARACTERS):
+        character_id = CHARACTER_ID_START + offset
+        corporation_id = by_name[CORPORATIONS[corp_index][0]]
+        character = world.add_character(name, corporation_id, character_id=character_id,
+                                        owner_hash=demo_owner_hash(character_id))
+        character.roles = list(roles)
+    world.next_ids["character"] = CHARACTER_ID_START + len(CHARACTERS)
+    world.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, redirect_uris)
+    return world
