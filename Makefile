@@ -6,8 +6,18 @@ PORT ?= 5000
 export FLASK_APP := wsgi.py
 export BASTION_PORT := $(PORT)
 
+SANDBOX_PORT ?= 8025
+export SANDBOX_PORT
+
 # With REDIS_URL set, use that Redis instead of the embedded one.
-RUN_PROCESSES := $(if $(REDIS_URL),web worker,)
+RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker,)
+
+# make run talks to the EVE sandbox (python -m sandbox) with its demo application.
+run: export BASTION_DEMO := 1
+run: export EVE_SSO_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
+run: export EVE_ESI_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/esi
+run: export EVE_CLIENT_ID ?= bastion-demo
+run: export EVE_CLIENT_SECRET ?= bastion-demo-secret
 
 .PHONY: run test lint clean
 
@@ -25,13 +35,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
-	BASTION_DEMO=1 $(BIN)/flask demo seed
+	$(BIN)/flask demo seed
 	@echo
 	@echo "  Bastion: http://127.0.0.1:$(PORT)/   (health: http://127.0.0.1:$(PORT)/healthz)"
-	@BASTION_DEMO=1 $(BIN)/flask demo logins | sed 's/^/  /'
+	@echo "  EVE sandbox: http://127.0.0.1:$(SANDBOX_PORT)/   (the demo universe)"
+	@$(BIN)/flask demo logins | sed 's/^/  /'
 	@echo "  Ctrl-C stops everything."
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" BASTION_DEMO=1 $(BIN)/honcho -f Procfile.dev start $(RUN_PROCESSES)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start $(RUN_PROCESSES)
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

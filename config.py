@@ -28,6 +28,17 @@ def _int(name, default):
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _float(name, default):
+    """Read a number from the environment, naming it when it is malformed."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a number, got {value!r}") from None
+
+
 def default_redis_url():
     """The embedded development Redis listens on a socket under instance/."""
     return f"unix://{INSTANCE_DIR / 'redis.sock'}"
@@ -59,6 +70,19 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     DEMO = _bool("BASTION_DEMO", False)
 
+    # EVE SSO and ESI (the sandbox in the demo and the tests: only these URLs differ).
+    EVE_SSO_URL = os.environ.get("EVE_SSO_URL", "https://login.eveonline.com")
+    EVE_ESI_URL = os.environ.get("EVE_ESI_URL", "https://esi.evetech.net")
+    EVE_CLIENT_ID = os.environ.get("EVE_CLIENT_ID", "")
+    EVE_CLIENT_SECRET = os.environ.get("EVE_CLIENT_SECRET", "")
+    EVE_CALLBACK_URL = os.environ.get("EVE_CALLBACK_URL", "")
+    EVE_SCOPES = os.environ.get("EVE_SCOPES", "esi-characters.read_corporation_roles.v1").split()
+    EVE_CONTACT = os.environ.get("EVE_CONTACT", "admin@example.invalid")
+    EVE_TIMEOUT = _float("EVE_TIMEOUT", 10.0)
+    ESI_COMPATIBILITY_DATE = os.environ.get("ESI_COMPATIBILITY_DATE", "2020-01-01")
+    # Fernet keys for refresh tokens and service secrets, newest first; comma separated.
+    TOKEN_ENCRYPTION_KEYS = [k for k in os.environ.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip()]
+
 
 class TestConfig(Config):
     """Settings for the test suite; the database and Redis URLs come from the test fixtures."""
@@ -68,6 +92,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True
+    EVE_CONTACT = "tests@example.invalid"
+    EVE_TIMEOUT = 5.0
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 
@@ -78,4 +104,6 @@ def check_production_config(config):
     if config.get("ENV") == "production":
         if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
             problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if not config.get("TOKEN_ENCRYPTION_KEYS"):
+            problems.append("TOKEN_ENCRYPTION_KEYS must hold at least one Fernet key")
     return problems

@@ -46,6 +46,7 @@ def register_logging(app):
 def register_extensions(app):
     """Bind the extensions to this app."""
     from app.extensions import csrf, db, login_manager, migrate
+    from app import crypto, eve
     from app.jobs import connection
     from app.models import import_all_models
 
@@ -66,20 +67,28 @@ def register_extensions(app):
     login_manager.login_message = "Please sign in to see this page."
     login_manager.session_protection = "strong"
     connection.init_app(app)
+    crypto.init_app(app)
+    eve.init_app(app)
     from app.accounts import auth  # noqa: F401  (user loader and unauthorized handler)
 
 
 def register_blueprints(app):
-    """Mount each area's blueprint."""
+    """Mount each area's blueprint (importing its views attaches the routes)."""
+    from app.accounts import sso as _sso  # noqa: F401
+    from app.accounts import views as _account_views  # noqa: F401
+    from app.admin import views as _admin_views  # noqa: F401
+    from app.keys import views as _key_views  # noqa: F401
     from app.accounts import bp as accounts_bp
     from app.admin import bp as admin_bp
     from app.health import bp as health_bp
+    from app.keys import bp as keys_bp
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(health_bp)
+    app.register_blueprint(keys_bp)
 
 
 def register_errorhandlers(app):
@@ -110,6 +119,10 @@ def register_security_headers(app):
 
 def register_template_context(app):
     """Values every template may use."""
+
+    from app.templating import when
+
+    app.add_template_filter(when)
 
     @app.context_processor
     def inject_globals():

@@ -1,4 +1,7 @@
-"""``flask demo seed``: the demo data that ``make run`` starts with (idempotent)."""
+"""``flask demo seed``: the demo data ``make run`` starts with (idempotent).
+
+The demo universe is the sandbox's (sandbox/demo.py): the same ids, names and first refresh tokens.
+"""
 
 import secrets
 from pathlib import Path
@@ -7,12 +10,18 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app import crypto
 from app.accounts.models import User
+from app.corps.logic import state_for
+from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
+from app.keys.models import Key
+from sandbox import demo as universe
 
 demo_cli = AppGroup("demo", help="Demo data.")
 
 DEMO_ADMIN = "admin"
+TRACKED_ALLIANCES = {"Stellar Vanguard": "member", "Crimson Accord": "blue"}
 
 
 def logins_file():
@@ -31,19 +40,59 @@ def seed_admin():
     db.session.commit()
     path = logins_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"admin login: {DEMO_ADMIN} / {password}\n")
+    path.write_text(
+        f"admin login: {DEMO_ADMIN} / {password}\n"
+        "members: 'Log in with EVE Online' and pick a character in the sandbox "
+        "(Aria Vex directs Vanguard Logistics; Borin Kade already has a key)\n"
+    )
     path.chmod(0o600)
     return password
+
+
+def seed_universe():
+    """Track the demo alliances and give the demo members their users, characters and keys."""
+    for alliance_id, name, ticker in universe.alliance_rows():
+        if db.session.get(Alliance, alliance_id) is None:
+            db.session.add(Alliance(id=alliance_id, name=name, ticker=ticker,
+                                    tracked_as=TRACKED_ALLIANCES.get(name)))
+    for corporation_id, name, ticker, alliance_id in universe.corporation_rows():
+        if db.session.get(Corporation, corporation_id) is None:
+            db.session.add(Corporation(id=corporation_id, name=name, ticker=ticker, alliance_id=alliance_id))
+    db.session.flush()
+    corporations = {row[1]: row for row in universe.corporation_rows()}
+    made = 0
+    for name in universe.MEMBERS_WITH_KEYS:
+        character_id = universe.character_id_of(name)
+        if db.session.get(Character, character_id) is not None:
+            continue
+        corp_index = next(c[1] for c in universe.CHARACTERS if c[0] == name)
+        corporation_name = universe.CORPORATIONS[corp_index][0]
+        corporation_id, _, _, alliance_id = corporations[corporation_name]
+        user = User(role="member", state="guest")
+        db.session.add(user)
+        db.session.flush()
+        character = Character(id=character_id, name=name, user_id=user.id, corporation_id=corporation_id,
+                              alliance_id=alliance_id, owner_hash=universe.demo_owner_hash(character_id))
+        db.session.add(character)
+        db.session.flush()
+        db.session.add(Key(user=user, character_id=character_id, owner_hash=character.owner_hash,
+                           scopes=" ".join(universe.DEMO_SCOPES),
+                           refresh_token_encrypted=crypto.encrypt(universe.demo_refresh_token(character_id))))
+        user.main_character_id = character_id
+        user.state = state_for(character)
+        made += 1
+    db.session.commit()
+    return made
 
 
 @demo_cli.command("seed")
 def seed():
     """Create the demo data unless it exists."""
     created = seed_admin()
+    members = seed_universe()
     if created:
         click.echo(f"Demo admin created: {DEMO_ADMIN} / {created}")
-    else:
-        click.echo("Demo data already present.")
+    click.echo(f"Demo universe ready ({members} new members with keys)." if members else "Demo data already present.")
 
 
 @demo_cli.command("logins")

@@ -31,6 +31,21 @@ CHARACTERS = [
 ]
 
 
+# Members whose keys the demo starts with; the rest are left for people to log in with.
+MEMBERS_WITH_KEYS = ["Borin Kade", "Cela Morn", "Enna Sol", "Gale Ishan", "Hesk Varun"]
+DEMO_SCOPES = ["esi-characters.read_corporation_roles.v1"]
+
+
+def character_id_of(name):
+    """The fixed id of a demo character."""
+    return CHARACTER_ID_START + [c[0] for c in CHARACTERS].index(name)
+
+
+def demo_refresh_token(character_id):
+    """The first refresh token of a demo member's grant (it rotates from there)."""
+    return f"rt-demo-{character_id}"
+
+
 def demo_owner_hash(character_id):
     """A stable owner hash for a demo character."""
     return f"demo-owner-{character_id}="
@@ -58,4 +73,20 @@ def build_demo(world, redirect_uris):
         character.roles = list(roles)
     world.next_ids["character"] = CHARACTER_ID_START + len(CHARACTERS)
     world.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, redirect_uris)
+    for name in MEMBERS_WITH_KEYS:
+        character_id = character_id_of(name)
+        world.add_grant(character_id, DEMO_CLIENT_ID, DEMO_SCOPES, refresh_token=demo_refresh_token(character_id))
     return world
+
+
+def corporation_rows():
+    """(id, name, ticker, alliance id) of every demo corporation, as build_demo numbers them."""
+    ordered = sorted(CORPORATIONS, key=lambda c: c[0] != "Rookie Academy")
+    return [(CORPORATION_ID_START + offset, name, ticker,
+             ALLIANCE_ID_START + alliance if alliance is not None else None)
+            for offset, (name, ticker, alliance) in enumerate(ordered)]
+
+
+def alliance_rows():
+    """(id, name, ticker) of every demo alliance."""
+    return [(ALLIANCE_ID_START + offset, name, ticker) for offset, (name, ticker) in enumerate(ALLIANCES)]

@@ -186,7 +186,8 @@ def token():
         with world.lock:
             world.counters.refresh_calls += 1
     if _over_hidden_limit(world):
-        return error(429, "Too many requests"), 429, {"Retry-After": "1"}
+        body, status = error(429, "Too many requests")
+        return body, status, {"Retry-After": "1"}
     fault = injected_fault("sso")
     if fault is not None:
         return fault

@@ -238,14 +238,15 @@ class Universe:
             self.dirty = True
             return self.clients[client_id]
 
-    def add_grant(self, character_id, client_id, scopes):
+    def add_grant(self, character_id, client_id, scopes, refresh_token=None):
         """Create a grant, as if the character had completed the SSO flow."""
         with self.lock:
             if character_id not in self.characters:
                 raise LookupError(f"no character {character_id}")
             if client_id not in self.clients:
                 raise LookupError(f"no client {client_id}")
-            grant = Grant(self._next_id("grant"), character_id, client_id, list(scopes), new_token("rt-"))
+            token = refresh_token or new_token("rt-")
+            grant = Grant(self._next_id("grant"), character_id, client_id, list(scopes), token)
             self.grants[grant.id] = grant
             self.tokens[grant.refresh_token] = grant.id
             self.dirty = True

@@ -20,6 +20,9 @@ _tmpdir = None
 def pytest_configure(config):
     """Start the test Redis and point every setting at throwaway places before the app loads."""
     global _redis_server, _tmpdir
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _tmpdir = tempfile.TemporaryDirectory(prefix="bastion-test-")
     _redis_server = RedisServer().start()
     os.environ["REDIS_URL"] = _redis_server.url
@@ -51,13 +54,99 @@ def redis_url():
     return os.environ["REDIS_URL"]
 
 
+TEST_CLIENT_ID = "bastion-test"
+TEST_CLIENT_SECRET = "bastion-test-secret"
+
+
+class SandboxHandle:
+    """The EVE sandbox served over real HTTP from a thread, with its universe and signing key at hand."""
+
+    def __init__(self):
+        from werkzeug.serving import make_server
+
+        from sandbox.app import create_sandbox_app
+        from sandbox.demo import build_demo
+        from sandbox.state import Universe
+        from sandbox.tokens import SigningKey
+
+        self.universe = build_demo(Universe(), [])
+        self.key = SigningKey()
+        self.app = create_sandbox_app(self.universe, self.key)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        """Serve, and register the suite's application."""
+        self.thread.start()
+        self.universe.add_client(TEST_CLIENT_ID, TEST_CLIENT_SECRET, ["http://localhost/sso/callback"])
+        return self
+
+    def allow_redirect(self, uri):
+        """Accept another redirect URI for the suite's application."""
+        client = self.universe.clients[TEST_CLIENT_ID]
+        if uri not in client.redirect_uris:
+            client.redirect_uris.append(uri)
+
+    def control(self, method, path, **kwargs):
+        """Call the control API; fail the test on an error answer."""
+        import requests
+
+        response = requests.request(method, f"{self.url}/_sandbox{path}", timeout=10, **kwargs)
+        assert response.status_code < 400, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def configure(self, **settings):
+        """Change the sandbox's settings."""
+        return self.control("POST", "/config", json=settings)
+
+    def reset(self):
+        """Default settings, fresh limits and counters."""
+        from sandbox.state import DEFAULT_CONFIG
+
+        self.configure(**DEFAULT_CONFIG)
+        self.control("POST", "/reset-limits")
+        self.control("POST", "/stats/reset")
+
+    def stats(self):
+        """The sandbox's counters."""
+        return self.control("GET", "/stats")
+
+    def stop(self):
+        """Stop serving."""
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
 @pytest.fixture(scope="session")
-def suite_config(database_url):
+def sandbox_server():
+    """One sandbox for the whole suite."""
+    handle = SandboxHandle().start()
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture()
+def sandbox(sandbox_server):
+    """The sandbox with default settings, fresh limits and counters."""
+    sandbox_server.reset()
+    yield sandbox_server
+    sandbox_server.reset()
+
+
+@pytest.fixture(scope="session")
+def suite_config(database_url, sandbox_server):
     """The configuration class every app in the suite is built from."""
     from config import TestConfig
 
     class SuiteConfig(TestConfig):
         SQLALCHEMY_DATABASE_URI = database_url
+        EVE_SSO_URL = sandbox_server.url
+        EVE_ESI_URL = f"{sandbox_server.url}/esi"
+        EVE_CLIENT_ID = TEST_CLIENT_ID
+        EVE_CLIENT_SECRET = TEST_CLIENT_SECRET
 
     return SuiteConfig
 
@@ -190,11 +279,12 @@ def login_as(auth, make_user):
 
 
 @pytest.fixture(scope="session")
-def live_server(app):
+def live_server(app, sandbox_server):
     """The app served over real HTTP on a free port, in a background thread."""
     from werkzeug.serving import make_server
 
     port = free_port()
+    sandbox_server.allow_redirect(f"http://127.0.0.1:{port}/sso/callback")
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -240,13 +330,17 @@ __all__ = ["wait_for"]
 
 
 @pytest.fixture()
-def consumer(database_url, redis_client, tmp_path):
+def consumer(database_url, redis_client, sandbox_server, tmp_path):
     """Start real consumer processes on demand; all of them are stopped after the test."""
     from tests.support import Consumer
 
     started = []
+    eve_env = {"EVE_SSO_URL": sandbox_server.url, "EVE_ESI_URL": f"{sandbox_server.url}/esi",
+               "EVE_CLIENT_ID": TEST_CLIENT_ID, "EVE_CLIENT_SECRET": TEST_CLIENT_SECRET,
+               "SECRET_KEY": "test-secret-key"}
 
     def start(**kwargs):
+        kwargs["extra_env"] = {**eve_env, **kwargs.get("extra_env", {})}
         process = Consumer(database_url, **kwargs).start(tmp_path)
         started.append(process)
         return process

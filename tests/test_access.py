@@ -11,7 +11,7 @@ import pytest
 
 from tests.support import csrf_token_from
 
-PUBLIC_ENDPOINTS = {"static", "accounts.login", "health.healthz"}
+PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.login_eve", "accounts.sso_callback", "health.healthz"}
 
 
 def _routes(app):

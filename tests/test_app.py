@@ -16,11 +16,12 @@ def test_production_refuses_the_development_secret_key():
         create_app(Production)
 
 
-def test_production_accepts_a_long_random_secret():
-    config = {"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "postgresql://h/db"}
+def test_production_needs_a_long_secret_and_an_encryption_key():
+    config = {"ENV": "production", "SECRET_KEY": "x" * 40, "TOKEN_ENCRYPTION_KEYS": ["k"],
+              "SQLALCHEMY_DATABASE_URI": "postgresql://h/db"}
     assert check_production_config(config) == []
-    config["SECRET_KEY"] = "short"
-    assert check_production_config(config) != []
+    assert check_production_config({**config, "SECRET_KEY": "short"}) != []
+    assert check_production_config({**config, "TOKEN_ENCRYPTION_KEYS": []}) != []
 
 
 def test_security_headers_on_every_page(client):

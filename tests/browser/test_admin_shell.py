@@ -12,6 +12,7 @@ def test_admin_logs_in_and_sees_the_dashboard(page, make_user, redis_client):
     heartbeat.beat(redis_client)
     page.goto("/admin/")
     assert "/login" in page.url
+    page.get_by_text("Admin account with a password").click()
     page.get_by_label("Username").fill("captain")
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()

@@ -1,0 +1,51 @@
+"""Logging in with EVE: find the user through the character and its owner hash, or make one."""
+
+from app.accounts.models import User
+from app.admin.models import record
+from app.corps.logic import find_character
+from app.extensions import db
+from app.keys.logic import discard_grant, register_key
+from app.keys.models import Key
+from app.models import utcnow
+
+
+class LoginRefused(Exception):
+    """This character may not log in; the message says why."""
+
+
+def login_with_character(claims, refresh_token):
+    """The user a verified SSO login belongs to, made on first login with the character as main."""
+    character = find_character(claims["character_id"])
+    if character is not None and character.user_id is not None:
+        if character.owner_hash and character.owner_hash != claims["owner"]:
+            _flag_transferred(character)
+            raise LoginRefused(
+                f"{character.name} has moved to another EVE account since it was registered here, "
+                "so it cannot sign in to the old Bastion account. Ask an admin to release it."
+            )
+        user = character.user
+        if not user.is_active:
+            raise LoginRefused("This account is disabled. Ask an admin.")
+        if character.key is None or character.key.status == "invalid":
+            register_key(user, claims, refresh_token)
+        else:
+            discard_grant(refresh_token)  # the stored key is fine; leave no spare grant behind
+    else:
+        user = User(role="member", state="guest")
+        db.session.add(user)
+        db.session.flush()
+        register_key(user, claims, refresh_token)
+        record("user.create", actor=user, target=user, detail=f"first login as {claims['name']}")
+    user.last_login_at = utcnow()
+    return user
+
+
+def _flag_transferred(character):
+    """A verified token shows a new owner: the old account's key for it is definitively invalid."""
+    key = db.session.scalar(db.select(Key).filter_by(character_id=character.id))
+    if key is not None and key.status != "invalid":
+        key.status = "invalid"
+        key.reason = "The character was transferred to another EVE account (owner hash changed)."
+        key.last_checked_at = utcnow()
+        record("key.invalid", target=key, detail="owner hash changed at login")
+    db.session.commit()

@@ -1,0 +1,128 @@
+"""Log in with EVE, and the SSO callback shared with "Add character"."""
+
+import logging
+import secrets
+import time
+
+from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user
+
+from app.accounts import bp
+from app.accounts.auth import is_safe_next, safe_next
+from app.accounts.logic import LoginRefused, login_with_character
+from app.eve import get_client
+from app.eve.client import pkce_pair
+from app.eve.errors import EveError, InvalidGrant, InvalidToken
+from app.extensions import db
+from app.keys.logic import KeyRefused, discard_grant, register_key
+
+log = logging.getLogger(__name__)
+
+FLOW_KEY = "sso_flow"
+FLOW_LIFETIME_S = 600
+PURPOSES = ("login", "add_key")
+
+
+def callback_url():
+    """The redirect URI registered with EVE SSO for this app."""
+    return current_app.config["EVE_CALLBACK_URL"] or url_for("accounts.sso_callback", _external=True)
+
+
+def start_flow(purpose, next_path=None):
+    """Remember a fresh state and PKCE verifier in the session and send the browser to SSO."""
+    if not current_app.config["EVE_CLIENT_ID"]:
+        flash("EVE login is not configured on this server (EVE_CLIENT_ID is empty).", "danger")
+        return redirect(url_for("accounts.login"))
+    state = secrets.token_urlsafe(24)
+    verifier, challenge = pkce_pair()
+    session[FLOW_KEY] = {"state": state, "verifier": verifier, "purpose": purpose,
+                         "next": next_path if is_safe_next(next_path) else None, "at": time.time()}
+    try:
+        url = get_client().authorize_url(callback_url(), current_app.config["EVE_SCOPES"], state, challenge)
+    except EveError as exc:
+        log.warning("SSO metadata unavailable: %s", exc)
+        flash("EVE's login service cannot be reached right now. Please try again in a minute.", "danger")
+        return redirect(url_for("accounts.login") if purpose == "login" else url_for("keys.index"))
+    return redirect(url)
+
+
+@bp.get("/login/eve")
+def login_eve():
+    """Start logging in with an EVE character."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    return start_flow("login", request.args.get("next"))
+
+
+def _take_flow():
+    """The flow this callback answers, checked against its state; it can be used only once."""
+    flow = session.pop(FLOW_KEY, None)
+    state = request.args.get("state", "")
+    if not flow or not state or not secrets.compare_digest(flow["state"], state):
+        return None
+    if time.time() - flow["at"] > FLOW_LIFETIME_S or flow["purpose"] not in PURPOSES:
+        return None
+    return flow
+
+
+@bp.get("/sso/callback")
+def sso_callback():
+    """Finish an SSO flow: check state, trade the code, verify the token, then log in or add the key."""
+    flow = _take_flow()
+    fallback = url_for("keys.index") if current_user.is_authenticated else url_for("accounts.login")
+    if flow is None:
+        flash("That EVE login was not started here, was already used, or took too long. Please try again.",
+              "danger")
+        return redirect(fallback), 303
+    if request.args.get("error"):
+        flash("The EVE login was cancelled.", "warning")
+        return redirect(fallback)
+    code = request.args.get("code")
+    if not code:
+        abort(400, "The EVE login answered without a code.")
+    client = get_client()
+    try:
+        tokens = client.exchange_code(code, flow["verifier"])
+        claims = client.verify(tokens["access_token"])
+    except (InvalidGrant, InvalidToken) as exc:
+        log.warning("SSO callback refused: %s", exc)
+        flash("EVE did not confirm this login (the code was invalid or already used). Please try again.",
+              "danger")
+        return redirect(fallback)
+    except EveError as exc:
+        log.warning("SSO callback failed: %s", exc)
+        flash("EVE's login service did not answer properly. Please try again in a minute.", "danger")
+        return redirect(fallback)
+    if flow["purpose"] == "login":
+        return _finish_login(claims, tokens["refresh_token"], flow)
+    return _finish_add_key(claims, tokens["refresh_token"])
+
+
+def _finish_login(claims, refresh_token, flow):
+    try:
+        user = login_with_character(claims, refresh_token)
+    except LoginRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("accounts.login"))
+    db.session.commit()
+    login_user(user)
+    flash(f"Welcome, {user.display_name}.", "success")
+    return redirect(safe_next(flow.get("next")))
+
+
+def _finish_add_key(claims, refresh_token):
+    if not current_user.is_authenticated:
+        discard_grant(refresh_token)
+        flash("Your Bastion session ended before the character was added. Sign in and try again.", "warning")
+        return redirect(url_for("accounts.login"))
+    try:
+        key = register_key(current_user, claims, refresh_token)
+    except KeyRefused as exc:
+        db.session.rollback()
+        discard_grant(refresh_token)
+        flash(str(exc), "danger")
+        return redirect(url_for("keys.index"))
+    db.session.commit()
+    flash(f"{key.character.name} was added. Its key will be checked shortly.", "success")
+    return redirect(url_for("keys.index"))

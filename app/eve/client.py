@@ -1,0 +1,289 @@
+"""The EVE SSO and ESI client: one requests session per thread, timeouts, typed errors, an ETag cache.
+
+It knows nothing of Flask; every response's headers go to one hook (the governor listens there).
+"""
+
+import base64
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlencode
+
+import requests
+
+from app.eve.errors import (
+    BadRequest,
+    ErrorLimited,
+    EveError,
+    InvalidClient,
+    InvalidGrant,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    UpstreamDown,
+)
+from app.eve.jwt_check import JwksCache, verify_access_token
+
+log = logging.getLogger(__name__)
+
+SSO = "sso"
+ESI = "esi"
+
+
+def pkce_pair():
+    """A PKCE code verifier and its S256 challenge."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def _header_number(response, name, default=None):
+    value = response.headers.get(name)
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+class EtagCache:
+    """ESI answers kept until their Expires, then revalidated with If-None-Match."""
+
+    def __init__(self, max_entries=10_000):
+        self._entries = {}
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, url):
+        """(body, etag, fresh) for a URL, or None."""
+        with self._lock:
+            entry = self._entries.get(url)
+        if entry is None:
+            return None
+        body, etag, expires_at = entry
+        return body, etag, time.time() < expires_at
+
+    def put(self, url, body, etag, expires_at):
+        """Keep an answer."""
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[url] = (body, etag, expires_at)
+
+
+def _expires_at(response):
+    value = response.headers.get("Expires")
+    if not value:
+        return 0.0
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
+
+
+class EveClient:
+    """Talks to EVE SSO and ESI (or the sandbox: only the base URLs differ)."""
+
+    def __init__(self, sso_url, esi_url, client_id, client_secret, user_agent,
+                 compatibility_date="2020-01-01", timeout=10.0, on_response=None):
+        self.sso_url = sso_url.rstrip("/")
+        self.esi_url = esi_url.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.user_agent = user_agent
+        self.compatibility_date = compatibility_date
+        self.timeout = (min(3.05, timeout), timeout)
+        self.on_response = on_response
+        self._local = threading.local()
+        self._metadata = None
+        self._metadata_lock = threading.Lock()
+        self.jwks = JwksCache(self._fetch_jwks)
+        self.cache = EtagCache()
+
+    # ---- plumbing ------------------------------------------------------------
+    @property
+    def session(self):
+        """This thread's requests session (sessions are not shared between threads)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = self.user_agent
+            self._local.session = session
+        return session
+
+    def _send(self, upstream, method, url, **kwargs):
+        """One HTTP call with a timeout; network failures become UpstreamDown."""
+        kwargs.setdefault("timeout", self.timeout)
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.Timeout:
+            self._report(upstream, None, timed_out=True)
+            raise UpstreamDown(f"{upstream} timed out", upstream=upstream) from None
+        except requests.RequestException as exc:
+            self._report(upstream, None, timed_out=True)
+            raise UpstreamDown(f"{upstream} unreachable: {type(exc).__name__}", upstream=upstream) from None
+        self._report(upstream, response)
+        return response
+
+    def _report(self, upstream, response, timed_out=False):
+        """Hand every response's status and limit headers to the hook."""
+        if self.on_response is None:
+            return
+        try:
+            self.on_response(upstream, response, timed_out)
+        except Exception:  # the hook must never break a call
+            log.exception("response hook failed")
+
+    def _raise_for(self, upstream, response):
+        """Turn an error response into the matching typed error."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        message = body.get("error_description") or body.get("error") or response.reason or str(status)
+        if status == 420:
+            reset = _header_number(response, "X-ESI-Error-Limit-Reset", 60.0)
+            raise ErrorLimited(f"{upstream} error limit reached: {message}", reset, upstream=upstream)
+        if status == 429:
+            retry_after = _header_number(response, "Retry-After", 1.0)
+            raise RateLimited(f"{upstream} rate limited: {message}", retry_after, upstream=upstream)
+        if status >= 500:
+            raise UpstreamDown(f"{upstream} answered {status}: {message}", status, upstream)
+        if upstream == SSO and body.get("error") == "invalid_grant":
+            raise InvalidGrant(message, status, upstream)
+        if upstream == SSO and body.get("error") == "invalid_client":
+            raise InvalidClient(message, status, upstream)
+        if status in (401, 403):
+            raise Unauthorized(f"{upstream} refused: {message}", status, upstream)
+        if status == 404:
+            raise NotFound(message, status, upstream)
+        raise BadRequest(f"{upstream} answered {status}: {message}", status, upstream)
+
+    # ---- SSO -------------------------------------------------------------------
+    def metadata(self):
+        """The SSO's endpoints, read from its metadata document once."""
+        with self._metadata_lock:
+            if self._metadata is None:
+                response = self._send(SSO, "GET", f"{self.sso_url}/.well-known/oauth-authorization-server")
+                if response.status_code != 200:
+                    self._raise_for(SSO, response)
+                self._metadata = response.json()
+            return self._metadata
+
+    def _fetch_jwks(self):
+        response = self._send(SSO, "GET", self.metadata()["jwks_uri"])
+        if response.status_code != 200:
+            self._raise_for(SSO, response)
+        return response.json()
+
+    def authorize_url(self, redirect_uri, scopes, state, code_challenge=None):
+        """Where to send a person to log in and approve the scopes."""
+        params = {"response_type": "code", "redirect_uri": redirect_uri, "client_id": self.client_id,
+                  "scope": " ".join(scopes), "state": state}
+        if code_challenge:
+            params.update(code_challenge=code_challenge, code_challenge_method="S256")
+        return f"{self.metadata()['authorization_endpoint']}?{urlencode(params)}"
+
+    def _token_call(self, data):
+        response = self._send(SSO, "POST", self.metadata()["token_endpoint"], data=data,
+                              auth=(self.client_id, self.client_secret),
+                              headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            self._raise_for(SSO, response)
+        try:
+            tokens = response.json()
+        except ValueError:
+            tokens = None
+        if not isinstance(tokens, dict) or not tokens.get("access_token") or not tokens.get("refresh_token"):
+            raise UpstreamDown("SSO answered 200 without tokens", 200, SSO)
+        return tokens
+
+    def exchange_code(self, code, code_verifier=None):
+        """Trade an authorization code for tokens."""
+        data = {"grant_type": "authorization_code", "code": code}
+        if code_verifier:
+            data["code_verifier"] = code_verifier
+        return self._token_call(data)
+
+    def refresh(self, refresh_token):
+        """Trade a refresh token for new tokens; the answer holds the rotated refresh token."""
+        return self._token_call({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def revoke(self, refresh_token):
+        """Revoke a refresh token at SSO."""
+        endpoint = self.metadata().get("revocation_endpoint") or f"{self.sso_url}/v2/oauth/revoke"
+        response = self._send(SSO, "POST", endpoint, auth=(self.client_id, self.client_secret),
+                              data={"token_type_hint": "refresh_token", "token": refresh_token})
+        if response.status_code != 200:
+            self._raise_for(SSO, response)
+
+    def verify(self, access_token):
+        """Check an access token against the SSO's keys; the claims with scp as a list."""
+        return verify_access_token(access_token, self.jwks, self.client_id, self.metadata()["issuer"])
+
+    # ---- ESI -------------------------------------------------------------------
+    def _esi_headers(self, extra=None):
+        headers = {"X-Compatibility-Date": self.compatibility_date, "Accept": "application/json"}
+        headers.update(extra or {})
+        return headers
+
+    def esi_get(self, path, access_token=None, use_cache=True):
+        """GET an ESI route, answering from the cache until Expires and revalidating with the ETag."""
+        url = f"{self.esi_url}{path}"
+        cached = self.cache.get(url) if use_cache and access_token is None else None
+        if cached and cached[2]:
+            return cached[0]
+        headers = {}
+        if cached and cached[1]:
+            headers["If-None-Match"] = cached[1]
+        if access_token:
+            headers["Authorization"] = f"Bearer {access_token}"
+        response = self._send(ESI, "GET", url, headers=self._esi_headers(headers))
+        if response.status_code == 304 and cached:
+            self.cache.put(url, cached[0], cached[1], _expires_at(response))
+            return cached[0]
+        if response.status_code != 200:
+            self._raise_for(ESI, response)
+        body = response.json()
+        if use_cache and access_token is None:
+            self.cache.put(url, body, response.headers.get("ETag"), _expires_at(response))
+        return body
+
+    def status(self):
+        """ESI's server status."""
+        return self.esi_get("/status", use_cache=False)
+
+    def character(self, character_id):
+        """Public data of a character."""
+        return self.esi_get(f"/characters/{int(character_id)}")
+
+    def corporation(self, corporation_id):
+        """Public data of a corporation."""
+        return self.esi_get(f"/corporations/{int(corporation_id)}")
+
+    def alliance(self, alliance_id):
+        """Public data of an alliance."""
+        return self.esi_get(f"/alliances/{int(alliance_id)}")
+
+    def roles(self, character_id, access_token):
+        """A character's corporation roles (needs the roles scope)."""
+        return self.esi_get(f"/characters/{int(character_id)}/roles", access_token=access_token)
+
+    def affiliation(self, character_ids):
+        """Corporation and alliance of 1 to 1000 characters in one call."""
+        ids = sorted({int(i) for i in character_ids})
+        if not 1 <= len(ids) <= 1000:
+            raise ValueError("affiliation takes 1 to 1000 character ids")
+        response = self._send(ESI, "POST", f"{self.esi_url}/characters/affiliation", json=ids,
+                              headers=self._esi_headers())
+        if response.status_code != 200:
+            self._raise_for(ESI, response)
+        return response.json()
+
+
+__all__ = ["EveClient", "EveError", "pkce_pair"]

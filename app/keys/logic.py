@@ -1,0 +1,100 @@
+"""Members' keys: register one from an SSO grant, remove one, pick the main character."""
+
+import logging
+
+from app import crypto
+from app.admin.models import record
+from app.corps.logic import find_character, refresh_affiliation, state_for
+from app.corps.models import Character
+from app.eve import get_client
+from app.eve.errors import EveError
+from app.extensions import db
+from app.keys.models import Key
+from app.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class KeyRefused(Exception):
+    """A key cannot be registered; the message says why, for the member."""
+
+
+def register_key(user, claims, refresh_token):
+    """Store a character's grant for a user (token encrypted), pending validation; returns the key."""
+    character = find_character(claims["character_id"])
+    if character is not None and character.user_id not in (None, user.id):
+        raise KeyRefused(f"{character.name} is already registered by another Bastion user. "
+                         "If it is yours now, ask an admin to release it.")
+    if character is None:
+        character = Character(id=claims["character_id"], name=claims["name"], user_id=user.id)
+        db.session.add(character)
+        refresh_affiliation(character)
+    character.user_id = user.id
+    character.name = claims["name"]
+    character.owner_hash = claims["owner"]
+    key = db.session.scalar(db.select(Key).filter_by(character_id=character.id))
+    if key is None:
+        key = Key(character_id=character.id, user=user)
+        db.session.add(key)
+        action = "key.add"
+    else:
+        action = "key.renew"
+    key.user = user
+    key.owner_hash = claims["owner"]
+    key.scopes = " ".join(claims["scp"])
+    key.refresh_token_encrypted = crypto.encrypt(refresh_token)
+    key.status, key.reason, key.needs_reauth = "pending", None, False
+    key.consecutive_failures = 0
+    key.next_check_at = utcnow()
+    if user.main_character_id is None:
+        user.main_character_id = character.id
+    user.state = state_for(user.main_character)
+    record(action, actor=user, target=key, detail=f"{character.name} ({character.id})")
+    return key
+
+
+def remove_key(user, key):
+    """Delete a member's key and revoke its grant at SSO; the character stays theirs."""
+    if key.user_id != user.id:
+        raise KeyRefused("That key is not yours.")
+    character = key.character
+    if user.main_character_id == character.id and len(user.keys) > 1:
+        raise KeyRefused("This is your main character. Make another character your main first.")
+    revoked = True
+    try:
+        get_client().revoke(crypto.decrypt(key.refresh_token_encrypted))
+    except (EveError, crypto.DecryptionError) as exc:
+        log.warning("revoking key %s at SSO failed: %s", key.id, exc)
+        revoked = False
+    record("key.remove", actor=user, target=key, detail=f"{character.name} ({character.id})")
+    db.session.delete(key)
+    return revoked
+
+
+def discard_grant(refresh_token):
+    """Revoke a grant Bastion does not need; a failure only leaves it to expire unused."""
+    try:
+        get_client().revoke(refresh_token)
+    except EveError as exc:
+        log.warning("revoking a spare grant failed: %s", exc)
+
+
+def set_main(user, character_id):
+    """Make one of the user's characters their main."""
+    character = db.session.get(Character, character_id)
+    if character is None or character.user_id != user.id:
+        raise KeyRefused("That character is not yours.")
+    user.main_character_id = character.id
+    user.state = state_for(character)
+    record("user.main", actor=user, target=user, detail=f"{character.name} ({character.id})")
+    return character
+
+
+def user_keys(user):
+    """The user's characters with their keys, main first then by name."""
+    characters = db.session.scalars(
+        db.select(Character).filter_by(user_id=user.id).order_by(Character.name)
+    ).all()
+    return sorted(characters, key=lambda c: c.id != user.main_character_id)
+
+
