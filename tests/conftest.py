@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from tests.support import IN_CI, RedisServer, csrf_token_from, free_port, wait_for
 
@@ -151,6 +152,18 @@ def suite_config(database_url, sandbox_server):
     return SuiteConfig
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a fresh app context, as it would in a server.
+
+    Without this, a request reuses the test's app context, and with it ``g`` (where Flask-Login
+    caches the user) and the test's database session.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(suite_config):
     """The app on the test configuration, its database migrated from empty."""
@@ -160,6 +173,7 @@ def app(suite_config):
     from app.extensions import db as _db
 
     application = create_app(suite_config)
+    application.test_client_class = IsolatedClient
     with application.app_context():
         _drop_everything(_db)
         upgrade()

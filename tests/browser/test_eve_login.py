@@ -1,0 +1,55 @@
+"""A real browser logs in with EVE through the sandbox, adds a character, removes it, and logs in again."""
+
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def rows(page):
+    return page.get_by_test_id("key-row")
+
+
+def test_member_journey_with_eve_login(page, sandbox, db):
+    page.goto("/login")
+    page.get_by_test_id("login-eve").click()
+    assert "EVE sandbox" in page.content()
+    page.get_by_label("New character name").fill("Browser Main")
+    page.get_by_role("button", name="Create and authorize").click()
+    page.wait_for_url("**/")
+    assert "Welcome, Browser Main" in page.content()
+
+    page.get_by_role("link", name="My keys", exact=True).click()
+    page.wait_for_url("**/keys")
+    page.get_by_test_id("add-character").click()
+    page.get_by_label("New character name").fill("Browser Alt")
+    page.get_by_role("button", name="Create and authorize").click()
+    page.wait_for_url("**/keys")
+    assert page.get_by_text("Browser Alt was added").is_visible()
+    assert rows(page).count() == 2
+    main_row = page.locator('[data-testid="key-row"][data-character="Browser Main"]')
+    assert "main" in main_row.inner_text() and "pending" in main_row.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "my-keys.png"), full_page=True)
+
+    alt_row = page.locator('[data-testid="key-row"][data-character="Browser Alt"]')
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    alt_row.get_by_role("button", name="Remove").click()
+    assert dialogs and "Remove the key of Browser Alt" in dialogs[0]
+    assert rows(page).count() == 2 and alt_row.get_by_role("button", name="Remove").count() == 1
+    page.once("dialog", lambda dialog: dialog.accept())
+    alt_row.get_by_role("button", name="Remove").click()
+    page.wait_for_url("**/keys")
+    assert page.get_by_text("removed and revoked at EVE").is_visible()
+    assert alt_row.get_by_text("no key").is_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.get_by_test_id("login-eve").click()
+    page.get_by_label("Character", exact=True).select_option(label="Browser Main")
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.wait_for_url("**/")
+    assert "Welcome, Browser Main" in page.content()
+    page.goto("/keys")
+    assert rows(page).count() == 2
+    assert "pending" in page.locator('[data-testid="key-row"][data-character="Browser Main"]').inner_text()
