@@ -189,8 +189,8 @@ def _drop_everything(_db):
     meta.reflect(bind=_db.engine)
     if _db.engine.dialect.name == "postgresql":
         with _db.engine.begin() as conn:
-            for table in meta.sorted_tables:
-                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}" CASCADE')
+            for name in meta.tables:
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}" CASCADE')
     else:
         meta.drop_all(bind=_db.engine)
 
