@@ -6,7 +6,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BASTION_INSTANCE_DIR", BASE_DIR / "instance"))
 
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105  (refused in production)
 
 
 def _bool(name, default=False):
@@ -49,9 +49,7 @@ class Config:
 
     ENV = os.environ.get("BASTION_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
-        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'bastion.db'}"
-    )
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'bastion.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or default_redis_url()
     HUEY_NAME = os.environ.get("HUEY_NAME", "bastion")
@@ -80,6 +78,30 @@ class Config:
     EVE_CONTACT = os.environ.get("EVE_CONTACT", "admin@example.invalid")
     EVE_TIMEOUT = _float("EVE_TIMEOUT", 10.0)
     ESI_COMPATIBILITY_DATE = os.environ.get("ESI_COMPATIBILITY_DATE", "2020-01-01")
+    # The engine: cadence, the governor, retries (see app/jobs and app/keys/validation.py).
+    KEY_CHECK_INTERVAL = _int("KEY_CHECK_INTERVAL", 4 * 3600)  # seconds between checks of one key
+    AFFILIATION_INTERVAL = _int("AFFILIATION_INTERVAL", 3600)  # seconds between affiliation checks
+    CHECK_JITTER = _float("CHECK_JITTER", 0.1)  # share of an interval added or taken at random
+    EVE_DOWNTIME = os.environ.get("EVE_DOWNTIME", "11:00-11:15")  # UTC; empty: none
+    GOVERNOR_LIMITS = os.environ.get("GOVERNOR_LIMITS", "")  # known limits, e.g. "sso=100"
+    GOVERNOR_SAFETY = _float("GOVERNOR_SAFETY", 0.965)  # share of a known limit handed out as slots
+    GOVERNOR_GATE_SAFETY = _float("GOVERNOR_GATE_SAFETY", 0.975)  # share never exceeded in any second
+    SSO_INITIAL_RATE = _float("SSO_INITIAL_RATE", 20.0)  # calls/s before an unknown limit is found
+    ESI_ERROR_THRESHOLD = _int("ESI_ERROR_THRESHOLD", 20)  # stop calling ESI at this many errors left
+    LOCK_TTL = _int("LOCK_TTL", 60)
+    SWEEP_HORIZON = _float("SWEEP_HORIZON", 3.0)  # seconds of work the sweep keeps queued
+    SWEEP_MIN_BATCH = _int("SWEEP_MIN_BATCH", 50)
+    SWEEP_MAX_QUEUE = _int("SWEEP_MAX_QUEUE", 5000)  # high-water mark of queued and scheduled work
+    VALIDATE_MAX_ATTEMPTS = _int("VALIDATE_MAX_ATTEMPTS", 6)
+    RETRY_BASE = _float("RETRY_BASE", 2.0)  # power-law retry: base * attempt**2 seconds, capped
+    RETRY_CAP = _float("RETRY_CAP", 300.0)
+    ERROR_GRACE = _int("ERROR_GRACE", 24 * 3600)  # transient failures this long flag a key
+    REAUTH_GRACE = _int("REAUTH_GRACE", 3 * 24 * 3600)  # access kept while re-authorisation is asked
+    AFFILIATION_BATCH = _int("AFFILIATION_BATCH", 1000)
+    AFFILIATION_MAX_WAIT = _float("AFFILIATION_MAX_WAIT", 30.0)  # a partial batch goes after this
+    HISTORY_DAYS = _int("HISTORY_DAYS", 14)
+    SCHEDULER_TICK = _float("SCHEDULER_TICK", 0.02)  # how often due scheduled tasks are released
+
     # Fernet keys for refresh tokens and service secrets, newest first; comma separated.
     TOKEN_ENCRYPTION_KEYS = [k for k in os.environ.get("TOKEN_ENCRYPTION_KEYS", "").split(",") if k.strip()]
 
@@ -89,11 +111,12 @@ class TestConfig(Config):
 
     ENV = "testing"
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = True
     EVE_CONTACT = "tests@example.invalid"
     EVE_TIMEOUT = 5.0
+    EVE_DOWNTIME = ""  # tests must not depend on the hour they run at
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 

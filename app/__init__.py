@@ -45,9 +45,10 @@ def register_logging(app):
 
 def register_extensions(app):
     """Bind the extensions to this app."""
-    from app.extensions import csrf, db, login_manager, migrate
     from app import crypto, eve
+    from app.extensions import csrf, db, login_manager, migrate
     from app.jobs import connection
+    from app.jobs import setup as jobs_setup
     from app.models import import_all_models
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
@@ -57,6 +58,11 @@ def register_extensions(app):
         connect_args.setdefault("timeout", app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000)
         connect_args.setdefault("check_same_thread", False)
         options["connect_args"] = connect_args
+        # A connection per worker thread, kept: opening SQLite connections is not free.
+        options.pop("pool_pre_ping", None)
+        if app.config["SQLALCHEMY_DATABASE_URI"] not in ("sqlite://", "sqlite:///:memory:"):
+            options.setdefault("pool_size", 32)
+            options.setdefault("max_overflow", 32)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     import_all_models()
     db.init_app(app)
@@ -68,20 +74,21 @@ def register_extensions(app):
     login_manager.session_protection = "strong"
     connection.init_app(app)
     crypto.init_app(app)
+    jobs_setup.init_app(app)
     eve.init_app(app)
     from app.accounts import auth  # noqa: F401  (user loader and unauthorized handler)
 
 
 def register_blueprints(app):
     """Mount each area's blueprint (importing its views attaches the routes)."""
+    from app.accounts import bp as accounts_bp
     from app.accounts import sso as _sso  # noqa: F401
     from app.accounts import views as _account_views  # noqa: F401
-    from app.admin import views as _admin_views  # noqa: F401
-    from app.keys import views as _key_views  # noqa: F401
-    from app.accounts import bp as accounts_bp
     from app.admin import bp as admin_bp
+    from app.admin import views as _admin_views  # noqa: F401
     from app.health import bp as health_bp
     from app.keys import bp as keys_bp
+    from app.keys import views as _key_views  # noqa: F401
     from app.main import bp as main_bp
 
     app.register_blueprint(main_bp)

@@ -53,8 +53,9 @@ def seed_universe():
     """Track the demo alliances and give the demo members their users, characters and keys."""
     for alliance_id, name, ticker in universe.alliance_rows():
         if db.session.get(Alliance, alliance_id) is None:
-            db.session.add(Alliance(id=alliance_id, name=name, ticker=ticker,
-                                    tracked_as=TRACKED_ALLIANCES.get(name)))
+            db.session.add(
+                Alliance(id=alliance_id, name=name, ticker=ticker, tracked_as=TRACKED_ALLIANCES.get(name))
+            )
     for corporation_id, name, ticker, alliance_id in universe.corporation_rows():
         if db.session.get(Corporation, corporation_id) is None:
             db.session.add(Corporation(id=corporation_id, name=name, ticker=ticker, alliance_id=alliance_id))
@@ -71,13 +72,25 @@ def seed_universe():
         user = User(role="member", state="guest")
         db.session.add(user)
         db.session.flush()
-        character = Character(id=character_id, name=name, user_id=user.id, corporation_id=corporation_id,
-                              alliance_id=alliance_id, owner_hash=universe.demo_owner_hash(character_id))
+        character = Character(
+            id=character_id,
+            name=name,
+            user_id=user.id,
+            corporation_id=corporation_id,
+            alliance_id=alliance_id,
+            owner_hash=universe.demo_owner_hash(character_id),
+        )
         db.session.add(character)
         db.session.flush()
-        db.session.add(Key(user=user, character_id=character_id, owner_hash=character.owner_hash,
-                           scopes=" ".join(universe.DEMO_SCOPES),
-                           refresh_token_encrypted=crypto.encrypt(universe.demo_refresh_token(character_id))))
+        db.session.add(
+            Key(
+                user=user,
+                character_id=character_id,
+                owner_hash=character.owner_hash,
+                scopes=" ".join(universe.DEMO_SCOPES),
+                refresh_token_encrypted=crypto.encrypt(universe.demo_refresh_token(character_id)),
+            )
+        )
         user.main_character_id = character_id
         user.state = state_for(character)
         made += 1
@@ -92,7 +105,9 @@ def seed():
     members = seed_universe()
     if created:
         click.echo(f"Demo admin created: {DEMO_ADMIN} / {created}")
-    click.echo(f"Demo universe ready ({members} new members with keys)." if members else "Demo data already present.")
+    click.echo(
+        f"Demo universe ready ({members} new members with keys)." if members else "Demo data already present."
+    )
 
 
 @demo_cli.command("logins")

@@ -21,17 +21,25 @@ def main():
     socket_path = instance / "redis.sock"
     args = [
         redis_server_binary(),
-        "--port", "0",
-        "--unixsocket", str(socket_path),
-        "--unixsocketperm", "700",
-        "--dir", str(instance),
-        "--dbfilename", "redis.rdb",
-        "--save", "60 1",
-        "--daemonize", "no",
-        "--loglevel", "warning",
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(instance),
+        "--dbfilename",
+        "redis.rdb",
+        "--save",
+        "60 1",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
     ]
     sys.stdout.flush()
-    os.execv(args[0], args)
+    os.execv(args[0], args)  # noqa: S606  (replaces this process with redis-server)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def register(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return _respond(400, "The form was out of date or incomplete. Go back, reload the page and try again.")
+        return _respond(
+            400, "The form was out of date or incomplete. Go back, reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -31,8 +31,12 @@ def parse_args(argv):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)
     parser.add_argument("--state", help="a JSON file to keep the universe in across restarts")
-    parser.add_argument("--redirect-uri", action="append", default=[],
-                        help="a redirect URI of the demo application (repeatable)")
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="a redirect URI of the demo application (repeatable)",
+    )
     parser.add_argument("--empty", action="store_true", help="start without the demo universe")
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
     return parser.parse_args(argv)
@@ -85,13 +89,16 @@ def main(argv=None):
     signal.signal(signal.SIGINT, shutdown)
 
     if args.state:
+
         def keep_saving():
             while not stop.wait(2.0):
                 if world.dirty:
                     save(args.state, world, key)
 
         threading.Thread(target=keep_saving, daemon=True).start()
-    log.info("EVE sandbox at http://%s:%s (SSO at /, ESI at /esi, control at /_sandbox)", args.host, args.port)
+    log.info(
+        "EVE sandbox at http://%s:%s (SSO at /, ESI at /esi, control at /_sandbox)", args.host, args.port
+    )
     server.serve_forever()
     if args.state:
         save(args.state, world, key)

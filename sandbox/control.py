@@ -1,4 +1,4 @@
-"""The control API under /_sandbox/: make entities and grants, move and sell characters, set faults, read counters."""
+"""The control API under /_sandbox/: entities and grants, moving and selling characters, faults, counters."""
 
 from flask import Blueprint, request
 
@@ -21,9 +21,14 @@ def _require(body, *names):
 
 
 def _character_json(world, character):
-    return {"character_id": character.id, "name": character.name, "owner_hash": character.owner_hash,
-            "corporation_id": character.corporation_id, "alliance_id": world.alliance_of(character),
-            "roles": list(character.roles)}
+    return {
+        "character_id": character.id,
+        "name": character.name,
+        "owner_hash": character.owner_hash,
+        "corporation_id": character.corporation_id,
+        "alliance_id": world.alliance_of(character),
+        "roles": list(character.roles),
+    }
 
 
 @bp.errorhandler(ValueError)
@@ -60,8 +65,12 @@ def add_corporation():
     body = _body()
     _require(body, "name", "ticker")
     corporation = universe().add_corporation(body["name"], body["ticker"], body.get("alliance_id"))
-    return {"corporation_id": corporation.id, "name": corporation.name, "ticker": corporation.ticker,
-            "alliance_id": corporation.alliance_id}, 201
+    return {
+        "corporation_id": corporation.id,
+        "name": corporation.name,
+        "ticker": corporation.ticker,
+        "alliance_id": corporation.alliance_id,
+    }, 201
 
 
 @bp.post("/corporations/<int:corporation_id>/alliance")
@@ -103,11 +112,20 @@ def add_characters_in_bulk():
     made = []
     with world.lock:
         for _ in range(count):
-            character = world.add_character(f"{prefix} {world.next_ids['character']}", body.get("corporation_id"))
+            character = world.add_character(
+                f"{prefix} {world.next_ids['character']}", body.get("corporation_id")
+            )
             grant = world.add_grant(character.id, body["client_id"], body.get("scopes") or [])
-            made.append({"character_id": character.id, "name": character.name, "owner_hash": character.owner_hash,
-                         "corporation_id": character.corporation_id, "refresh_token": grant.refresh_token,
-                         "grant_id": grant.id})
+            made.append(
+                {
+                    "character_id": character.id,
+                    "name": character.name,
+                    "owner_hash": character.owner_hash,
+                    "corporation_id": character.corporation_id,
+                    "refresh_token": grant.refresh_token,
+                    "grant_id": grant.id,
+                }
+            )
     return {"characters": made}, 201
 
 
@@ -186,8 +204,10 @@ def list_grants():
     """Every grant: id, character, client, whether it is revoked (never the tokens)."""
     world = universe()
     with world.lock:
-        rows = [{"grant_id": g.id, "character_id": g.character_id, "client_id": g.client_id, "revoked": g.revoked}
-                for g in world.grants.values()]
+        rows = [
+            {"grant_id": g.id, "character_id": g.character_id, "client_id": g.client_id, "revoked": g.revoked}
+            for g in world.grants.values()
+        ]
     return {"grants": rows}
 
 

@@ -59,32 +59,45 @@ def build_demo(world, redirect_uris):
     world.next_ids["alliance"] = ALLIANCE_ID_START + len(ALLIANCES)
     corporation_ids = []
     # The starter corporation (the default for new characters) gets the lowest id.
-    for offset, (name, ticker, alliance) in enumerate(sorted(CORPORATIONS, key=lambda c: c[0] != "Rookie Academy")):
+    for offset, (name, ticker, alliance) in enumerate(
+        sorted(CORPORATIONS, key=lambda c: c[0] != "Rookie Academy")
+    ):
         alliance_id = alliance_ids[alliance] if alliance is not None else None
-        corporation = world.add_corporation(name, ticker, alliance_id, corporation_id=CORPORATION_ID_START + offset)
+        corporation = world.add_corporation(
+            name, ticker, alliance_id, corporation_id=CORPORATION_ID_START + offset
+        )
         corporation_ids.append((name, corporation.id))
     world.next_ids["corporation"] = CORPORATION_ID_START + len(CORPORATIONS)
     by_name = dict(corporation_ids)
     for offset, (name, corp_index, roles) in enumerate(CHARACTERS):
         character_id = CHARACTER_ID_START + offset
         corporation_id = by_name[CORPORATIONS[corp_index][0]]
-        character = world.add_character(name, corporation_id, character_id=character_id,
-                                        owner_hash=demo_owner_hash(character_id))
+        character = world.add_character(
+            name, corporation_id, character_id=character_id, owner_hash=demo_owner_hash(character_id)
+        )
         character.roles = list(roles)
     world.next_ids["character"] = CHARACTER_ID_START + len(CHARACTERS)
     world.add_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, redirect_uris)
     for name in MEMBERS_WITH_KEYS:
         character_id = character_id_of(name)
-        world.add_grant(character_id, DEMO_CLIENT_ID, DEMO_SCOPES, refresh_token=demo_refresh_token(character_id))
+        world.add_grant(
+            character_id, DEMO_CLIENT_ID, DEMO_SCOPES, refresh_token=demo_refresh_token(character_id)
+        )
     return world
 
 
 def corporation_rows():
     """(id, name, ticker, alliance id) of every demo corporation, as build_demo numbers them."""
     ordered = sorted(CORPORATIONS, key=lambda c: c[0] != "Rookie Academy")
-    return [(CORPORATION_ID_START + offset, name, ticker,
-             ALLIANCE_ID_START + alliance if alliance is not None else None)
-            for offset, (name, ticker, alliance) in enumerate(ordered)]
+    return [
+        (
+            CORPORATION_ID_START + offset,
+            name,
+            ticker,
+            ALLIANCE_ID_START + alliance if alliance is not None else None,
+        )
+        for offset, (name, ticker, alliance) in enumerate(ordered)
+    ]
 
 
 def alliance_rows():

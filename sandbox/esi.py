@@ -174,8 +174,11 @@ def _not_found(kind):
 @esi_route(cache_s=30, group="status")
 def status():
     """Server status."""
-    return {"players": len(universe().characters), "server_version": "2983647",
-            "start_time": SERVER_START.strftime("%Y-%m-%dT%H:%M:%SZ")}, 200
+    return {
+        "players": len(universe().characters),
+        "server_version": "2983647",
+        "start_time": SERVER_START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }, 200
 
 
 @bp.get("/characters/<int:character_id>")
@@ -187,9 +190,16 @@ def character(character_id):
         found = world.characters.get(character_id)
         if found is None:
             return _not_found("Character")
-        body = {"name": found.name, "corporation_id": found.corporation_id, "birthday": found.birthday,
-                "gender": found.gender, "race_id": found.race_id, "bloodline_id": found.bloodline_id,
-                "security_status": 0.0, "description": ""}
+        body = {
+            "name": found.name,
+            "corporation_id": found.corporation_id,
+            "birthday": found.birthday,
+            "gender": found.gender,
+            "race_id": found.race_id,
+            "bloodline_id": found.bloodline_id,
+            "security_status": 0.0,
+            "description": "",
+        }
         alliance_id = world.alliance_of(found)
     if alliance_id:
         body["alliance_id"] = alliance_id
@@ -211,9 +221,14 @@ def affiliation():
     with world.lock:
         world.counters.affiliation_calls += 1
         world.counters.affiliation_ids += len(ids)
+        if len(world.counters.affiliation_batches) < 300:
+            world.counters.affiliation_batches.append(len(ids))
         unknown = [i for i in ids if i not in world.characters]
         if unknown:
-            return {"error": "Invalid character ID(s)", "details": [{"character_id": i} for i in unknown[:10]]}, 404
+            return {
+                "error": "Invalid character ID(s)",
+                "details": [{"character_id": i} for i in unknown[:10]],
+            }, 404
         rows = []
         for i in ids:
             found = world.characters[i]
@@ -234,9 +249,15 @@ def corporation(corporation_id):
         found = world.corporations.get(corporation_id)
         if found is None:
             return _not_found("Corporation")
-        body = {"name": found.name, "ticker": found.ticker, "member_count": world.member_count(found.id),
-                "ceo_id": found.ceo_id, "creator_id": found.creator_id, "tax_rate": found.tax_rate,
-                "date_founded": found.date_founded}
+        body = {
+            "name": found.name,
+            "ticker": found.ticker,
+            "member_count": world.member_count(found.id),
+            "ceo_id": found.ceo_id,
+            "creator_id": found.creator_id,
+            "tax_rate": found.tax_rate,
+            "date_founded": found.date_founded,
+        }
     if found.alliance_id:
         body["alliance_id"] = found.alliance_id
     return body, 200
@@ -251,9 +272,13 @@ def alliance(alliance_id):
         found = world.alliances.get(alliance_id)
         if found is None:
             return _not_found("Alliance")
-        body = {"name": found.name, "ticker": found.ticker, "creator_id": found.creator_id,
-                "creator_corporation_id": found.creator_corporation_id or 0,
-                "date_founded": found.date_founded}
+        body = {
+            "name": found.name,
+            "ticker": found.ticker,
+            "creator_id": found.creator_id,
+            "creator_corporation_id": found.creator_corporation_id or 0,
+            "date_founded": found.date_founded,
+        }
         if found.executor_corporation_id:
             body["executor_corporation_id"] = found.executor_corporation_id
     return body, 200

@@ -34,8 +34,16 @@ def metadata():
         "response_types_supported": ["code", "token"],
         "jwks_uri": f"{base}/oauth/jwks",
         "revocation_endpoint": f"{base}/v2/oauth/revoke",
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "client_secret_jwt"],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+        ],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+        ],
         "token_endpoint_auth_signing_alg_values_supported": ["HS256"],
         "code_challenge_methods_supported": ["S256"],
     }
@@ -50,8 +58,15 @@ def jwks():
 def _authorize_params():
     """The authorize request's parameters, from the query string or the approval form."""
     source = request.form if request.method == "POST" else request.args
-    names = ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-             "code_challenge_method")
+    names = (
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    )
     return {name: source.get(name, "") for name in names}
 
 
@@ -85,8 +100,9 @@ def authorize():
         with world.lock:
             characters = sorted(world.characters.values(), key=lambda c: c.name)[:MAX_LISTED_CHARACTERS]
             corporations = sorted(world.corporations.values(), key=lambda c: c.name)
-        return render_template("authorize.html", params=params, scopes=scopes,
-                               characters=characters, corporations=corporations)
+        return render_template(
+            "authorize.html", params=params, scopes=scopes, characters=characters, corporations=corporations
+        )
     try:
         character = _chosen_character(world)
     except ValueError as exc:
@@ -103,7 +119,9 @@ def authorize():
     with world.lock:
         world.codes[code.code] = code
     separator = "&" if "?" in params["redirect_uri"] else "?"
-    return redirect(params["redirect_uri"] + separator + urlencode({"code": code.code, "state": params["state"]}))
+    return redirect(
+        params["redirect_uri"] + separator + urlencode({"code": code.code, "state": params["state"]})
+    )
 
 
 def _chosen_character(world):
@@ -134,7 +152,11 @@ def _client_credentials():
             decoded = base64.b64decode(header[6:], validate=True).decode()
             client_id, _, secret = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError):
-            return None, False, error(401, "invalid_client", error_description="Malformed Basic authorization.")
+            return (
+                None,
+                False,
+                error(401, "invalid_client", error_description="Malformed Basic authorization."),
+            )
     else:
         client_id = request.form.get("client_id")
         secret = request.form.get("client_secret")

@@ -14,18 +14,18 @@ ALLIANCE_ID_START = 99100001
 CODE_LIFETIME_S = 300
 
 DEFAULT_CONFIG = {
-    "latency_ms": 0,          # added to every SSO and ESI answer
-    "fault_rate": 0.0,        # share of SSO token and ESI calls that fail (5xx or a hang)
-    "sso_fault_rate": None,   # overrides fault_rate for the token endpoint
-    "esi_fault_rate": None,   # overrides fault_rate for ESI
-    "timeout_share": 0.25,    # share of faults that hang instead of answering 5xx
-    "hang_s": 5.0,            # how long a hang lasts before a 504
-    "sso_rate_limit": None,   # hidden limit: token requests accepted in any one-second window
-    "error_limit": 100,       # ESI errors allowed per fixed 60 s window before 420
+    "latency_ms": 0,  # added to every SSO and ESI answer
+    "fault_rate": 0.0,  # share of SSO token and ESI calls that fail (5xx or a hang)
+    "sso_fault_rate": None,  # overrides fault_rate for the token endpoint
+    "esi_fault_rate": None,  # overrides fault_rate for ESI
+    "timeout_share": 0.25,  # share of faults that hang instead of answering 5xx
+    "hang_s": 5.0,  # how long a hang lasts before a 504
+    "sso_rate_limit": None,  # hidden limit: token requests accepted in any one-second window
+    "error_limit": 100,  # ESI errors allowed per fixed 60 s window before 420
     "error_window_s": 60,
     "bucket_limits": {"char-detail": 600, "status": 600},  # ESI bucket tokens per window
     "bucket_window_s": 900,
-    "downtime": False,        # ESI answers 503 as during the daily downtime
+    "downtime": False,  # ESI answers 503 as during the daily downtime
 }
 
 
@@ -132,6 +132,7 @@ class Counters:
         self.last_refresh_at = None
         self.affiliation_calls = 0
         self.affiliation_ids = 0
+        self.affiliation_batches = []  # sizes of the first few hundred batches
 
     def snapshot(self, per_grant=False):
         """The counters as plain JSON-ready data."""
@@ -158,6 +159,7 @@ class Counters:
             "last_refresh_at": self.last_refresh_at,
             "affiliation_calls": self.affiliation_calls,
             "affiliation_ids": self.affiliation_ids,
+            "affiliation_batches": list(self.affiliation_batches),
         }
         if per_grant:
             data["refreshes_per_grant"] = {str(k): v for k, v in self.refreshes_per_grant.items()}
@@ -174,17 +176,21 @@ class Universe:
         self.characters = {}
         self.clients = {}
         self.grants = {}
-        self.tokens = {}          # current refresh token -> grant id
-        self.rotated = {}         # refresh tokens rotated out -> grant id
+        self.tokens = {}  # current refresh token -> grant id
+        self.rotated = {}  # refresh tokens rotated out -> grant id
         self.codes = {}
         self.refreshing = defaultdict(int)  # grant id -> refreshes in flight
         self.config = json.loads(json.dumps(DEFAULT_CONFIG))
         self.counters = Counters()
-        self.token_window = deque()          # times of accepted token requests, for sso_rate_limit
-        self.error_window = [0, 0]           # [window number, errors in it]
-        self.buckets = defaultdict(deque)    # (group, who) -> deque of (time, cost)
-        self.next_ids = {"character": CHARACTER_ID_START, "corporation": CORPORATION_ID_START,
-                         "alliance": ALLIANCE_ID_START, "grant": 1}
+        self.token_window = deque()  # times of accepted token requests, for sso_rate_limit
+        self.error_window = [0, 0]  # [window number, errors in it]
+        self.buckets = defaultdict(deque)  # (group, who) -> deque of (time, cost)
+        self.next_ids = {
+            "character": CHARACTER_ID_START,
+            "corporation": CORPORATION_ID_START,
+            "alliance": ALLIANCE_ID_START,
+            "grant": 1,
+        }
         self.dirty = False
 
     # ---- ids and entities -------------------------------------------------

@@ -323,8 +323,15 @@ def browser():
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield instance
         instance.close()
@@ -349,9 +356,13 @@ def consumer(database_url, redis_client, sandbox_server, tmp_path):
     from tests.support import Consumer
 
     started = []
-    eve_env = {"EVE_SSO_URL": sandbox_server.url, "EVE_ESI_URL": f"{sandbox_server.url}/esi",
-               "EVE_CLIENT_ID": TEST_CLIENT_ID, "EVE_CLIENT_SECRET": TEST_CLIENT_SECRET,
-               "SECRET_KEY": "test-secret-key"}
+    eve_env = {
+        "EVE_SSO_URL": sandbox_server.url,
+        "EVE_ESI_URL": f"{sandbox_server.url}/esi",
+        "EVE_CLIENT_ID": TEST_CLIENT_ID,
+        "EVE_CLIENT_SECRET": TEST_CLIENT_SECRET,
+        "SECRET_KEY": "test-secret-key",
+    }
 
     def start(**kwargs):
         kwargs["extra_env"] = {**eve_env, **kwargs.get("extra_env", {})}

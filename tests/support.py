@@ -63,9 +63,23 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("no redis-server found (apt-get install redis-server)")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
 
@@ -120,8 +134,18 @@ class Consumer:
     def start(self, log_dir):
         """Start the consumer, its output going to a log file under log_dir."""
         env = dict(os.environ, DATABASE_URL=self.database_url, **self.extra_env)
-        args = [venv_bin("huey_consumer"), "tasks.consumer.huey", "--workers", str(self.workers),
-                "--worker-type", "thread", "--delay", "0.05", "--max-delay", "0.2"]
+        args = [
+            venv_bin("huey_consumer"),
+            "tasks.consumer.huey",
+            "--workers",
+            str(self.workers),
+            "--worker-type",
+            "thread",
+            "--delay",
+            "0.05",
+            "--max-delay",
+            "0.2",
+        ]
         if not self.periodic:
             args.append("--no-periodic")
         self.log_path = Path(log_dir) / f"consumer-{time.monotonic_ns()}.log"

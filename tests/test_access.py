@@ -11,7 +11,13 @@ import pytest
 
 from tests.support import csrf_token_from
 
-PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.login_eve", "accounts.sso_callback", "health.healthz"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "accounts.login",
+    "accounts.login_eve",
+    "accounts.sso_callback",
+    "health.healthz",
+}
 
 
 def _routes(app):
@@ -42,7 +48,9 @@ def test_every_route_is_public_by_list_or_protected(app, client):
         assert page.status_code == 302, f"{method} {url} answered {page.status_code} to an anonymous browser"
         assert page.headers["Location"].startswith("/login"), f"{method} {url} did not go to the login page"
         api = _call(client, method, url, token, "application/json")
-        assert api.status_code == 401, f"{method} {url} answered {api.status_code} to an anonymous JSON caller"
+        assert api.status_code == 401, (
+            f"{method} {url} answered {api.status_code} to an anonymous JSON caller"
+        )
         checked += 1
     assert checked >= 3
 

@@ -17,8 +17,12 @@ def test_production_refuses_the_development_secret_key():
 
 
 def test_production_needs_a_long_secret_and_an_encryption_key():
-    config = {"ENV": "production", "SECRET_KEY": "x" * 40, "TOKEN_ENCRYPTION_KEYS": ["k"],
-              "SQLALCHEMY_DATABASE_URI": "postgresql://h/db"}
+    config = {
+        "ENV": "production",
+        "SECRET_KEY": "x" * 40,
+        "TOKEN_ENCRYPTION_KEYS": ["k"],
+        "SQLALCHEMY_DATABASE_URI": "postgresql://h/db",
+    }
     assert check_production_config(config) == []
     assert check_production_config({**config, "SECRET_KEY": "short"}) != []
     assert check_production_config({**config, "TOKEN_ENCRYPTION_KEYS": []}) != []

@@ -29,6 +29,7 @@ class User(UserMixin, db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     last_login_at = db.Column(db.DateTime, nullable=True)
     state_changed_at = db.Column(db.DateTime, nullable=True)
+    reconciled_at = db.Column(db.DateTime, nullable=True)
 
     __table_args__ = (
         db.CheckConstraint("role IN ('member', 'director', 'admin')", name="role_known"),

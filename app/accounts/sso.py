@@ -35,8 +35,13 @@ def start_flow(purpose, next_path=None):
         return redirect(url_for("accounts.login"))
     state = secrets.token_urlsafe(24)
     verifier, challenge = pkce_pair()
-    session[FLOW_KEY] = {"state": state, "verifier": verifier, "purpose": purpose,
-                         "next": next_path if is_safe_next(next_path) else None, "at": time.time()}
+    session[FLOW_KEY] = {
+        "state": state,
+        "verifier": verifier,
+        "purpose": purpose,
+        "next": next_path if is_safe_next(next_path) else None,
+        "at": time.time(),
+    }
     try:
         url = get_client().authorize_url(callback_url(), current_app.config["EVE_SCOPES"], state, challenge)
     except EveError as exc:
@@ -71,8 +76,10 @@ def sso_callback():
     flow = _take_flow()
     fallback = url_for("keys.index") if current_user.is_authenticated else url_for("accounts.login")
     if flow is None:
-        flash("That EVE login was not started here, was already used, or took too long. Please try again.",
-              "danger")
+        flash(
+            "That EVE login was not started here, was already used, or took too long. Please try again.",
+            "danger",
+        )
         return redirect(fallback), 303
     if request.args.get("error"):
         flash("The EVE login was cancelled.", "warning")
@@ -86,8 +93,10 @@ def sso_callback():
         claims = client.verify(tokens["access_token"])
     except (InvalidGrant, InvalidToken) as exc:
         log.warning("SSO callback refused: %s", exc)
-        flash("EVE did not confirm this login (the code was invalid or already used). Please try again.",
-              "danger")
+        flash(
+            "EVE did not confirm this login (the code was invalid or already used). Please try again.",
+            "danger",
+        )
         return redirect(fallback)
     except EveError as exc:
         log.warning("SSO callback failed: %s", exc)

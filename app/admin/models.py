@@ -21,12 +21,12 @@ class AuditEntry(db.Model):
     actor = db.relationship("User")
 
 
-def record(action, actor=None, target=None, detail=None, reason=None):
+def record(action, actor=None, target=None, detail=None, reason=None, target_type=None, target_id=None):
     """Add an audit entry to the session; the caller commits it with the change it describes."""
-    target_type = target_id = None
     if target is not None:
         target_type = type(target).__name__.lower()
-        target_id = str(target.id)
+        target_id = target.id
+    target_id = None if target_id is None else str(target_id)
     entry = AuditEntry(
         action=action,
         actor_id=getattr(actor, "id", None),

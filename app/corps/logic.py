@@ -51,12 +51,16 @@ def ensure_corporation(corporation_id, fetch=True):
     return corporation
 
 
-def set_affiliation(character, corporation_id, alliance_id):
-    """Point a character at its corporation and alliance; True when either changed."""
+def set_affiliation(character, corporation_id, alliance_id, fetch_names=True):
+    """Point a character at its corporation and alliance; True when either changed.
+
+    New corporations and alliances get their names from ESI at once unless fetch_names is off
+    (in rounds of a thousand characters, corps.refresh fills them in later).
+    """
     if corporation_id is not None:
-        ensure_corporation(corporation_id)
+        ensure_corporation(corporation_id, fetch=fetch_names)
     if alliance_id is not None:
-        ensure_alliance(alliance_id)
+        ensure_alliance(alliance_id, fetch=fetch_names)
     changed = (character.corporation_id, character.alliance_id) != (corporation_id, alliance_id)
     character.corporation_id = corporation_id
     character.alliance_id = alliance_id

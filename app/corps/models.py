@@ -62,9 +62,7 @@ class Character(db.Model):
     corporation_id = db.Column(
         db.BigInteger, db.ForeignKey("corporations.id", ondelete="SET NULL"), nullable=True, index=True
     )
-    alliance_id = db.Column(
-        db.BigInteger, db.ForeignKey("alliances.id", ondelete="SET NULL"), nullable=True
-    )
+    alliance_id = db.Column(db.BigInteger, db.ForeignKey("alliances.id", ondelete="SET NULL"), nullable=True)
     is_director = db.Column(db.Boolean, nullable=False, default=False)
     affiliation_checked_at = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

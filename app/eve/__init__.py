@@ -11,7 +11,7 @@ def user_agent(config):
 
 
 def init_app(app):
-    """Build the app's EVE client from its configuration."""
+    """Build the app's EVE client from its configuration; every answer is shown to the governor."""
     config = app.config
     app.extensions["eve"] = EveClient(
         sso_url=config["EVE_SSO_URL"],
@@ -21,6 +21,7 @@ def init_app(app):
         user_agent=user_agent(config),
         compatibility_date=config["ESI_COMPATIBILITY_DATE"],
         timeout=config["EVE_TIMEOUT"],
+        on_response=app.extensions["governor"].observe,
     )
 
 

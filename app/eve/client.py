@@ -12,6 +12,7 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode
 
+import jwt
 import requests
 
 from app.eve.errors import (
@@ -86,8 +87,17 @@ def _expires_at(response):
 class EveClient:
     """Talks to EVE SSO and ESI (or the sandbox: only the base URLs differ)."""
 
-    def __init__(self, sso_url, esi_url, client_id, client_secret, user_agent,
-                 compatibility_date="2020-01-01", timeout=10.0, on_response=None):
+    def __init__(
+        self,
+        sso_url,
+        esi_url,
+        client_id,
+        client_secret,
+        user_agent,
+        compatibility_date="2020-01-01",
+        timeout=10.0,
+        on_response=None,
+    ):
         self.sso_url = sso_url.rstrip("/")
         self.esi_url = esi_url.rstrip("/")
         self.client_id = client_id
@@ -183,16 +193,26 @@ class EveClient:
 
     def authorize_url(self, redirect_uri, scopes, state, code_challenge=None):
         """Where to send a person to log in and approve the scopes."""
-        params = {"response_type": "code", "redirect_uri": redirect_uri, "client_id": self.client_id,
-                  "scope": " ".join(scopes), "state": state}
+        params = {
+            "response_type": "code",
+            "redirect_uri": redirect_uri,
+            "client_id": self.client_id,
+            "scope": " ".join(scopes),
+            "state": state,
+        }
         if code_challenge:
             params.update(code_challenge=code_challenge, code_challenge_method="S256")
         return f"{self.metadata()['authorization_endpoint']}?{urlencode(params)}"
 
     def _token_call(self, data):
-        response = self._send(SSO, "POST", self.metadata()["token_endpoint"], data=data,
-                              auth=(self.client_id, self.client_secret),
-                              headers={"Accept": "application/json"})
+        response = self._send(
+            SSO,
+            "POST",
+            self.metadata()["token_endpoint"],
+            data=data,
+            auth=(self.client_id, self.client_secret),
+            headers={"Accept": "application/json"},
+        )
         if response.status_code != 200:
             self._raise_for(SSO, response)
         try:
@@ -217,10 +237,22 @@ class EveClient:
     def revoke(self, refresh_token):
         """Revoke a refresh token at SSO."""
         endpoint = self.metadata().get("revocation_endpoint") or f"{self.sso_url}/v2/oauth/revoke"
-        response = self._send(SSO, "POST", endpoint, auth=(self.client_id, self.client_secret),
-                              data={"token_type_hint": "refresh_token", "token": refresh_token})
+        response = self._send(
+            SSO,
+            "POST",
+            endpoint,
+            auth=(self.client_id, self.client_secret),
+            data={"token_type_hint": "refresh_token", "token": refresh_token},
+        )
         if response.status_code != 200:
             self._raise_for(SSO, response)
+
+    def can_verify_offline(self, access_token):
+        """True when the token's signing key is known, so verify() makes no outside call."""
+        try:
+            return self.jwks.knows(jwt.get_unverified_header(access_token).get("kid"))
+        except jwt.InvalidTokenError:
+            return True  # verify() refuses it without a call
 
     def verify(self, access_token):
         """Check an access token against the SSO's keys; the claims with scp as a list."""
@@ -279,8 +311,9 @@ class EveClient:
         ids = sorted({int(i) for i in character_ids})
         if not 1 <= len(ids) <= 1000:
             raise ValueError("affiliation takes 1 to 1000 character ids")
-        response = self._send(ESI, "POST", f"{self.esi_url}/characters/affiliation", json=ids,
-                              headers=self._esi_headers())
+        response = self._send(
+            ESI, "POST", f"{self.esi_url}/characters/affiliation", json=ids, headers=self._esi_headers()
+        )
         if response.status_code != 200:
             self._raise_for(ESI, response)
         return response.json()

@@ -28,6 +28,11 @@ class JwksCache:
         self._fetched_at = 0.0
         self._lock = threading.Lock()
 
+    def knows(self, kid):
+        """True when the key with this kid is already loaded."""
+        with self._lock:
+            return kid in self._keys
+
     def key(self, kid):
         """The public key with this kid, refetching the set once when it is unknown."""
         with self._lock:
@@ -76,9 +81,9 @@ def verify_access_token(token, jwks, client_id, issuer, leeway=5):
         raise InvalidToken("audience does not include 'EVE Online'")
     subject = claims["sub"]
     prefix = "CHARACTER:EVE:"
-    if not subject.startswith(prefix) or not subject[len(prefix):].isdigit():
+    if not subject.startswith(prefix) or not subject[len(prefix) :].isdigit():
         raise InvalidToken(f"subject {subject!r} is not a character")
     scopes = claims.get("scp", [])
     claims["scp"] = [scopes] if isinstance(scopes, str) else list(scopes)
-    claims["character_id"] = int(subject[len(prefix):])
+    claims["character_id"] = int(subject[len(prefix) :])
     return claims

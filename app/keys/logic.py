@@ -23,8 +23,10 @@ def register_key(user, claims, refresh_token):
     """Store a character's grant for a user (token encrypted), pending validation; returns the key."""
     character = find_character(claims["character_id"])
     if character is not None and character.user_id not in (None, user.id):
-        raise KeyRefused(f"{character.name} is already registered by another Bastion user. "
-                         "If it is yours now, ask an admin to release it.")
+        raise KeyRefused(
+            f"{character.name} is already registered by another Bastion user. "
+            "If it is yours now, ask an admin to release it."
+        )
     if character is None:
         character = Character(id=claims["character_id"], name=claims["name"], user_id=user.id)
         db.session.add(character)
@@ -96,5 +98,3 @@ def user_keys(user):
         db.select(Character).filter_by(user_id=user.id).order_by(Character.name)
     ).all()
     return sorted(characters, key=lambda c: c.id != user.main_character_id)
-
-

@@ -26,6 +26,13 @@ class Key(db.Model):
     last_ok_at = db.Column(db.DateTime, nullable=True)
     next_check_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
     consecutive_failures = db.Column(db.Integer, nullable=False, default=0)
+    # Claimed (compare-and-set) just before a refresh is sent and cleared once the rotated token is
+    # stored. A claim older than the lock TTL means the run holding it was cut off. This guards the
+    # refresh even when Redis lost its locks.
+    refresh_started_at = db.Column(db.DateTime, nullable=True)
+    # The last refresh ended without knowing whether SSO rotated the token (timeout, 5xx, cut off).
+    refresh_uncertain = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    error_since = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -50,8 +50,11 @@ def remove(key_id):
     if revoked:
         flash(f"The key of {name} was removed and revoked at EVE.", "success")
     else:
-        flash(f"The key of {name} was removed. EVE could not be reached to revoke it; "
-              "you can also revoke it on EVE's third-party applications page.", "warning")
+        flash(
+            f"The key of {name} was removed. EVE could not be reached to revoke it; "
+            "you can also revoke it on EVE's third-party applications page.",
+            "warning",
+        )
     return redirect(url_for("keys.index"))
 
 

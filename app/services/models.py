@@ -51,9 +51,7 @@ class Grant(db.Model):
 
     __table_args__ = (
         db.UniqueConstraint("user_id", "service_id", name="uq_grants_user_service"),
-        db.CheckConstraint(
-            "status IN ('active', 'pending', 'suspended', 'revoked')", name="status_known"
-        ),
+        db.CheckConstraint("status IN ('active', 'pending', 'suspended', 'revoked')", name="status_known"),
         db.CheckConstraint("source IN ('policy', 'manual')", name="source_known"),
         db.CheckConstraint("sync_status IN ('pending', 'synced', 'failed')", name="sync_known"),
     )
@@ -78,9 +76,7 @@ class AccessRequest(db.Model):
     decision_reason = db.Column(db.String(255), nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (
-        db.CheckConstraint("status IN ('pending', 'approved', 'denied')", name="status_known"),
-    )
+    __table_args__ = (db.CheckConstraint("status IN ('pending', 'approved', 'denied')", name="status_known"),)
 
     user = db.relationship("User", foreign_keys=[user_id], backref="access_requests")
     service = db.relationship("Service")

@@ -44,7 +44,9 @@ def test_login_follows_a_local_next(client, auth, make_user):
     assert response.headers["Location"] == "/admin/?tab=keys"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_login_ignores_a_next_that_leaves_the_site(client, auth, make_user, target):
     make_user(role="admin", username="boss")
     response = auth.login("boss", next_path=target)
@@ -108,6 +110,8 @@ def test_cli_set_password(runner, make_user, db):
     make_user(role="admin", username="ops")
     result = runner.invoke(args=["users", "set-password", "ops", "--password", "another long password"])
     assert result.exit_code == 0, result.output
-    assert db.session.scalar(db.select(User).filter_by(username="ops")).check_password("another long password")
+    assert db.session.scalar(db.select(User).filter_by(username="ops")).check_password(
+        "another long password"
+    )
     missing = runner.invoke(args=["users", "set-password", "nobody", "--password", "another long password"])
     assert missing.exit_code != 0 and "no user named" in missing.output

@@ -38,8 +38,9 @@ def test_first_login_makes_a_user_with_the_character_as_main(client, sandbox, db
     callback = approve(sandbox, authorize_url, new_name="Newbie Pilot")
     response = client.get(callback)
     assert response.status_code == 302 and response.headers["Location"] == "/"
-    user = db.session.scalar(db.select(User).join(Character, Character.user_id == User.id)
-                             .filter(Character.name == "Newbie Pilot"))
+    user = db.session.scalar(
+        db.select(User).join(Character, Character.user_id == User.id).filter(Character.name == "Newbie Pilot")
+    )
     assert user.main_character.name == "Newbie Pilot"
     assert user.role == "member"
     assert user.main_character.corporation_id == 98700002

@@ -14,15 +14,24 @@ def seen():
 
 @pytest.fixture()
 def client(sandbox, seen):
-    return EveClient(sandbox.url, f"{sandbox.url}/esi", TEST_CLIENT_ID, TEST_CLIENT_SECRET,
-                     user_agent="Bastion/test (+tests@example.invalid)", timeout=2.0,
-                     on_response=lambda upstream, response, timed_out: seen.append((upstream, response, timed_out)))
+    return EveClient(
+        sandbox.url,
+        f"{sandbox.url}/esi",
+        TEST_CLIENT_ID,
+        TEST_CLIENT_SECRET,
+        user_agent="Bastion/test (+tests@example.invalid)",
+        timeout=2.0,
+        on_response=lambda upstream, response, timed_out: seen.append((upstream, response, timed_out)),
+    )
 
 
 def _grant(sandbox, scopes=("esi-characters.read_corporation_roles.v1",)):
     character = sandbox.control("POST", "/characters", json={"name": "Client Pilot"})
-    grant = sandbox.control("POST", "/grants", json={"character_id": character["character_id"],
-                                                     "client_id": TEST_CLIENT_ID, "scopes": list(scopes)})
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": character["character_id"], "client_id": TEST_CLIENT_ID, "scopes": list(scopes)},
+    )
     return character, grant["refresh_token"]
 
 

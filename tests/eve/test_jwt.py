@@ -80,7 +80,10 @@ def test_a_token_from_another_issuer_is_refused(key, jwks):
 
 
 def test_eve_issuer_forms_are_accepted():
-    assert accepted_issuers("https://login.eveonline.com") >= {"login.eveonline.com", "https://login.eveonline.com"}
+    assert accepted_issuers("https://login.eveonline.com") >= {
+        "login.eveonline.com",
+        "https://login.eveonline.com",
+    }
 
 
 def _unsigned(header, payload):
@@ -100,7 +103,9 @@ def test_hs256_signed_with_the_public_key_is_refused(key, jwks):
     public_pem = key.private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     header = {"alg": "HS256", "typ": "JWT", "kid": key.kid}
     signing_input = _unsigned(header, claims())[:-1]
-    signature = base64.urlsafe_b64encode(hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest())
+    signature = base64.urlsafe_b64encode(
+        hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    )
     token = signing_input + "." + signature.rstrip(b"=").decode()
     with pytest.raises(InvalidToken, match="HS256"):
         verify(token, jwks)

@@ -98,8 +98,12 @@ def test_the_database_never_holds_a_refresh_token_in_clear(client, sandbox, db):
     assert len(tokens) == 2
     # Each stored token is a live grant at the sandbox (so the decrypted values are the real tokens).
     for token in tokens:
-        answer = requests.post(f"{sandbox.url}/v2/oauth/token", auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
-                               data={"grant_type": "refresh_token", "refresh_token": token}, timeout=10)
+        answer = requests.post(
+            f"{sandbox.url}/v2/oauth/token",
+            auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+            data={"grant_type": "refresh_token", "refresh_token": token},
+            timeout=10,
+        )
         assert answer.status_code == 200
     dump = []
     with db.engine.connect() as conn:

@@ -30,7 +30,7 @@ def _sandbox_routes(sandbox):
     for rule in sandbox.app.url_map.iter_rules():
         if not rule.rule.startswith("/esi/"):
             continue
-        path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule[len("/esi"):])
+        path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule[len("/esi") :])
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             routes.add((method.lower(), path))
     return routes
@@ -50,13 +50,24 @@ def test_every_sandbox_esi_route_is_in_the_spec(spec, sandbox):
 
 
 def test_responses_carry_the_required_fields(spec, sandbox):
-    character = sandbox.control("POST", "/characters", json={"name": "Contract Pilot",
-                                                             "corporation_id": 98700002})
-    grant = sandbox.control("POST", "/grants", json={"character_id": character["character_id"],
-                                                     "client_id": TEST_CLIENT_ID,
-                                                     "scopes": ["esi-characters.read_corporation_roles.v1"]})
-    token = requests.post(f"{sandbox.url}/v2/oauth/token", auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET), timeout=10,
-                          data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]}).json()
+    character = sandbox.control(
+        "POST", "/characters", json={"name": "Contract Pilot", "corporation_id": 98700002}
+    )
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={
+            "character_id": character["character_id"],
+            "client_id": TEST_CLIENT_ID,
+            "scopes": ["esi-characters.read_corporation_roles.v1"],
+        },
+    )
+    token = requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        timeout=10,
+        data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
+    ).json()
     cid = character["character_id"]
     calls = {
         ("get", "/status"): ("/status", {}),
@@ -64,35 +75,44 @@ def test_responses_carry_the_required_fields(spec, sandbox):
         ("get", "/corporations/{corporation_id}"): ("/corporations/98700002", {}),
         ("get", "/alliances/{alliance_id}"): ("/alliances/99100001", {}),
         ("get", "/characters/{character_id}/roles"): (
-            f"/characters/{cid}/roles", {"Authorization": f"Bearer {token['access_token']}"}),
+            f"/characters/{cid}/roles",
+            {"Authorization": f"Bearer {token['access_token']}"},
+        ),
     }
     for (method, path), (url, extra) in calls.items():
         answer = requests.get(f"{sandbox.url}/esi{url}", headers={**HEADERS, **extra}, timeout=10)
         assert answer.status_code == 200, (url, answer.text)
         errors = list(_validator(spec, method, path).iter_errors(answer.json()))
         assert not errors, f"{path}: {[e.message for e in errors]}"
-    affiliation = requests.post(f"{sandbox.url}/esi/characters/affiliation", json=[cid, 2117000001],
-                                headers=HEADERS, timeout=10)
+    affiliation = requests.post(
+        f"{sandbox.url}/esi/characters/affiliation", json=[cid, 2117000001], headers=HEADERS, timeout=10
+    )
     errors = list(_validator(spec, "post", "/characters/affiliation").iter_errors(affiliation.json()))
     assert not errors, [e.message for e in errors]
 
 
 def test_errors_have_the_error_shape(spec, sandbox):
-    validator = Draft202012Validator({**spec["components"]["schemas"]["Error"], "components": spec["components"]})
+    validator = Draft202012Validator(
+        {**spec["components"]["schemas"]["Error"], "components": spec["components"]}
+    )
     answer = requests.get(f"{sandbox.url}/esi/characters/1", headers=HEADERS, timeout=10)
     assert answer.status_code == 404
     assert not list(validator.iter_errors(answer.json()))
 
 
 def test_affiliation_bounds_match_the_spec(spec, sandbox):
-    body = spec["paths"]["/characters/affiliation"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["paths"]["/characters/affiliation"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     low, high = body["minItems"], body["maxItems"]
     assert body["uniqueItems"] is True
     made = sandbox.control("POST", "/characters/bulk", json={"count": high, "client_id": TEST_CLIENT_ID})
     ids = [c["character_id"] for c in made["characters"]]
 
     def post(payload):
-        return requests.post(f"{sandbox.url}/esi/characters/affiliation", json=payload, headers=HEADERS, timeout=30)
+        return requests.post(
+            f"{sandbox.url}/esi/characters/affiliation", json=payload, headers=HEADERS, timeout=30
+        )
 
     full = post(ids)
     assert full.status_code == 200 and len(full.json()) == high

@@ -16,11 +16,17 @@ def _get(sandbox, path, **kwargs):
 
 def _access_token(sandbox, scopes):
     character = sandbox.control("POST", "/characters", json={"name": "Role Holder"})
-    grant = sandbox.control("POST", "/grants", json={"character_id": character["character_id"],
-                                                     "client_id": TEST_CLIENT_ID, "scopes": scopes})
-    answer = requests.post(f"{sandbox.url}/v2/oauth/token", auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
-                           data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
-                           timeout=10)
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": character["character_id"], "client_id": TEST_CLIENT_ID, "scopes": scopes},
+    )
+    answer = requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        data={"grant_type": "refresh_token", "refresh_token": grant["refresh_token"]},
+        timeout=10,
+    )
     return character["character_id"], answer.json()["access_token"]
 
 
@@ -65,8 +71,12 @@ def test_roles_needs_a_token_with_the_scope_for_that_character(sandbox):
     assert _get(sandbox, "/characters/2117000001/roles", headers=auth).status_code == 403
     sandbox.control("POST", f"/characters/{character_id}/roles", json={"roles": ["Director"]})
     _, scoped = _access_token(sandbox, ["esi-characters.read_corporation_roles.v1"])
-    assert _get(sandbox, "/characters/2117000001/roles", headers={"Authorization": f"Bearer {scoped}"}) \
-        .status_code == 403
+    assert (
+        _get(
+            sandbox, "/characters/2117000001/roles", headers={"Authorization": f"Bearer {scoped}"}
+        ).status_code
+        == 403
+    )
 
 
 def test_etag_and_expires_allow_a_304(sandbox):
@@ -78,7 +88,9 @@ def test_etag_and_expires_allow_a_304(sandbox):
 
 def test_affiliation_bounds_and_one_bad_id_fails_the_batch(sandbox):
     def post(body):
-        return requests.post(f"{sandbox.url}/esi/characters/affiliation", json=body, headers=HEADERS, timeout=10)
+        return requests.post(
+            f"{sandbox.url}/esi/characters/affiliation", json=body, headers=HEADERS, timeout=10
+        )
 
     assert post([]).status_code == 400
     assert post(list(range(1, 1002))).status_code == 400
@@ -95,8 +107,11 @@ def test_affiliation_bounds_and_one_bad_id_fails_the_batch(sandbox):
 def test_moving_a_character_changes_its_affiliation(sandbox):
     character = sandbox.control("POST", "/characters", json={"name": "Mover"})
     target = sandbox.control("POST", "/corporations", json={"name": "Elsewhere", "ticker": "ELSE"})
-    sandbox.control("POST", f"/characters/{character['character_id']}/move",
-                    json={"corporation_id": target["corporation_id"]})
+    sandbox.control(
+        "POST",
+        f"/characters/{character['character_id']}/move",
+        json={"corporation_id": target["corporation_id"]},
+    )
     data = _get(sandbox, f"/characters/{character['character_id']}").json()
     assert data["corporation_id"] == target["corporation_id"]
 

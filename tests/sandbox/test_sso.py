@@ -17,19 +17,31 @@ def _token(sandbox, data, auth=AUTH):
 
 def _new_grant(sandbox, scopes=("esi-characters.read_corporation_roles.v1",)):
     character = sandbox.control("POST", "/characters", json={"name": "Grant Holder"})
-    grant = sandbox.control("POST", "/grants", json={"character_id": character["character_id"],
-                                                     "client_id": TEST_CLIENT_ID, "scopes": list(scopes)})
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": character["character_id"], "client_id": TEST_CLIENT_ID, "scopes": list(scopes)},
+    )
     return character, grant["refresh_token"]
 
 
 def _authorize(sandbox, character_id, state="s1"):
     """Approve on the authorize page as a person would, and return the code from the redirect."""
-    params = {"response_type": "code", "client_id": TEST_CLIENT_ID, "redirect_uri": REDIRECT,
-              "scope": "esi-characters.read_corporation_roles.v1", "state": state}
+    params = {
+        "response_type": "code",
+        "client_id": TEST_CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": "esi-characters.read_corporation_roles.v1",
+        "state": state,
+    }
     page = requests.get(f"{sandbox.url}/v2/oauth/authorize", params=params, timeout=10)
     assert page.status_code == 200 and "Authorize" in page.text
-    answer = requests.post(f"{sandbox.url}/v2/oauth/authorize", data={**params, "character_id": character_id},
-                           allow_redirects=False, timeout=10)
+    answer = requests.post(
+        f"{sandbox.url}/v2/oauth/authorize",
+        data={**params, "character_id": character_id},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert answer.status_code == 302
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["state"] == [state]
@@ -56,8 +68,13 @@ def test_a_code_works_once(sandbox):
 
 
 def test_unregistered_redirect_uri_is_refused(sandbox):
-    params = {"response_type": "code", "client_id": TEST_CLIENT_ID, "redirect_uri": "https://evil.example/cb",
-              "scope": "", "state": "x"}
+    params = {
+        "response_type": "code",
+        "client_id": TEST_CLIENT_ID,
+        "redirect_uri": "https://evil.example/cb",
+        "scope": "",
+        "state": "x",
+    }
     page = requests.get(f"{sandbox.url}/v2/oauth/authorize", params=params, timeout=10)
     assert page.status_code == 400 and "not registered" in page.text
 
@@ -78,8 +95,9 @@ def test_refresh_tokens_rotate_and_the_old_one_stops_working(sandbox):
 
 def test_wrong_client_secret_is_invalid_client(sandbox):
     _, token = _new_grant(sandbox)
-    answer = _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token},
-                    auth=(TEST_CLIENT_ID, "wrong"))
+    answer = _token(
+        sandbox, {"grant_type": "refresh_token", "refresh_token": token}, auth=(TEST_CLIENT_ID, "wrong")
+    )
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
 
@@ -108,8 +126,12 @@ def test_two_concurrent_refreshes_give_one_success_and_one_invalid_grant(sandbox
 
 def test_revoked_grant_cannot_refresh(sandbox):
     _, token = _new_grant(sandbox)
-    answer = requests.post(f"{sandbox.url}/v2/oauth/revoke", auth=AUTH, timeout=10,
-                           data={"token": token, "token_type_hint": "refresh_token"})
+    answer = requests.post(
+        f"{sandbox.url}/v2/oauth/revoke",
+        auth=AUTH,
+        timeout=10,
+        data={"token": token, "token_type_hint": "refresh_token"},
+    )
     assert answer.status_code == 200
     refused = _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token})
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

@@ -1,0 +1,166 @@
+"""Affiliation rounds: character ids gathered in Redis, one POST /characters/affiliation per 1000.
+
+ESI fails a whole batch for one unknown id, so a batch answered with a 4xx is split in halves until
+the bad ids are isolated. Characters whose corporation or alliance changed are returned, so their
+users are reconciled.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, insert, select, update
+
+from app.corps.models import Alliance, Character, Corporation
+from app.eve import get_client
+from app.eve.errors import BadRequest, EveError, NotFound
+from app.extensions import db, write_transaction
+from app.jobs import keys
+from app.jobs.connection import get_redis
+from app.jobs.setup import get_governor
+from app.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def gather(character_ids, now=None):
+    """Add characters to the next round (a character already waiting keeps its place); how many wait now."""
+    ids = [int(i) for i in character_ids]
+    now = time.time() if now is None else now
+    pipe = get_redis().pipeline(transaction=False)
+    if ids:
+        pipe.zadd(keys.AFFILIATION_PENDING, dict.fromkeys(ids, now), nx=True)
+    pipe.zcard(keys.AFFILIATION_PENDING)
+    return pipe.execute()[-1]
+
+
+def pending_count():
+    """How many characters wait for a round."""
+    return get_redis().zcard(keys.AFFILIATION_PENDING)
+
+
+def oldest_wait(now=None):
+    """Seconds the longest-waiting character has waited, or None when none waits."""
+    first = get_redis().zrange(keys.AFFILIATION_PENDING, 0, 0, withscores=True)
+    if not first:
+        return None
+    now = time.time() if now is None else now
+    return now - first[0][1]
+
+
+def gather_due(limit=10_000):
+    """Add characters whose affiliation was not checked for an interval; returns how many."""
+    cutoff_dt = utcnow() - timedelta(seconds=current_app.config["AFFILIATION_INTERVAL"])
+    ids = db.session.scalars(
+        select(Character.id)
+        .where(Character.user_id.is_not(None))
+        .where((Character.affiliation_checked_at.is_(None)) | (Character.affiliation_checked_at < cutoff_dt))
+        .order_by(Character.affiliation_checked_at.is_not(None), Character.affiliation_checked_at)
+        .limit(limit)
+    ).all()
+    db.session.commit()
+    gather(ids)
+    return len(ids)
+
+
+class RoundResult:
+    """What a round did."""
+
+    def __init__(self):
+        self.checked = 0
+        self.calls = 0
+        self.changed_users = set()
+        self.bad_ids = []
+        self.wait = 0.0
+        self.returned = 0
+
+
+def run_round(batch_size=None):
+    """Take up to one batch of ids and ask ESI where they are; ids are put back if ESI cannot answer."""
+    redis = get_redis()
+    batch_size = batch_size or current_app.config["AFFILIATION_BATCH"]
+    result = RoundResult()
+    reason, wait = get_governor().permit("esi")
+    if reason != "ok" or wait > 0.005:
+        result.wait = max(wait, 0.01)
+        return result
+    popped = redis.zpopmin(keys.AFFILIATION_PENDING, batch_size)
+    ids = [int(member) for member, _ in popped]
+    if not ids:
+        return result
+    try:
+        rows = _affiliations(ids, result)
+    except EveError as exc:
+        redis.zadd(keys.AFFILIATION_PENDING, {member: score for member, score in popped})
+        result.returned = len(ids)
+        result.wait = float(getattr(exc, "retry_after", None) or getattr(exc, "reset", None) or 5.0)
+        log.warning("affiliation round put %s ids back: %s", len(ids), exc)
+        return result
+    _apply(rows, result)
+    return result
+
+
+def _affiliations(ids, result):
+    """Affiliations of ids; a 4xx batch is split to isolate the ids ESI does not know."""
+    client = get_client()
+    result.calls += 1
+    try:
+        return client.affiliation(ids)
+    except (NotFound, BadRequest):
+        if len(ids) == 1:
+            result.bad_ids.append(ids[0])
+            return []
+        middle = len(ids) // 2
+        return _affiliations(ids[:middle], result) + _affiliations(ids[middle:], result)
+
+
+def _apply(rows, result):
+    """Store each character's corporation and alliance in bulk; note the users whose standing may change."""
+    now = utcnow()
+    chars = Character.__table__
+    by_id = {row["character_id"]: row for row in rows}
+    with write_transaction() as session:
+        conn = session.connection()
+        _ensure_entities(
+            conn,
+            {row["corporation_id"] for row in rows},
+            {row["alliance_id"] for row in rows if row.get("alliance_id")},
+        )
+        current = conn.execute(
+            select(chars.c.id, chars.c.corporation_id, chars.c.alliance_id, chars.c.user_id).where(
+                chars.c.id.in_(list(by_id))
+            )
+        ).all()
+        moved = []
+        for character_id, corporation_id, alliance_id, user_id in current:
+            row = by_id[character_id]
+            if (corporation_id, alliance_id) != (row["corporation_id"], row.get("alliance_id")):
+                moved.append(
+                    {"cid": character_id, "corp": row["corporation_id"], "alli": row.get("alliance_id")}
+                )
+                if user_id is not None:
+                    result.changed_users.add(user_id)
+        if moved:
+            conn.execute(
+                update(chars)
+                .where(chars.c.id == bindparam("cid"))
+                .values(corporation_id=bindparam("corp"), alliance_id=bindparam("alli")),
+                moved,
+            )
+        conn.execute(update(chars).where(chars.c.id.in_(list(by_id))).values(affiliation_checked_at=now))
+        result.checked = len(current)
+    if result.bad_ids:
+        log.warning("ESI does not know characters %s", result.bad_ids)
+
+
+def _ensure_entities(conn, corporation_ids, alliance_ids):
+    """Rows for corporations and alliances seen for the first time (corps.refresh names them)."""
+    for model, ids in ((Alliance, alliance_ids), (Corporation, corporation_ids)):
+        table = model.__table__
+        if not ids:
+            continue
+        known = set(conn.execute(select(table.c.id).where(table.c.id.in_(list(ids)))).scalars())
+        missing = [{"id": i, "name": "", "ticker": ""} for i in ids - known]
+        if missing:
+            conn.execute(insert(table), missing)

@@ -1,0 +1,425 @@
+"""The governor: one per upstream, shared by every worker through Redis, answering "may I call now?".
+
+- Calls are spaced (GCRA): a permit reserves the next free slot, one every 1/rate seconds, and
+  answers how long until it; the caller runs its call at that slot (a task reschedules itself).
+- Known limits ("at most R calls a second") use R times a safety factor as the rate.
+- Right before a call goes out, gate() keeps the calls actually sent within the rate in every
+  one-second window, whatever delays the callers met on the way to their slots.
+- Unknown limits are found: the rate doubles per second until the first 429, then grows by a
+  step per second while well under the ceiling (the rate served when the last 429 came) and by a
+  small probe near it; a 429 sets the rate just under the rate that was actually served in the
+  last second, ratcheted down by a power law of the backoff level (rate * level ** -alpha).
+- 429 honours Retry-After; 420 waits for the error window to reset; a run of 5xx or timeouts
+  backs off for base * level^2 seconds (capped); EVE's daily downtime is waited out.
+- ESI's error budget (X-ESI-Error-Limit-Remain / -Reset) is read from every answer, and calls stop
+  while it is at or below a threshold, so Bastion never causes a 420.
+- permit() never sleeps: it answers how many seconds to wait.
+"""
+
+import contextlib
+import time
+from datetime import UTC, datetime, timedelta
+
+from app.jobs import keys
+
+PERMIT_LUA = """
+local state, permits, paused, sends = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = tonumber(ARGV[1])
+local known = tonumber(ARGV[2])
+local initial = tonumber(ARGV[3])
+local threshold = tonumber(ARGV[4])
+local downtime_until = tonumber(ARGV[5])
+local member = ARGV[6]
+local reserve = ARGV[7] == '1'
+local horizon = tonumber(ARGV[8])
+if redis.call('EXISTS', paused) == 1 then return {'paused', '5'} end
+local s = redis.call('HMGET', state, 'backoff_until', 'error_remain', 'error_reset_at', 'rate', 'tat')
+local backoff_until = tonumber(s[1]) or 0
+if backoff_until > now then return {'backoff', tostring(backoff_until - now)} end
+if downtime_until > now then return {'downtime', tostring(downtime_until - now)} end
+local remain, reset_at = tonumber(s[2]), tonumber(s[3]) or 0
+if remain ~= nil and remain <= threshold and reset_at > now then
+  return {'budget', tostring(reset_at - now)}
+end
+local rate = known
+if rate <= 0 then rate = tonumber(s[4]) or initial end
+if not reserve then
+  -- The gate, just before a call goes out: never more than the gate rate in any one-second
+  -- window. Slots are handed out a little slower than the gate allows, so callers catching up
+  -- after a delay rarely have to wait here.
+  local gate_rate = rate * tonumber(ARGV[9])
+  local window = 1.0
+  if gate_rate < 1 then window = 1.0 / gate_rate end
+  local allowed = math.max(1, math.floor(gate_rate * window + 1e-9))
+  redis.call('ZREMRANGEBYSCORE', sends, '-inf', now - window)
+  if redis.call('ZCARD', sends) >= allowed then
+    redis.call('HINCRBY', state, 'gate_waits', 1)
+    local oldest = redis.call('ZRANGE', sends, 0, 0, 'WITHSCORES')
+    local wait = tonumber(oldest[2]) + window - now
+    if wait < 0.001 then wait = 0.001 end
+    return {'rate', tostring(wait)}
+  end
+  redis.call('ZADD', sends, now, member)
+  redis.call('PEXPIRE', sends, math.ceil(window * 1000) + 1000)
+  return {'ok', '0'}
+end
+local tat = tonumber(s[5]) or now
+local slot = math.max(tat, now)
+if slot - now > horizon then return {'rate', tostring(slot - now - horizon)} end
+redis.call('HSET', state, 'tat', tostring(slot + 1.0 / rate))
+redis.call('ZADD', permits, slot, member)
+redis.call('ZREMRANGEBYSCORE', permits, '-inf', now - 2)
+redis.call('PEXPIRE', permits, math.ceil(horizon * 1000) + 3000)
+return {'ok', tostring(slot - now)}
+"""
+
+OBSERVE_LUA = """
+local state, oklog = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local outcome = ARGV[2]
+local number = tonumber(ARGV[3]) or 0
+local adaptive = ARGV[4] == '1'
+local initial, min_rate, max_rate = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local step, probe, alpha = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local base, cap, fails_threshold = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local s = redis.call('HMGET', state, 'rate', 'ceiling', 'level', 'fails', 'last_event_at', 'backoff_until')
+local rate = tonumber(s[1]) or initial
+local ceiling = tonumber(s[2]) or -1
+local level = tonumber(s[3]) or 0
+local fails = tonumber(s[4]) or 0
+local last_event = tonumber(s[5]) or 0
+local backoff_until = tonumber(s[6]) or 0
+if outcome == 'ok' then
+  fails = 0
+  redis.call('ZADD', oklog, now, ARGV[14])
+  redis.call('ZREMRANGEBYSCORE', oklog, '-inf', now - 1)
+  redis.call('PEXPIRE', oklog, 2000)
+  if adaptive then
+    if ceiling < 0 then
+      rate = rate + 1
+    elseif rate < 0.95 * ceiling then
+      rate = rate + step / math.max(rate, 1)
+    else
+      rate = rate + probe / math.max(rate, 1)
+    end
+    if rate > max_rate then rate = max_rate end
+  end
+  if level > 0 and now - last_event > 30 then level = level - 1; last_event = now end
+elseif outcome == '429' then
+  level = level + 1
+  last_event = now
+  if adaptive then
+    redis.call('ZREMRANGEBYSCORE', oklog, '-inf', now - 1)
+    local served = redis.call('ZCARD', oklog)
+    ceiling = math.max(min_rate, served)
+    local target = math.min(rate, 0.97 * ceiling)
+    rate = math.max(min_rate, target * math.pow(level, -alpha))
+  end
+  if now + number > backoff_until then backoff_until = now + number end
+elseif outcome == '420' then
+  level = level + 1
+  last_event = now
+  if now + number > backoff_until then backoff_until = now + number end
+elseif outcome == '5xx' then
+  fails = fails + 1
+  if fails >= fails_threshold then
+    level = level + 1
+    last_event = now
+    fails = 0
+    local pause = math.min(cap, base * level * level)
+    if now + pause > backoff_until then backoff_until = now + pause end
+    if adaptive then rate = math.max(min_rate, rate * 0.8) end
+  end
+end
+redis.call('HSET', state, 'rate', tostring(rate), 'ceiling', tostring(ceiling), 'level', level,
+  'fails', fails, 'last_event_at', tostring(last_event), 'backoff_until', tostring(backoff_until),
+  'updated_at', tostring(now))
+return tostring(rate)
+"""
+
+
+class Settings:
+    """How one upstream is governed."""
+
+    def __init__(
+        self,
+        known_limit=None,
+        initial_rate=20.0,
+        min_rate=0.5,
+        max_rate=2000.0,
+        step=5.0,
+        probe=0.2,
+        alpha=0.15,
+        backoff_base=1.0,
+        backoff_cap=300.0,
+        fails_threshold=5,
+        error_threshold=20,
+        safety=0.965,
+        gate_safety=0.975,
+        horizon=30.0,
+        downtime=None,
+    ):
+        self.known_limit = known_limit
+        self.initial_rate = initial_rate
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.step = step  # calls/s gained per second while well under the last ceiling
+        self.probe = probe  # calls/s gained per second near the ceiling, probing for more
+        self.alpha = alpha  # exponent of the power law: rate * level ** -alpha after a 429
+        self.fails_threshold = fails_threshold
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.error_threshold = error_threshold
+        self.safety = safety
+        self.horizon = horizon  # no slot is reserved further ahead than this many seconds
+        # Slots are handed out at safety x the limit; the gate lets through up to gate_safety x the
+        # limit, so callers a little late or bunched pass it, and the upstream still sees room.
+        self.gate_safety = gate_safety
+        self.downtime = downtime  # (start "HH:MM", end "HH:MM") UTC, or None
+
+
+def parse_limits(text):
+    """ "sso=100,esi=50" -> {"sso": 100.0, "esi": 50.0}; a clear error for anything else."""
+    limits = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, _, value = part.partition("=")
+        try:
+            limits[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"GOVERNOR_LIMITS: {part!r} is not name=calls_per_second") from None
+        if limits[name.strip()] <= 0:
+            raise ValueError(f"GOVERNOR_LIMITS: {part!r} must be above zero")
+    return limits
+
+
+def parse_window(text):
+    """ "11:00-11:15" -> ("11:00", "11:15"); empty -> None."""
+    if not text:
+        return None
+    start, _, end = text.partition("-")
+    for value in (start, end):
+        datetime.strptime(value.strip(), "%H:%M")
+    return start.strip(), end.strip()
+
+
+def downtime_until(window, now):
+    """The end of the daily downtime when now is inside it, else 0."""
+    if not window:
+        return 0.0
+    moment = datetime.fromtimestamp(now, UTC)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    start_h, start_m = map(int, window[0].split(":"))
+    end_h, end_m = map(int, window[1].split(":"))
+    start = day + timedelta(hours=start_h, minutes=start_m)
+    end = day + timedelta(hours=end_h, minutes=end_m)
+    return end.timestamp() if start <= moment < end else 0.0
+
+
+class Governor:
+    """The governors of every upstream, on one Redis."""
+
+    def __init__(self, redis_client, settings=None, default=None):
+        self.redis = redis_client
+        self.settings = settings or {}
+        self.default = default or Settings()
+        self._permit = redis_client.register_script(PERMIT_LUA)
+        self._observe = redis_client.register_script(OBSERVE_LUA)
+        self._counter = 0
+        self._indexed = set()
+
+    def settings_for(self, upstream):
+        """The settings of one upstream."""
+        return self.settings.get(upstream, self.default)
+
+    def _member(self, now):
+        self._counter += 1
+        return f"{now:.6f}:{id(self)}:{self._counter}"
+
+    def permit(self, upstream, now=None):
+        """Reserve the next slot for a call: (reason, seconds).
+
+        reason "ok": the slot is in that many seconds (0: call now); the reservation holds.
+        Any other reason (paused, backoff, downtime, budget, rate): nothing is reserved; ask
+        again after that many seconds.
+        """
+        return self._check(upstream, now, reserve=True)
+
+    def gate(self, upstream, now=None):
+        """The last check right before a call goes out: ("ok", 0), or (reason, seconds to wait).
+
+        Stops the call while paused, backing off or short of error budget, and keeps the calls
+        actually sent within the rate in every one-second window, however late or bunched the
+        callers arrive at their slots.
+        """
+        return self._check(upstream, now, reserve=False)
+
+    def _check(self, upstream, now, reserve):
+        now = time.time() if now is None else now
+        cfg = self.settings_for(upstream)
+        known = cfg.known_limit * cfg.safety if cfg.known_limit else 0
+        if upstream not in self._indexed:
+            self.redis.sadd(keys.GOVERNOR_INDEX, upstream)
+            self._indexed.add(upstream)
+        reason, wait = self._permit(
+            keys=[
+                keys.governor(upstream),
+                keys.governor_log(upstream, "permits"),
+                keys.PAUSED,
+                keys.governor_log(upstream, "sends"),
+            ],
+            args=[
+                f"{now:.6f}",
+                known,
+                cfg.initial_rate,
+                cfg.error_threshold,
+                f"{downtime_until(cfg.downtime, now):.3f}",
+                self._member(now),
+                "1" if reserve else "0",
+                cfg.horizon,
+                cfg.gate_safety / cfg.safety,
+            ],
+        )
+        return reason, float(wait)
+
+    def record(self, upstream, outcome, number=0.0, now=None):
+        """Tell the governor how a call went: ok, 429 (number: Retry-After), 420 (reset), 5xx, other."""
+        now = time.time() if now is None else now
+        cfg = self.settings_for(upstream)
+        self._observe(
+            keys=[keys.governor(upstream), keys.governor_log(upstream, "ok")],
+            args=[
+                f"{now:.6f}",
+                outcome,
+                number,
+                "0" if cfg.known_limit else "1",
+                cfg.initial_rate,
+                cfg.min_rate,
+                cfg.max_rate,
+                cfg.step,
+                cfg.probe,
+                cfg.alpha,
+                cfg.backoff_base,
+                cfg.backoff_cap,
+                cfg.fails_threshold,
+                self._member(now),
+            ],
+        )
+
+    def note_error_budget(self, upstream, remain, reset, now=None):
+        """Remember ESI's error budget from a response's headers."""
+        now = time.time() if now is None else now
+        self.redis.hset(
+            keys.governor(upstream),
+            mapping={"error_remain": int(remain), "error_reset_at": f"{now + reset:.3f}"},
+        )
+
+    def spend_error_budget(self, upstream):
+        """A timeout costs budget too but brings no headers: count it down ourselves."""
+        if self.redis.hexists(keys.governor(upstream), "error_remain"):
+            self.redis.hincrby(keys.governor(upstream), "error_remain", -1)
+
+    def note_bucket(self, upstream, group, limit, remaining):
+        """Remember an ESI bucket's state from a response's headers."""
+        self.redis.hset(
+            keys.governor(upstream),
+            mapping={"bucket_group": group, "bucket_limit": limit, "bucket_remaining": remaining},
+        )
+
+    def observe(self, upstream, response, timed_out=False):
+        """The EVE client's response hook: read status and limit headers of every answer."""
+        if timed_out or response is None:
+            self.spend_error_budget(upstream)
+            self.record(upstream, "5xx")
+            return
+        headers = response.headers
+        remain = headers.get("X-ESI-Error-Limit-Remain")
+        if remain is not None:
+            with contextlib.suppress(ValueError):
+                self.note_error_budget(
+                    upstream, int(remain), float(headers.get("X-ESI-Error-Limit-Reset", 60))
+                )
+        if headers.get("X-Ratelimit-Group"):
+            self.note_bucket(
+                upstream,
+                headers["X-Ratelimit-Group"],
+                headers.get("X-Ratelimit-Limit", ""),
+                headers.get("X-Ratelimit-Remaining", ""),
+            )
+        status = response.status_code
+        if status == 429:
+            self.record(upstream, "429", _number(headers.get("Retry-After"), 1.0))
+        elif status == 420:
+            self.record(upstream, "420", _number(headers.get("X-ESI-Error-Limit-Reset"), 60.0))
+        elif status >= 500:
+            self.record(upstream, "5xx")
+        elif status < 400:
+            self.record(upstream, "ok")
+        else:
+            self.record(upstream, "other")
+
+    def reset(self, upstream):
+        """Forget what was learnt about an upstream."""
+        self.redis.delete(
+            keys.governor(upstream),
+            keys.governor_log(upstream, "permits"),
+            keys.governor_log(upstream, "ok"),
+            keys.governor_log(upstream, "sends"),
+        )
+
+    def state(self, upstream, now=None):
+        """Everything the dashboard shows about one upstream."""
+        now = time.time() if now is None else now
+        cfg = self.settings_for(upstream)
+        raw = self.redis.hgetall(keys.governor(upstream))
+        backoff_until = float(raw.get("backoff_until") or 0)
+        remain = raw.get("error_remain")
+        reset_at = float(raw.get("error_reset_at") or 0)
+        paused = bool(self.redis.exists(keys.PAUSED))
+        down = downtime_until(cfg.downtime, now)
+        if paused:
+            label = "paused"
+        elif backoff_until > now or down > now:
+            label = "backoff"
+        elif (
+            remain is not None
+            and int(remain) <= cfg.error_threshold
+            and reset_at > now
+            or int(raw.get("level") or 0) > 0
+        ):
+            label = "throttled"
+        else:
+            label = "ok"
+        rate = cfg.known_limit * cfg.safety if cfg.known_limit else float(raw.get("rate") or cfg.initial_rate)
+        recent = self.redis.zcount(keys.governor_log(upstream, "sends"), now - 1, now)
+        return {
+            "state": label,
+            "rate_per_s": round(rate, 2),
+            "limit_per_s": cfg.known_limit,
+            "calls_last_s": recent,
+            "error_budget_remaining": int(remain) if remain is not None else None,
+            "error_budget_reset_in_s": round(max(0.0, reset_at - now), 1) if remain is not None else None,
+            "backoff_level": int(raw.get("level") or 0),
+            "gate_waits": int(raw.get("gate_waits") or 0),
+            "backoff_until": backoff_until if backoff_until > now else (down or None),
+            "bucket": (
+                {
+                    "group": raw.get("bucket_group"),
+                    "limit": raw.get("bucket_limit"),
+                    "remaining": raw.get("bucket_remaining"),
+                }
+                if raw.get("bucket_group")
+                else None
+            ),
+        }
+
+    def upstreams(self):
+        """Every upstream the governor has seen or is configured for."""
+        names = set(self.redis.smembers(keys.GOVERNOR_INDEX)) | set(self.settings)
+        return sorted(names)
+
+
+def _number(value, default):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default

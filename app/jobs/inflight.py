@@ -1,0 +1,126 @@
+"""The in-flight registry: every running task with its worker, start and lease; and the reaper.
+
+A consumer process keeps a liveness key while it lives. A task whose lease ran out, or whose
+process is gone, was cut off (kill -9, a crashed machine): the reaper puts it back on the queue,
+a few times at most, then hands it to the dead store.
+"""
+
+import json
+import os
+import socket
+import time
+
+from app.jobs import deadstore, keys
+
+DEFAULT_LEASE = 120
+WORKER_TTL = 20
+MAX_REAPS = 3
+REAPED = f"{keys.PREFIX}:reaped"
+
+
+def process_id():
+    """This consumer process: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def beat_process(redis_client):
+    """Keep this process's liveness key fresh (every few seconds)."""
+    redis_client.set(keys.worker(process_id()), f"{time.time():.0f}", ex=WORKER_TTL)
+
+
+def register(
+    redis_client, task_id, name, args, kwargs, priority, target, worker, lease=DEFAULT_LEASE, now=None
+):
+    """Record a task that has started."""
+    now = time.time() if now is None else now
+    entry = {
+        "task_id": task_id,
+        "name": name,
+        "args": list(args),
+        "kwargs": kwargs,
+        "priority": priority,
+        "target": target,
+        "worker": worker,
+        "started_at": now,
+        "lease_until": now + lease,
+    }
+    redis_client.hset(keys.INFLIGHT, task_id, json.dumps(entry))
+
+
+def extend(redis_client, task_id, lease=DEFAULT_LEASE):
+    """The task is still working: push its lease out."""
+    raw = redis_client.hget(keys.INFLIGHT, task_id)
+    if raw:
+        entry = json.loads(raw)
+        entry["lease_until"] = time.time() + lease
+        redis_client.hset(keys.INFLIGHT, task_id, json.dumps(entry))
+
+
+def finish(redis_client, task_id, identity=None):
+    """The task ended (done, failed or rescheduled)."""
+    redis_client.hdel(keys.INFLIGHT, task_id)
+    if identity:
+        redis_client.hdel(REAPED, identity)
+
+
+def running(redis_client):
+    """Every running task, oldest first."""
+    rows = [json.loads(raw) for raw in redis_client.hvals(keys.INFLIGHT)]
+    return sorted(rows, key=lambda r: r["started_at"])
+
+
+def identity_of(name, args, kwargs):
+    """What makes two runs the same piece of work."""
+    return f"{name}:{json.dumps(list(args))}:{json.dumps(kwargs, sort_keys=True)}"
+
+
+def _process_gone(redis_client, worker, now, started_at):
+    host, _, rest = worker.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return now - started_at > WORKER_TTL and not redis_client.exists(keys.worker(f"{host}:{pid}"))
+
+
+def reap(redis_client, requeue, now=None):
+    """Put back every task whose worker died; returns (requeued, dead) counts.
+
+    requeue(entry) enqueues the same task again. Taking an entry is atomic (HDEL), so several
+    reapers never requeue one task twice.
+    """
+    now = time.time() if now is None else now
+    requeued = dead = 0
+    for task_id, raw in redis_client.hgetall(keys.INFLIGHT).items():
+        entry = json.loads(raw)
+        expired = entry["lease_until"] < now
+        if not expired and not _process_gone(redis_client, entry["worker"], now, entry["started_at"]):
+            continue
+        if not redis_client.hdel(keys.INFLIGHT, task_id):
+            continue  # another reaper took it
+        identity = identity_of(entry["name"], entry["args"], entry["kwargs"])
+        count = redis_client.hincrby(REAPED, identity, 1)
+        redis_client.expire(REAPED, 86400)
+        if count > MAX_REAPS:
+            redis_client.hdel(REAPED, identity)
+            deadstore.add(
+                redis_client,
+                name=entry["name"],
+                args=entry["args"],
+                kwargs=entry["kwargs"],
+                priority=entry.get("priority"),
+                target=entry.get("target"),
+                error=f"its worker died {MAX_REAPS + 1} times while running it",
+                traceback="",
+                attempts=count,
+            )
+            dead += 1
+        else:
+            requeue(entry)
+            requeued += 1
+    return requeued, dead

@@ -1,0 +1,41 @@
+"""Names of everything Bastion keeps in Redis, in one place."""
+
+PREFIX = "bastion"
+
+
+def lock(name):
+    """A per-target lock, e.g. lock("key:42")."""
+    return f"{PREFIX}:lock:{name}"
+
+
+LOCK_PATTERN = f"{PREFIX}:lock:*"
+PAUSED = f"{PREFIX}:paused"
+INFLIGHT = f"{PREFIX}:inflight"
+WORKERS = f"{PREFIX}:workers"
+DEAD = f"{PREFIX}:dead"
+DEAD_INDEX = f"{PREFIX}:dead:index"
+AFFILIATION_PENDING = f"{PREFIX}:affiliation:pending"
+THROUGHPUT = f"{PREFIX}:throughput"
+
+
+def marker(task_name, target):
+    """The enqueue marker of a task for one target."""
+    return f"{PREFIX}:queued:{task_name}:{target}"
+
+
+def governor(upstream):
+    """The shared state of one upstream's governor."""
+    return f"{PREFIX}:gov:{upstream}"
+
+
+def governor_log(upstream, kind):
+    """A sliding log of permits or successes of one upstream."""
+    return f"{PREFIX}:gov:{upstream}:{kind}"
+
+
+GOVERNOR_INDEX = f"{PREFIX}:gov:index"
+
+
+def worker(worker_id):
+    """The liveness key of one consumer process."""
+    return f"{PREFIX}:worker:{worker_id}"

@@ -1,0 +1,20 @@
+"""Enqueue markers: a target that is already queued for a task is never queued twice."""
+
+from app.jobs import keys
+
+DEFAULT_TTL = 900
+
+
+def claim(redis_client, task_name, target, ttl=DEFAULT_TTL):
+    """Mark a target as queued; False when it already was (then do not enqueue it again)."""
+    return bool(redis_client.set(keys.marker(task_name, target), "1", nx=True, ex=ttl))
+
+
+def clear(redis_client, task_name, target):
+    """The task for this target is done (or gave up): it may be queued again."""
+    redis_client.delete(keys.marker(task_name, target))
+
+
+def is_queued(redis_client, task_name, target):
+    """True while a target is marked as queued."""
+    return bool(redis_client.exists(keys.marker(task_name, target)))

@@ -1,0 +1,351 @@
+"""Validating one key: lock, permit, refresh (storing the rotated token at once), verify, compare.
+
+Definitive failures (invalid_grant, owner hash changed, scopes lost) make a key invalid. Transient
+ones (5xx, timeouts, 420, 429) never do: the task retries with power-law backoff and the last
+verdict stands. A refresh cut off after SSO rotated the token (the worker was killed before the new
+token was stored, or the answer timed out) is told apart by the claim it left on the key, or the
+doubt recorded after a timeout: the member is asked to re-authorise, and keeps access meanwhile.
+
+Every outside call happens outside a database transaction, so a slow upstream never holds a lock
+on the database.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import bindparam, select, update
+
+from app import crypto
+from app.admin.models import record
+from app.corps.models import Character
+from app.eve import get_client
+from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
+from app.extensions import db, write_transaction
+from app.jobs.connection import get_redis
+from app.jobs.locks import TargetLock
+from app.jobs.setup import get_governor
+from app.keys.cadence import next_check, retry_delay
+from app.keys.models import Key
+from app.models import utcnow
+from app.services.reconcile import reconcile_in
+
+log = logging.getLogger(__name__)
+
+KEYS = Key.__table__  # plain SQL on the hot path, without the ORM's bookkeeping
+CHARACTERS = Character.__table__
+SELECT_KEY = (
+    select(
+        KEYS.c.id,
+        KEYS.c.user_id,
+        KEYS.c.character_id,
+        KEYS.c.refresh_token_encrypted,
+        KEYS.c.owner_hash,
+        KEYS.c.status,
+        KEYS.c.refresh_started_at,
+        KEYS.c.refresh_uncertain,
+        KEYS.c.scopes,
+        KEYS.c.error_since,
+        KEYS.c.needs_reauth,
+        KEYS.c.consecutive_failures,
+        KEYS.c.next_check_at,
+        CHARACTERS.c.affiliation_checked_at,
+    )
+    .join_from(KEYS, CHARACTERS, CHARACTERS.c.id == KEYS.c.character_id)
+    .where(KEYS.c.id == bindparam("key_id"))
+)
+SLOT_TOLERANCE = 0.005  # a slot this close is "now"
+STALE_SLOT = 2.0  # a slot this far in the past no longer counts as a reservation
+UPSTREAM = "sso"
+
+REASON_REVOKED = "EVE refused the refresh token: the grant was revoked or has expired."
+REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
+REASON_OTHER_CHARACTER = "EVE answered with a token for another character."
+REASON_REAUTH = (
+    "The last check was cut off before EVE's new token was saved, so EVE no longer "
+    "accepts the old one. Please add this character again to re-authorise it."
+)
+REASON_REAUTH_EXPIRED = "The character was not re-authorised in time."
+
+
+@dataclass
+class Verdict:
+    """What the task does next: done, wait (not a failure), retry (a failure), give_up, or gone."""
+
+    action: str
+    delay: float = 0.0
+    slot: float | None = None
+    changed: bool = False
+    reconciled: bool = False
+    affiliation_stale: bool = False
+    user_id: int | None = None
+    character_id: int | None = None
+    message: str = ""
+
+
+def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=None):
+    """Check one key against EVE SSO and record the verdict; returns what the task should do next.
+
+    due_only: skip a key that is no longer due (a sweep's run racing an on-demand check).
+    """
+    now_ts = time.time() if now_ts is None else now_ts
+    row = db.session.connection().execute(SELECT_KEY, {"key_id": key_id}).first()
+    db.session.commit()
+    if row is None:
+        return Verdict("gone", message="the key was removed")
+    if due_only and attempt == 1 and row.next_check_at > utcnow():
+        return Verdict("done", message="checked meanwhile; not due")
+    if row.needs_reauth:
+        return _await_reauthorisation(row)
+
+    governor = get_governor()
+    if slot is not None and now_ts - slot > STALE_SLOT:
+        slot = None  # a slot long past (the task was reaped or stuck): take a fresh one
+    if slot is not None and now_ts < slot - SLOT_TOLERANCE:
+        return Verdict("wait", delay=slot - now_ts, slot=slot)
+    if slot is None:
+        reason, wait = governor.permit(UPSTREAM, now_ts)
+        if reason != "ok":
+            return Verdict("wait", delay=wait, message=reason)
+        if wait > SLOT_TOLERANCE:
+            return Verdict("wait", delay=wait, slot=now_ts + wait, message="slot")
+
+    lock = TargetLock(get_redis(), f"key:{key_id}", owner, ttl=current_app.config["LOCK_TTL"])
+    acquired, lock_wait = lock.acquire()
+    if not acquired:
+        return Verdict("wait", delay=lock_wait, message="locked")
+    try:
+        return _check(row, lock, attempt)
+    finally:
+        lock.release()
+
+
+def _check(row, lock, attempt):
+    config = current_app.config
+    client = get_client()
+    try:
+        token = crypto.decrypt(row.refresh_token_encrypted)
+    except crypto.DecryptionError as exc:
+        return Verdict("give_up", message=f"key {row.id}: {exc}")
+    claimed, wait, cut_off = _claim_refresh(row, config["LOCK_TTL"])
+    if not claimed:
+        return Verdict("wait", delay=wait, message="another run is refreshing this key")
+    uncertain = row.refresh_uncertain or cut_off
+    reason, wait = get_governor().gate(UPSTREAM)  # the last check, right before the call
+    if reason != "ok":
+        _write(row.id, refresh_started_at=None)
+        # A short wait at the gate keeps the task's turn: it comes back to the gate, not to the
+        # end of the line.
+        slot = time.time() + wait if reason == "rate" else None
+        return Verdict("wait", delay=wait, slot=slot, message=reason)
+    try:
+        tokens = client.refresh(token)
+    except InvalidGrant:
+        current = (
+            db.session.connection()
+            .execute(select(KEYS.c.refresh_token_encrypted).where(KEYS.c.id == row.id))
+            .scalar()
+        )
+        db.session.commit()
+        if current != row.refresh_token_encrypted:
+            _write(row.id, refresh_started_at=None)
+            return Verdict("wait", delay=0.5, message="the token was rotated by another run meanwhile")
+        if uncertain:
+            return _ask_reauthorisation(row)
+        return _finish(row, "invalid", REASON_REVOKED)
+    except InvalidClient as exc:
+        _write(row.id, refresh_started_at=None)
+        return Verdict("give_up", message=f"EVE refused Bastion's client credentials: {exc}")
+    except (RateLimited, ErrorLimited) as exc:
+        # Answered with a limit: the token was not used.
+        _write(row.id, refresh_started_at=None)
+        wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
+        return Verdict("wait", delay=float(wait), message=str(exc))
+    except EveError as exc:
+        # A timeout or 5xx may have come after SSO rotated the token: remember the doubt.
+        _write(row.id, refresh_started_at=None, refresh_uncertain=True)
+        return _transient(row, attempt, exc)
+    # The old token is dead from this moment: the new one is stored before any other outside call.
+    new_token = {
+        "refresh_token_encrypted": crypto.encrypt(tokens["refresh_token"]),
+        "refresh_started_at": None,
+        "refresh_uncertain": False,
+    }
+    if not client.can_verify_offline(tokens["access_token"]):
+        _write(row.id, **new_token)  # verifying needs the SSO's keys first
+        new_token = {}
+        lock.extend()
+    try:
+        claims = client.verify(tokens["access_token"])
+    except EveError as exc:
+        if new_token:
+            _write(row.id, **new_token)
+        return _transient(row, attempt, exc)
+    if claims["character_id"] != row.character_id:
+        return _finish(row, "invalid", REASON_OTHER_CHARACTER, new_token)
+    if claims["owner"] != row.owner_hash:
+        return _finish(row, "invalid", REASON_SOLD, new_token)
+    required = set(config["EVE_SCOPES"]) & set(row.scopes.split())
+    missing = sorted(required - set(claims["scp"]))
+    if missing:
+        return _finish(row, "invalid", "Scopes no longer granted: " + ", ".join(missing), new_token)
+    return _finish(row, "valid", None, new_token)
+
+
+def _claim_refresh(row, ttl):
+    """Claim the key's refresh in the database: (claimed, seconds to wait, an earlier run was cut off).
+
+    A compare-and-set, so two runs never refresh one key at once even if Redis lost its locks; a
+    claim older than the lock TTL belongs to a run that died.
+    """
+    now = utcnow()
+    cutoff = now - timedelta(seconds=ttl)
+    with write_transaction() as session:
+        conn = session.connection()
+        claimed = (
+            conn.execute(
+                update(KEYS)
+                .where(KEYS.c.id == row.id)
+                .where((KEYS.c.refresh_started_at.is_(None)) | (KEYS.c.refresh_started_at < cutoff))
+                .values(refresh_started_at=now)
+            ).rowcount
+            == 1
+        )
+        held = (
+            None
+            if claimed
+            else conn.execute(select(KEYS.c.refresh_started_at).where(KEYS.c.id == row.id)).scalar()
+        )
+    if not claimed:
+        wait = ttl - (now - held).total_seconds() if held else 1.0
+        return False, max(0.5, wait), False
+    return True, 0.0, row.refresh_started_at is not None
+
+
+def _write(key_id, **values):
+    """Update one key in a short transaction of its own."""
+    with write_transaction() as session:
+        session.connection().execute(update(KEYS).where(KEYS.c.id == key_id).values(**values))
+
+
+def _finish(row, status, reason, extra=None):
+    """Record a verdict (with any other values for the key) and when to check again.
+
+    A changed verdict reconciles the user's state in the same transaction.
+    """
+    now = utcnow()
+    values = {
+        "status": status,
+        "reason": reason,
+        "needs_reauth": False,
+        "last_checked_at": now,
+        "next_check_at": next_check(current_app.config, now),
+        "consecutive_failures": 0,
+        "error_since": None,
+        "refresh_started_at": None,
+        "refresh_uncertain": False,
+    }
+    if status == "valid":
+        values["last_ok_at"] = now
+    values.update(extra or {})
+    changed = status != row.status
+    with write_transaction() as session:
+        conn = session.connection()
+        conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(**values))
+        if changed:
+            reconcile_in(conn, [row.user_id], now)
+        if changed and status == "invalid":
+            record("key.invalid", target_type="key", target_id=row.id, detail=reason)
+    return Verdict(
+        "done",
+        changed=changed,
+        reconciled=changed,
+        user_id=row.user_id,
+        character_id=row.character_id,
+        affiliation_stale=_affiliation_stale(row, now),
+    )
+
+
+def _affiliation_stale(row, now):
+    """True when the character's corporation was not confirmed within the affiliation interval."""
+    checked = row.affiliation_checked_at
+    return checked is None or (now - checked).total_seconds() > current_app.config["AFFILIATION_INTERVAL"]
+
+
+def _transient(row, attempt, exc):
+    """EVE did not answer properly: the last verdict stands; retry later with backoff."""
+    config = current_app.config
+    now = utcnow()
+    error_since = row.error_since or now
+    status = row.status
+    if status != "pending" and (now - error_since).total_seconds() > config["ERROR_GRACE"]:
+        status = "error"
+    delay = retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
+    give_up = attempt >= config["VALIDATE_MAX_ATTEMPTS"]
+    if give_up:
+        delay = config["RETRY_CAP"]
+    _write(
+        row.id,
+        consecutive_failures=row.consecutive_failures + 1,
+        error_since=error_since,
+        status=status,
+        reason=f"EVE did not answer properly ({exc}); checking again soon.",
+        last_checked_at=now,
+        next_check_at=now + timedelta(seconds=delay),
+    )
+    message = f"key {row.id}: {exc}"
+    if give_up:
+        return Verdict(
+            "give_up",
+            message=f"{message} (gave up after {attempt} attempts)",
+            changed=status != row.status,
+            user_id=row.user_id,
+            character_id=row.character_id,
+        )
+    return Verdict(
+        "retry",
+        delay=delay,
+        message=message,
+        changed=status != row.status,
+        user_id=row.user_id,
+        character_id=row.character_id,
+    )
+
+
+def _ask_reauthorisation(row):
+    """A cut-off refresh cost the token: ask the member to re-authorise; access stays for a grace period."""
+    now = utcnow()
+    with write_transaction() as session:
+        session.connection().execute(
+            update(KEYS)
+            .where(KEYS.c.id == row.id)
+            .values(
+                status="error",
+                needs_reauth=True,
+                reason=REASON_REAUTH,
+                refresh_started_at=None,
+                refresh_uncertain=False,
+                error_since=row.error_since or now,
+                last_checked_at=now,
+                next_check_at=next_check(current_app.config, now),
+            )
+        )
+        record(
+            "key.reauth",
+            target_type="key",
+            target_id=row.id,
+            detail="refresh token lost to an interrupted check",
+        )
+    return Verdict("done", changed=row.status != "error", user_id=row.user_id, character_id=row.character_id)
+
+
+def _await_reauthorisation(row):
+    """No refresh is tried while re-authorisation is pending; past the grace period the key is invalid."""
+    now = utcnow()
+    since = row.error_since or now
+    if (now - since).total_seconds() > current_app.config["REAUTH_GRACE"]:
+        return _finish(row, "invalid", REASON_REAUTH_EXPIRED)
+    _write(row.id, next_check_at=next_check(current_app.config, now))
+    return Verdict("done", user_id=row.user_id, character_id=row.character_id)

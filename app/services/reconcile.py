@@ -1,0 +1,87 @@
+"""Reconciliation: a user's state (member, blue, guest) from their main character; idempotent.
+
+Services and grants are built on top of this state. Written with plain SQL so that it can run
+inside the transaction that records a key's verdict.
+"""
+
+import functools
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import aliased
+
+from app.accounts.models import User
+from app.admin.models import AuditEntry
+from app.corps.models import Alliance, Character, Corporation
+from app.extensions import write_transaction
+from app.keys.models import Key
+from app.models import utcnow
+
+# A main character's key proves the affiliation only in these statuses ("error" keeps the last verdict).
+PROVING_STATUSES = ("valid", "error")
+
+
+def state_from(key_status, corporation_tracking, alliance_tracking):
+    """member, blue or guest, from the main key's status and the tracking of its corp and alliance."""
+    if key_status not in PROVING_STATUSES:
+        return "guest"
+    tracked = {corporation_tracking, alliance_tracking}
+    if "member" in tracked:
+        return "member"
+    if "blue" in tracked:
+        return "blue"
+    return "guest"
+
+
+@functools.cache
+def _standing_query():
+    """Each user's state, main key status and the tracking of the main's corp and alliance (built once)."""
+    users, chars, keys = User.__table__, Character.__table__, Key.__table__
+    corps, alliances = aliased(Corporation.__table__), aliased(Alliance.__table__)
+    return (
+        select(users.c.id, users.c.state, keys.c.status, corps.c.tracked_as, alliances.c.tracked_as)
+        .select_from(users)
+        .outerjoin(chars, chars.c.id == users.c.main_character_id)
+        .outerjoin(keys, keys.c.character_id == chars.c.id)
+        .outerjoin(corps, corps.c.id == chars.c.corporation_id)
+        .outerjoin(alliances, alliances.c.id == chars.c.alliance_id)
+        .where(users.c.id.in_(bindparam("user_ids", expanding=True)))
+    )
+
+
+def reconcile_in(conn, user_ids, now=None):
+    """Reconcile users on an open connection (inside the caller's transaction); {user_id: state}."""
+    now = now or utcnow()
+    users = User.__table__
+    rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
+    states, changes, audit = {}, [], []
+    for user_id, current, key_status, corp_tracking, alliance_tracking in rows:
+        state = state_from(key_status, corp_tracking, alliance_tracking)
+        states[user_id] = state
+        if state != current:
+            changes.append({"uid": user_id, "state": state})
+            audit.append(
+                {
+                    "created_at": now,
+                    "action": "user.state",
+                    "target_type": "user",
+                    "target_id": str(user_id),
+                    "detail": f"{current} -> {state}",
+                }
+            )
+    if changes:
+        conn.execute(
+            update(users)
+            .where(users.c.id == bindparam("uid"))
+            .values(state=bindparam("state"), state_changed_at=now),
+            changes,
+        )
+        conn.execute(insert(AuditEntry.__table__), audit)
+    if states:
+        conn.execute(update(users).where(users.c.id.in_(list(states))).values(reconciled_at=now))
+    return states
+
+
+def reconcile_user(user_id):
+    """Bring one user's state in line with their main character; returns the state, or None if gone."""
+    with write_transaction() as session:
+        return reconcile_in(session.connection(), [user_id]).get(user_id)

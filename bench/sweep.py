@@ -1,0 +1,94 @@
+"""``python -m bench sweep``: validate N due keys against the sandbox and report how politely and fast."""
+
+import time
+
+from bench.harness import Harness
+
+
+def run(args):
+    """Run the sweep benchmark; returns the result as a dict."""
+    extra = {"GOVERNOR_SAFETY": str(args.safety)} if args.safety else {}
+    harness = Harness(
+        args.keys,
+        workers=args.workers,
+        known_limit=args.sso_limit if args.known_limit else None,
+        extra_env=extra,
+    )
+    try:
+        harness.start()
+        harness.seed()
+        harness.sandbox.control(
+            "POST",
+            "/config",
+            json={
+                "latency_ms": args.latency_ms,
+                "fault_rate": args.fault_rate,
+                "sso_rate_limit": args.sso_limit,
+                "hang_s": 3.0,
+            },
+        )
+        harness.sandbox.control("POST", "/stats/reset")
+        consumers = [harness.start_consumer(periodic=index == 0) for index in range(args.consumers)]
+        started = time.monotonic()
+        harness.kick_sweep()
+        peak_rss = 0.0
+        done = False
+        timeline = []
+        while time.monotonic() - started < args.timeout:
+            checked, reconciled = harness.progress()
+            timeline.append((round(time.monotonic() - started, 1), checked, reconciled))
+            peak_rss = max([peak_rss] + [c.peak_rss_mb() or 0 for c in consumers])
+            if checked >= args.keys and reconciled >= args.keys:
+                done = True
+                break
+            if not all(c.alive() for c in consumers):
+                break
+            time.sleep(0.5)
+        seconds = time.monotonic() - started
+        peak_rss = max([peak_rss] + [c.peak_rss_mb() or 0 for c in consumers])
+        stats = harness.sandbox.control("GET", "/stats")
+        governor = harness.governor_state("sso")
+        counts, reauth = harness.key_counts()
+        checked, reconciled = harness.progress()
+        refresh_calls = stats["refresh_calls"]
+        span = (stats["last_refresh_at"] or 0) - (stats["first_refresh_at"] or 0)
+        achieved = refresh_calls / span if span > 0 else None
+        result = {
+            "benchmark": "sweep",
+            "keys": args.keys,
+            "validated": checked,
+            "reconciled_users": reconciled,
+            "finished": done,
+            "seconds": round(seconds, 2),
+            "refresh_calls": refresh_calls,
+            "affiliation_calls": stats["affiliation_calls"],
+            "affiliation_ids": stats["affiliation_ids"],
+            "affiliation_batches": stats["affiliation_batches"],
+            "esi_calls": {k: v for k, v in stats["calls"].items() if "/esi/" in k},
+            "duplicate_refreshes": stats["duplicate_refreshes"],
+            "overlapping_refreshes": stats["overlapping_refreshes"],
+            "rotated_token_reuse": stats["rotated_token_reuse"],
+            "upstream_429": stats["served_429"],
+            "upstream_420": stats["served_420"],
+            "faults_injected": stats["faults"],
+            "allowed_rate": args.sso_limit,
+            "achieved_rate": round(achieved, 2) if achieved else None,
+            "efficiency": round(achieved / args.sso_limit, 3) if achieved and args.sso_limit else None,
+            "wrongly_invalid": harness.wrongly_invalid(),
+            "keys_by_status": counts,
+            "needs_reauth": reauth,
+            "consumer_peak_rss_mb": round(peak_rss, 1),
+            "consumers": args.consumers,
+            "governor": governor,
+            "workers_per_consumer": args.workers,
+            "latency_ms": args.latency_ms,
+            "known_limit": bool(args.known_limit),
+            "fault_rate": args.fault_rate,
+        }
+        if not done or args.verbose:
+            result["consumer_log_tail"] = consumers[0].log()[-3000:]
+        if args.verbose:
+            result["timeline"] = timeline[:: max(1, len(timeline) // 40)]
+        return result
+    finally:
+        harness.stop()

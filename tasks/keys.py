@@ -1,0 +1,91 @@
+"""Key tasks: validate one key, and the sweep that feeds validation."""
+
+import logging
+import time
+
+from app.jobs import markers
+from app.jobs.connection import get_redis
+from app.jobs.setup import get_governor
+from app.keys import sweep as sweeping
+from app.keys import validation
+from tasks import PRIORITY_SWEEP, app_task, huey, worker_name
+from tasks.access import after_check
+from tasks.errors import GaveUp, checked_id
+
+log = logging.getLogger(__name__)
+
+SWEEP_CONTINUE_S = 1.0
+SWEEP_LOCK = "sweep"
+
+
+@app_task(name="keys.validate", context=True)
+def validate(key_id, attempt=1, slot=None, task=None):
+    """Check one key with EVE SSO; waits and retries reschedule this task instead of sleeping."""
+    key_id = checked_id(key_id, "key_id")
+    attempt = checked_id(attempt, "attempt")
+    verdict = validation.validate_key(
+        key_id, worker_name(task), attempt=attempt, slot=slot, due_only=task.priority == PRIORITY_SWEEP
+    )
+    log.debug(
+        "task %s keys.validate(%s) attempt %s: %s %s",
+        task.id,
+        key_id,
+        attempt,
+        verdict.action,
+        verdict.message,
+    )
+    if verdict.action == "wait":
+        _again(task.priority, key_id, attempt, verdict.delay, verdict.slot)
+        return verdict.action
+    if verdict.action == "retry":
+        _again(task.priority, key_id, attempt + 1, verdict.delay, None)
+    else:
+        markers.clear(get_redis(), sweeping.VALIDATE, key_id)
+    after_check(verdict)
+    if verdict.action == "give_up":
+        raise GaveUp(verdict.message)
+    return verdict.action
+
+
+def _again(priority, key_id, attempt, delay, slot):
+    """Run a key's validation after a delay (at its reserved slot when it has one)."""
+    kwargs = {"attempt": attempt, "slot": slot}
+    if delay <= 0.005:
+        validate(key_id, priority=priority, **kwargs)
+    else:
+        validate.schedule(args=(key_id,), kwargs=kwargs, delay=delay, priority=priority)
+
+
+def _queue_at_slot(key_id):
+    """Reserve the key's SSO slot now and queue its validation for that moment; False without a slot."""
+    reason, wait = get_governor().permit(validation.UPSTREAM)
+    if reason != "ok":
+        return False
+    _again(PRIORITY_SWEEP, key_id, 1, wait, time.time() + wait)
+    return True
+
+
+def enqueue_validation(key_id, priority):
+    """Queue a key unless it is queued already; True when it was queued now."""
+    if not markers.claim(get_redis(), sweeping.VALIDATE, key_id):
+        return False
+    validate(key_id, priority=priority)
+    return True
+
+
+@app_task(name="keys.sweep", context=True)
+def sweep(task=None):
+    """Queue due keys up to the high-water mark; while more are due, run again shortly."""
+    redis = get_redis()
+    token = redis.set(f"bastion:lock:{SWEEP_LOCK}", task.id, nx=True, ex=30)
+    if not token:
+        return "another sweep is running"
+    try:
+        depth = huey.pending_count() + huey.scheduled_count()
+        enqueued, more = sweeping.sweep(depth, _queue_at_slot)
+    finally:
+        redis.delete(f"bastion:lock:{SWEEP_LOCK}")
+    log.info("task %s keys.sweep: queued %s keys (more due: %s)", task.id, enqueued, more)
+    if more:
+        sweep.schedule(delay=SWEEP_CONTINUE_S, priority=PRIORITY_SWEEP)
+    return enqueued

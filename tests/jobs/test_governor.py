@@ -1,0 +1,164 @@
+"""The governor on a real Redis: spacing, known limits, error budget, 429, discovery, 5xx runs, downtime."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.eve.client import EveClient
+from app.eve.errors import NotFound, RateLimited
+from app.jobs.governor import Governor, Settings, downtime_until, parse_limits, parse_window
+from app.jobs.pause import pause, resume
+from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture()
+def governor(redis_client):
+    return Governor(
+        redis_client,
+        {
+            "known": Settings(known_limit=10, safety=1.0, gate_safety=1.0),
+            "found": Settings(initial_rate=10, min_rate=1, step=5, probe=0.2, alpha=0.5),
+            "down": Settings(downtime=("11:00", "11:15")),
+        },
+    )
+
+
+def test_a_known_limit_spaces_calls_and_reserves_slots(governor):
+    answers = [governor.permit("known", now=T0) for _ in range(4)]
+    assert [reason for reason, _ in answers] == ["ok"] * 4
+    assert [round(wait, 3) for _, wait in answers] == [0.0, 0.1, 0.2, 0.3]
+    # A second later the slots are free again.
+    assert governor.permit("known", now=T0 + 5) == ("ok", 0.0)
+
+
+def test_no_slot_is_reserved_beyond_the_horizon(redis_client):
+    governor = Governor(
+        redis_client, {"x": Settings(known_limit=1, safety=1.0, gate_safety=1.0, horizon=2.0)}
+    )
+    waits = [governor.permit("x", now=T0) for _ in range(4)]
+    assert waits[:3] == [("ok", 0.0), ("ok", 1.0), ("ok", 2.0)]
+    assert waits[3][0] == "rate" and waits[3][1] == pytest.approx(1.0)
+
+
+def test_the_pause_switch_stops_every_upstream(governor, redis_client):
+    pause(redis_client)
+    assert governor.permit("known", now=T0)[0] == "paused"
+    assert governor.gate("found", now=T0)[0] == "paused"
+    resume(redis_client)
+    assert governor.permit("known", now=T0)[0] == "ok"
+
+
+def test_429_honours_retry_after(governor):
+    governor.record("known", "429", 7, now=T0)
+    reason, wait = governor.permit("known", now=T0 + 1)
+    assert reason == "backoff" and wait == pytest.approx(6)
+    assert governor.permit("known", now=T0 + 7.5)[0] == "ok"
+    assert governor.state("known", now=T0 + 1)["backoff_level"] == 1
+
+
+def test_an_unknown_limit_is_found_from_what_was_served(governor):
+    start = governor.state("found", now=T0)["rate_per_s"]
+    for i in range(30):  # slow start: +1 per success
+        governor.record("found", "ok", now=T0 + i * 0.01)
+    assert governor.state("found", now=T0)["rate_per_s"] == pytest.approx(start + 30)
+    # The upstream served 30 calls in the last second, then said 429: the rate drops just under 30.
+    governor.record("found", "429", 1, now=T0 + 0.5)
+    after = governor.state("found", now=T0 + 0.5)["rate_per_s"]
+    assert after == pytest.approx(30 * 0.97, rel=0.01)
+    # Near that ceiling it grows only by the small probe step.
+    for i in range(10):
+        governor.record("found", "ok", now=T0 + 2 + i * 0.01)
+    assert governor.state("found", now=T0 + 3)["rate_per_s"] - after < 0.1
+    # A second 429 soon after ratchets further down by the power law: level 2 ** -0.5.
+    governor.record("found", "429", 1, now=T0 + 3)
+    assert governor.state("found", now=T0 + 3)["rate_per_s"] < after * 0.75
+
+
+def test_a_run_of_5xx_backs_off_by_a_power_law(governor):
+    for _ in range(5):
+        governor.record("known", "5xx", now=T0)
+    first = governor.permit("known", now=T0)
+    assert first[0] == "backoff" and first[1] == pytest.approx(1.0)
+    for _ in range(5):
+        governor.record("known", "5xx", now=T0 + 2)
+    second = governor.permit("known", now=T0 + 2)
+    assert second[0] == "backoff" and second[1] == pytest.approx(4.0)
+    governor.record("known", "5xx", now=T0 + 10)  # one failure alone does not back off
+    assert governor.permit("known", now=T0 + 10)[0] == "ok"
+
+
+def test_downtime_is_waited_out():
+    at_1105 = datetime(2026, 11, 21, 11, 5, tzinfo=UTC).timestamp()
+    assert downtime_until(("11:00", "11:15"), at_1105) == at_1105 + 600
+    assert downtime_until(("11:00", "11:15"), at_1105 + 3600) == 0
+
+
+def test_downtime_stops_permits(governor):
+    at_1105 = datetime(2026, 11, 21, 11, 5, tzinfo=UTC).timestamp()
+    reason, wait = governor.permit("down", now=at_1105)
+    assert reason == "downtime" and wait == pytest.approx(600)
+    assert governor.permit("down", now=at_1105 + 900)[0] == "ok"
+
+
+def test_settings_are_checked():
+    assert parse_limits("sso=100, esi=20.5") == {"sso": 100.0, "esi": 20.5}
+    with pytest.raises(ValueError, match="name=calls_per_second"):
+        parse_limits("sso")
+    with pytest.raises(ValueError, match="above zero"):
+        parse_limits("sso=0")
+    assert parse_window("") is None
+    with pytest.raises(ValueError):
+        parse_window("11-12")
+
+
+def test_esi_error_budget_from_real_headers_stops_calls_before_a_420(sandbox, redis_client):
+    governor = Governor(redis_client, {"esi": Settings(error_threshold=20)})
+    client = EveClient(
+        sandbox.url,
+        f"{sandbox.url}/esi",
+        TEST_CLIENT_ID,
+        TEST_CLIENT_SECRET,
+        user_agent="t",
+        on_response=governor.observe,
+    )
+    sandbox.configure(error_limit=25)
+    calls = 0
+    while governor.permit("esi")[0] == "ok":
+        with pytest.raises(NotFound):
+            client.character(1)
+        calls += 1
+        assert calls < 25, "the governor let the error budget run out"
+    reason, wait = governor.permit("esi")
+    assert reason == "budget" and wait > 0
+    assert calls == 5  # 25 - 5 = 20 errors left: stop there
+    assert sandbox.stats()["served_420"] == 0
+    assert governor.state("esi")["error_budget_remaining"] == 20
+
+
+def test_a_real_429_with_retry_after_backs_the_upstream_off(sandbox, redis_client):
+    governor = Governor(redis_client, {"sso": Settings()})
+    client = EveClient(
+        sandbox.url,
+        f"{sandbox.url}/esi",
+        TEST_CLIENT_ID,
+        TEST_CLIENT_SECRET,
+        user_agent="t",
+        on_response=governor.observe,
+    )
+    sandbox.configure(sso_rate_limit=1)
+    with pytest.raises(Exception):  # noqa: B017  (the first call is refused as invalid_grant)
+        client.refresh("unknown")
+    with pytest.raises(RateLimited):
+        client.refresh("unknown")
+    reason, wait = governor.permit("sso")
+    assert reason == "backoff" and 0 < wait <= 1.0
+
+
+def test_the_gate_keeps_sent_calls_within_the_rate_in_any_second(governor):
+    sent = [governor.gate("known", now=T0 + i * 0.01)[0] for i in range(12)]
+    assert sent == ["ok"] * 10 + ["rate"] * 2  # ten a second, however bunched the callers come
+    reason, wait = governor.gate("known", now=T0 + 0.5)
+    assert reason == "rate" and wait == pytest.approx(0.5)
+    assert governor.gate("known", now=T0 + 1.001)[0] == "ok"
