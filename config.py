@@ -86,10 +86,10 @@ class Config:
     GOVERNOR_LIMITS = os.environ.get("GOVERNOR_LIMITS", "")  # known limits, e.g. "sso=100"
     GOVERNOR_SAFETY = _float("GOVERNOR_SAFETY", 0.965)  # share of a known limit handed out as slots
     GOVERNOR_GATE_SAFETY = _float("GOVERNOR_GATE_SAFETY", 0.975)  # share never exceeded in any second
-    SSO_INITIAL_RATE = _float("SSO_INITIAL_RATE", 20.0)  # calls/s before an unknown limit is found
+    SSO_INITIAL_RATE = _float("SSO_INITIAL_RATE", 30.0)  # calls/s before an unknown limit is found
     ESI_ERROR_THRESHOLD = _int("ESI_ERROR_THRESHOLD", 20)  # stop calling ESI at this many errors left
     LOCK_TTL = _int("LOCK_TTL", 60)
-    SWEEP_HORIZON = _float("SWEEP_HORIZON", 3.0)  # seconds of work the sweep keeps queued
+    SWEEP_HORIZON = _float("SWEEP_HORIZON", 1.5)  # seconds of work the sweep keeps queued
     SWEEP_MIN_BATCH = _int("SWEEP_MIN_BATCH", 50)
     SWEEP_MAX_QUEUE = _int("SWEEP_MAX_QUEUE", 5000)  # high-water mark of queued and scheduled work
     VALIDATE_MAX_ATTEMPTS = _int("VALIDATE_MAX_ATTEMPTS", 6)

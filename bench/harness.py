@@ -203,6 +203,14 @@ class Harness:
         with self.app.app_context():
             return get_governor().state(upstream)
 
+    def locks(self):
+        """Every lock left in Redis, with its owner and TTL."""
+        from app.jobs.connection import get_redis
+        from app.jobs.locks import list_locks
+
+        with self.app.app_context():
+            return list_locks(get_redis())
+
     def wrongly_invalid(self):
         """Keys Bastion marked invalid whose grant the sandbox still holds valid."""
         from app.extensions import db

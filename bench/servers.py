@@ -21,14 +21,18 @@ def free_port():
 
 
 def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
-    """Poll until condition() is truthy and return its value; raise after timeout."""
+    """Poll until condition() is truthy and return its value; raise after timeout.
+
+    message may be a callable, evaluated only when the wait fails (to show logs as they are then).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {message}")
+            text = message() if callable(message) else message
+            raise TimeoutError(f"timed out after {timeout} s waiting for {text}")
         time.sleep(interval)
 
 

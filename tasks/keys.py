@@ -1,6 +1,7 @@
 """Key tasks: validate one key, and the sweep that feeds validation."""
 
 import logging
+import random
 import time
 
 from app.jobs import markers
@@ -14,7 +15,7 @@ from tasks.errors import GaveUp, checked_id
 
 log = logging.getLogger(__name__)
 
-SWEEP_CONTINUE_S = 1.0
+SWEEP_CONTINUE_S = 0.5
 SWEEP_LOCK = "sweep"
 
 
@@ -35,7 +36,11 @@ def validate(key_id, attempt=1, slot=None, task=None):
         verdict.message,
     )
     if verdict.action == "wait":
-        _again(task.priority, key_id, attempt, verdict.delay, verdict.slot)
+        delay = verdict.delay
+        if verdict.slot is None and delay > 1:
+            # Waiting out a backoff or a pause: spread the wake-ups so they do not come back at once.
+            delay += random.uniform(0, min(delay, 10.0))  # noqa: S311
+        _again(task.priority, key_id, attempt, delay, verdict.slot)
         return verdict.action
     if verdict.action == "retry":
         _again(task.priority, key_id, attempt + 1, verdict.delay, None)

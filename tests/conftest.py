@@ -353,23 +353,79 @@ __all__ = ["wait_for"]
 @pytest.fixture()
 def consumer(database_url, redis_client, sandbox_server, tmp_path):
     """Start real consumer processes on demand; all of them are stopped after the test."""
-    from tests.support import Consumer
+    from tests.support import ConsumerProcess
 
     started = []
-    eve_env = {
+    env = {
+        "DATABASE_URL": database_url,
         "EVE_SSO_URL": sandbox_server.url,
         "EVE_ESI_URL": f"{sandbox_server.url}/esi",
         "EVE_CLIENT_ID": TEST_CLIENT_ID,
         "EVE_CLIENT_SECRET": TEST_CLIENT_SECRET,
         "SECRET_KEY": "test-secret-key",
+        "EVE_DOWNTIME": "",
     }
 
-    def start(**kwargs):
-        kwargs["extra_env"] = {**eve_env, **kwargs.get("extra_env", {})}
-        process = Consumer(database_url, **kwargs).start(tmp_path)
+    def start(workers=2, periodic=True, extra_env=None):
+        process = ConsumerProcess({**env, **(extra_env or {})}, workers=workers, periodic=periodic)
+        process.start(tmp_path)
         started.append(process)
         return process
 
     yield start
     for process in started:
         process.stop()
+
+
+SCOPE = "esi-characters.read_corporation_roles.v1"
+
+
+@pytest.fixture()
+def key_factory(db, sandbox, redis_client):
+    """A user whose main character has a key backed by a live grant in the sandbox."""
+
+    def make(scopes=(SCOPE,), granted=(SCOPE,), status="pending", tracked="member"):
+        from app import crypto
+        from app.accounts.models import User
+        from app.corps.models import Character, Corporation
+        from app.keys.models import Key
+
+        corp = sandbox.control("POST", "/corporations", json={"name": "Validation Corp", "ticker": "VAL"})
+        made = sandbox.control(
+            "POST", "/characters", json={"name": "Val Pilot", "corporation_id": corp["corporation_id"]}
+        )
+        grant = sandbox.control(
+            "POST",
+            "/grants",
+            json={"character_id": made["character_id"], "client_id": TEST_CLIENT_ID, "scopes": list(granted)},
+        )
+        db.session.add(
+            Corporation(id=corp["corporation_id"], name="Validation Corp", ticker="VAL", tracked_as=tracked)
+        )
+        user = User(role="member", state="guest")
+        db.session.add(user)
+        db.session.flush()
+        character = Character(
+            id=made["character_id"],
+            name="Val Pilot",
+            user_id=user.id,
+            owner_hash=made["owner_hash"],
+            corporation_id=corp["corporation_id"],
+        )
+        db.session.add(character)
+        db.session.flush()
+        key = Key(
+            user=user,
+            character_id=character.id,
+            owner_hash=made["owner_hash"],
+            scopes=" ".join(scopes),
+            refresh_token_encrypted=crypto.encrypt(grant["refresh_token"]),
+            status=status,
+        )
+        db.session.add(key)
+        db.session.flush()
+        user.main_character_id = character.id
+        db.session.commit()
+        return key.id, made, grant["refresh_token"]
+
+    return make

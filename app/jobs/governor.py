@@ -95,16 +95,20 @@ if outcome == 'ok' then
   redis.call('ZREMRANGEBYSCORE', oklog, '-inf', now - 1)
   redis.call('PEXPIRE', oklog, 2000)
   if adaptive then
-    if ceiling < 0 then
-      rate = rate + 1
-    elseif rate < 0.95 * ceiling then
-      rate = rate + step / math.max(rate, 1)
-    else
-      rate = rate + probe / math.max(rate, 1)
+    -- Grow only while the rate is actually used: a rate nobody reaches proves nothing.
+    local served = redis.call('ZCARD', oklog)
+    if served >= 0.5 * rate then
+      if ceiling < 0 then
+        rate = rate + 1
+      elseif rate < 0.95 * ceiling then
+        rate = rate + step / math.max(rate, 1)
+      else
+        rate = rate + probe / math.max(rate, 1)
+      end
+      if rate > max_rate then rate = max_rate end
     end
-    if rate > max_rate then rate = max_rate end
   end
-  if level > 0 and now - last_event > 30 then level = level - 1; last_event = now end
+  if level > 0 and now - last_event > 20 then level = level - 1; last_event = now end
 elseif outcome == '429' then
   level = level + 1
   last_event = now

@@ -13,6 +13,7 @@ from redis.exceptions import LockError, LockNotOwnedError
 from app.jobs import keys
 
 DEFAULT_TTL = 60
+RETRY_SOON = 1.0
 
 
 class TargetLock:
@@ -26,12 +27,13 @@ class TargetLock:
         self._redis = redis_client
 
     def acquire(self):
-        """Take the lock now or not at all; (True, 0) or (False, seconds to wait)."""
+        """Take the lock now or not at all; (True, 0) or (False, seconds before trying again)."""
         token = f"{self.owner}|{time.time():.3f}"
         if self._lock.acquire(token=token):
             return True, 0.0
+        # The holder usually finishes long before its TTL: look again soon.
         left = self._redis.pttl(self.name)
-        return False, max(0.05, left / 1000.0) if left and left > 0 else 0.5
+        return False, min(RETRY_SOON, left / 1000.0) if left and left > 0 else RETRY_SOON
 
     def extend(self):
         """Reset the TTL (the task is still working); False when the lock was lost meanwhile."""

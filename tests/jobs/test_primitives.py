@@ -1,0 +1,116 @@
+"""Locks, markers, the pause switch and the dead store on a real Redis."""
+
+import subprocess
+import sys
+
+from app.jobs import deadstore, markers
+from app.jobs.locks import TargetLock, list_locks
+from app.jobs.pause import is_paused, pause, resume
+from tests.support import wait_for
+
+
+def test_a_lock_has_one_owner_who_alone_releases_it(redis_client):
+    first = TargetLock(redis_client, "key:1", "worker-a", ttl=30)
+    second = TargetLock(redis_client, "key:1", "worker-b", ttl=30)
+    assert first.acquire() == (True, 0.0)
+    acquired, wait = second.acquire()
+    assert not acquired and 0 < wait <= 1.0
+    second.release()  # not the owner: nothing happens
+    assert list_locks(redis_client)[0]["owner"] == "worker-a"
+    assert first.extend()
+    first.release()
+    assert list_locks(redis_client) == []
+    assert second.acquire()[0]
+
+
+def test_a_lock_of_a_killed_process_expires_by_itself(redis_client):
+    from app.jobs.keys import lock
+
+    script = (
+        "import redis, sys, time; r = redis.Redis.from_url(sys.argv[1]);"
+        "l = r.lock(sys.argv[2], timeout=2, blocking=False); assert l.acquire(token='killed|0');"
+        "print('held', flush=True); time.sleep(60)"
+    )
+    url = redis_client.connection_pool.connection_kwargs
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, f"redis://127.0.0.1:{url['port']}/0", lock("key:9")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        holder.kill()
+        holder.wait()
+        assert list_locks(redis_client)[0]["owner"] == "killed"
+        mine = TargetLock(redis_client, "key:9", "survivor", ttl=30)
+        assert not mine.acquire()[0]
+        wait_for(lambda: mine.acquire()[0], timeout=10, message="the dead holder's lock to expire")
+    finally:
+        holder.kill()
+
+
+def test_markers_keep_a_target_from_being_queued_twice(redis_client):
+    assert markers.claim(redis_client, "keys.validate", 5)
+    assert not markers.claim(redis_client, "keys.validate", 5)
+    assert markers.is_queued(redis_client, "keys.validate", 5)
+    markers.clear(redis_client, "keys.validate", 5)
+    assert markers.claim(redis_client, "keys.validate", 5)
+
+
+def test_the_pause_switch(redis_client):
+    assert not is_paused(redis_client)
+    pause(redis_client, "admin")
+    assert is_paused(redis_client)
+    resume(redis_client)
+    assert not is_paused(redis_client)
+
+
+def test_the_dead_store_keeps_what_is_needed_to_run_a_task_again(redis_client):
+    dead_id = deadstore.add(
+        redis_client,
+        name="bastion.keys.validate",
+        args=[3],
+        kwargs={"attempt": 6},
+        priority=100,
+        target="validate:3",
+        error="GaveUp: no",
+        traceback="Traceback ...",
+        attempts=6,
+        task_id="abc",
+    )
+    assert deadstore.count(redis_client) == 1
+    assert deadstore.get(redis_client, dead_id)["kwargs"] == {"attempt": 6}
+    requeued = []
+    assert deadstore.retry(redis_client, dead_id, requeued.append)
+    assert requeued[0]["args"] == [3] and requeued[0]["priority"] == 100
+    assert not deadstore.retry(redis_client, dead_id, requeued.append)  # a second click finds nothing
+    other = deadstore.add(
+        redis_client,
+        name="x",
+        args=[],
+        kwargs={},
+        priority=None,
+        target=None,
+        error="e",
+        traceback="",
+        attempts=1,
+    )
+    assert deadstore.discard(redis_client, other) and deadstore.count(redis_client) == 0
+
+
+def test_retry_all_runs_every_dead_task(redis_client):
+    for i in range(3):
+        deadstore.add(
+            redis_client,
+            name="bastion.keys.validate",
+            args=[i],
+            kwargs={},
+            priority=None,
+            target=None,
+            error="e",
+            traceback="",
+            attempts=1,
+        )
+    requeued = []
+    assert deadstore.retry_all(redis_client, requeued.append) == 3
+    assert sorted(entry["args"][0] for entry in requeued) == [0, 1, 2]

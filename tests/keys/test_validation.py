@@ -1,0 +1,166 @@
+"""Validating one key against the sandbox: verdicts, definitive versus transient failures, the claim."""
+
+from datetime import timedelta
+
+import requests
+
+from app import crypto
+from app.keys.models import Key
+from app.keys.validation import REASON_REAUTH, REASON_REVOKED, REASON_SOLD, validate_key
+from app.models import utcnow
+from app.services.reconcile import reconcile_user
+from tests.conftest import SCOPE, TEST_CLIENT_ID, TEST_CLIENT_SECRET
+
+
+def check(key_id, **kwargs):
+    """Run validation until it has a verdict (a slot wait is not a verdict)."""
+    verdict = validate_key(key_id, "tests", **kwargs)
+    while verdict.action == "wait" and verdict.message == "slot":
+        verdict = validate_key(key_id, "tests", slot=verdict.slot, now_ts=verdict.slot, **kwargs)
+    return verdict
+
+
+def fresh(db, key_id):
+    db.session.expire_all()
+    return db.session.get(Key, key_id)
+
+
+def test_a_good_key_becomes_valid_and_its_rotated_token_is_stored(db, sandbox, key_factory):
+    key_id, made, first_token = key_factory()
+    verdict = check(key_id)
+    assert verdict.action == "done" and verdict.changed and verdict.reconciled
+    key = fresh(db, key_id)
+    assert key.status == "valid" and key.reason is None and key.last_ok_at is not None
+    assert key.next_check_at > utcnow() + timedelta(hours=3)
+    stored = crypto.decrypt(key.refresh_token_encrypted)
+    assert stored != first_token
+    assert key.refresh_started_at is None and not key.refresh_uncertain
+    assert key.user.state == "member" and key.user.reconciled_at is not None
+    # The stored token is the live one: the sandbox accepts it, not the first.
+    token_url = f"{sandbox.url}/v2/oauth/token"
+    auth = (TEST_CLIENT_ID, TEST_CLIENT_SECRET)
+    assert (
+        requests.post(
+            token_url,
+            auth=auth,
+            timeout=10,
+            data={"grant_type": "refresh_token", "refresh_token": first_token},
+        ).status_code
+        == 400
+    )
+    assert (
+        requests.post(
+            token_url, auth=auth, timeout=10, data={"grant_type": "refresh_token", "refresh_token": stored}
+        ).status_code
+        == 200
+    )
+
+
+def test_a_revoked_grant_makes_the_key_invalid(db, sandbox, key_factory):
+    key_id, made, _ = key_factory(status="valid")
+    sandbox.control("POST", "/grants/revoke", json={"character_id": made["character_id"]})
+    verdict = check(key_id)
+    key = fresh(db, key_id)
+    assert verdict.action == "done" and key.status == "invalid" and key.reason == REASON_REVOKED
+    assert key.user.state == "guest"
+
+
+def test_a_sold_character_makes_the_key_invalid(db, sandbox, key_factory):
+    key_id, made, _ = key_factory()
+    sandbox.control("POST", f"/characters/{made['character_id']}/sell")
+    check(key_id)
+    key = fresh(db, key_id)
+    assert key.status == "invalid" and key.reason == REASON_SOLD
+
+
+def test_lost_scopes_make_the_key_invalid(db, sandbox, key_factory):
+    key_id, _, _ = key_factory(granted=("publicData",))
+    check(key_id)
+    key = fresh(db, key_id)
+    assert key.status == "invalid" and SCOPE in key.reason
+
+
+def test_upstream_faults_never_make_a_key_invalid(db, sandbox, key_factory):
+    key_id, _, token = key_factory(status="valid")
+    sandbox.configure(sso_fault_rate=1.0, timeout_share=0.0)
+    verdict = check(key_id)
+    assert verdict.action == "retry" and verdict.delay > 0
+    key = fresh(db, key_id)
+    assert key.status == "valid"  # the last verdict stands
+    assert key.consecutive_failures == 1 and key.error_since is not None and key.refresh_uncertain
+    assert crypto.decrypt(key.refresh_token_encrypted) == token
+    sandbox.configure(sso_fault_rate=0.0)
+    check(key_id, attempt=2)
+    key = fresh(db, key_id)
+    assert key.status == "valid" and key.consecutive_failures == 0 and not key.refresh_uncertain
+
+
+def test_giving_up_after_the_last_attempt_leaves_the_key_for_the_sweep(app, db, sandbox, key_factory):
+    key_id, _, _ = key_factory(status="valid")
+    sandbox.configure(sso_fault_rate=1.0, timeout_share=0.0)
+    verdict = check(key_id, attempt=app.config["VALIDATE_MAX_ATTEMPTS"])
+    assert verdict.action == "give_up" and "gave up" in verdict.message
+    assert fresh(db, key_id).status == "valid"
+
+
+def test_a_429_is_a_wait_not_a_failure(db, sandbox, key_factory):
+    key_id, _, _ = key_factory(status="valid")
+    sandbox.configure(sso_rate_limit=1)
+    requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        timeout=10,
+    )
+    verdict = check(key_id)
+    assert verdict.action == "wait" and verdict.delay >= 1
+    key = fresh(db, key_id)
+    assert key.status == "valid" and key.consecutive_failures == 0 and key.refresh_started_at is None
+
+
+def test_a_refresh_cut_off_after_rotation_asks_for_reauthorisation(db, sandbox, key_factory):
+    key_id, _, token = key_factory(status="valid")
+    # A worker sent the refresh and died before storing the new token: SSO rotated it, the
+    # database still holds the old one, and the claim it left is older than the lock TTL.
+    requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        timeout=10,
+    ).raise_for_status()
+    key = fresh(db, key_id)
+    key.refresh_started_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    verdict = check(key_id)
+    key = fresh(db, key_id)
+    assert verdict.action == "done"
+    assert key.status == "error" and key.needs_reauth and key.reason == REASON_REAUTH
+    assert reconcile_user(key.user_id) == "member"  # access is kept while re-authorisation is asked
+
+
+def test_a_fresh_claim_by_another_run_makes_this_one_wait(db, sandbox, key_factory):
+    key_id, _, _ = key_factory(status="valid")
+    key = fresh(db, key_id)
+    key.refresh_started_at = utcnow()
+    db.session.commit()
+    verdict = check(key_id)
+    assert verdict.action == "wait" and verdict.delay > 1
+    assert sandbox.stats()["refresh_calls"] == 0
+
+
+def test_a_key_waiting_for_reauthorisation_is_not_refreshed(db, sandbox, key_factory):
+    key_id, _, _ = key_factory(status="error")
+    key = fresh(db, key_id)
+    key.needs_reauth, key.error_since = True, utcnow()
+    db.session.commit()
+    assert check(key_id).action == "done"
+    assert sandbox.stats()["refresh_calls"] == 0
+    key = fresh(db, key_id)
+    key.error_since = utcnow() - timedelta(days=30)
+    db.session.commit()
+    check(key_id)
+    assert fresh(db, key_id).status == "invalid"
+
+
+def test_a_removed_key_is_gone(db):
+    assert validate_key(999999, "tests").action == "gone"

@@ -1,0 +1,136 @@
+"""The engine with real consumer processes: one key never runs twice at once, killed workers are
+reaped, locks expire after a kill, failed tasks go to the dead store and come back with Retry."""
+
+from app import crypto
+from app.jobs import deadstore, inflight, keys
+from app.jobs.locks import list_locks
+from app.keys.models import Key
+from tests.support import wait_for
+
+
+def key_row(db, key_id):
+    db.session.expire_all()
+    row = db.session.get(Key, key_id)
+    db.session.commit()
+    return row
+
+
+def idle(redis_client):
+    """Nothing queued, scheduled or running."""
+    from tasks import huey
+
+    return huey.pending_count() == 0 and huey.scheduled_count() == 0 and not redis_client.hlen(keys.INFLIGHT)
+
+
+def test_two_consumers_never_refresh_one_key_at_once(db, sandbox, redis_client, consumer, key_factory):
+    from tasks import PRIORITY_ON_DEMAND
+    from tasks.keys import validate
+
+    key_id, _, _ = key_factory()
+    sandbox.configure(latency_ms=400)
+    first, second = consumer(periodic=False), consumer(periodic=False)
+    validate(key_id, priority=PRIORITY_ON_DEMAND)
+    validate(key_id, priority=PRIORITY_ON_DEMAND)  # the same key, twice, past the enqueue marker
+    wait_for(
+        lambda: key_row(db, key_id).status == "valid" and idle(redis_client),
+        timeout=60,
+        message=lambda: f"both runs to finish; logs:\n{first.log()[-2000:]}\n{second.log()[-2000:]}",
+    )
+    stats = sandbox.stats()
+    assert stats["overlapping_refreshes"] == 0
+    assert stats["rotated_token_reuse"] == 0
+    assert 1 <= stats["refreshes_ok"] <= 2
+    assert key_row(db, key_id).status == "valid"
+
+
+def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_reauthorisation(
+    db, sandbox, redis_client, consumer, key_factory
+):
+    from tasks import PRIORITY_ON_DEMAND
+    from tasks.keys import validate
+
+    key_id, _, _ = key_factory(status="valid")
+    sandbox.configure(latency_ms=3000)  # SSO rotates the token, then takes its time to answer
+    short = {"LOCK_TTL": "3"}
+    victim = consumer(periodic=False, extra_env=short)
+    validate(key_id, priority=PRIORITY_ON_DEMAND)
+    wait_for(
+        lambda: sandbox.stats()["in_flight"] >= 1 and redis_client.hlen(keys.INFLIGHT) == 1,
+        timeout=30,
+        message=lambda: f"the refresh to be in flight; log:\n{victim.log()[-2000:]}",
+    )
+    victim.kill()
+    held = list_locks(redis_client)
+    assert [lock["name"] for lock in held] == [f"key:{key_id}"]
+    assert 0 < held[0]["ttl_s"] <= 3
+    wait_for(lambda: not list_locks(redis_client), timeout=10, message="the dead worker's lock to expire")
+    assert redis_client.hlen(keys.INFLIGHT) == 1  # nobody has taken its work back yet
+    sandbox.configure(latency_ms=0)
+    rescuer = consumer(periodic=False, extra_env=short)
+    wait_for(
+        lambda: key_row(db, key_id).needs_reauth,
+        timeout=60,
+        message=lambda: f"the reaped task to run again; log:\n{rescuer.log()[-3000:]}",
+    )
+    key = key_row(db, key_id)
+    assert key.status == "error"  # never invalid: the member keeps access and is asked to re-authorise
+    stats = sandbox.stats()
+    assert stats["overlapping_refreshes"] == 0
+    assert "requeued 1 tasks of dead workers" in rescuer.log()
+
+
+def test_a_task_that_fails_for_good_goes_to_the_dead_store_and_retry_runs_it_again(
+    db, sandbox, redis_client, consumer, key_factory
+):
+    import tasks
+    from tasks import PRIORITY_ON_DEMAND
+    from tasks.keys import validate
+
+    key_id, _, token = key_factory(status="valid")
+    sandbox.configure(sso_fault_rate=1.0, timeout_share=0.0)
+    worker = consumer(periodic=False, extra_env={"VALIDATE_MAX_ATTEMPTS": "2", "RETRY_BASE": "0.05"})
+    validate(key_id, priority=PRIORITY_ON_DEMAND)
+    wait_for(
+        lambda: deadstore.count(redis_client) == 1,
+        timeout=30,
+        message=lambda: f"the task in the dead store; log:\n{worker.log()[-2000:]}",
+    )
+    entry = deadstore.page(redis_client)[0]
+    assert entry["name"] == "bastion.keys.validate" and entry["args"] == [key_id]
+    assert entry["kwargs"]["attempt"] == 2 and entry["attempts"] == 2
+    assert "GaveUp" in entry["error"] and "gave up after 2 attempts" in entry["error"]
+    assert "Traceback" in entry["traceback"]
+    assert key_row(db, key_id).status == "valid"  # transient failures never make a key invalid
+    assert crypto.decrypt(key_row(db, key_id).refresh_token_encrypted) == token
+
+    sandbox.configure(sso_fault_rate=0.0)
+    assert deadstore.retry(redis_client, entry["id"], tasks.requeue)
+    assert deadstore.count(redis_client) == 0
+    wait_for(
+        lambda: key_row(db, key_id).refresh_uncertain is False and key_row(db, key_id).last_ok_at is not None,
+        timeout=30,
+        message=lambda: f"the retried task to succeed; log:\n{worker.log()[-2000:]}",
+    )
+    assert key_row(db, key_id).consecutive_failures == 0
+
+
+def test_the_reaper_gives_up_after_a_few_deaths(redis_client):
+    requeued = []
+    entry_args = ("bastion.keys.validate", [7], {"attempt": 1, "slot": None})
+    for _ in range(inflight.MAX_REAPS + 1):
+        inflight.register(redis_client, "t1", *entry_args, 100, "validate:7", "otherhost:1:Worker-1", now=0)
+        inflight.reap(redis_client, requeued.append, now=10_000)
+    assert len(requeued) == inflight.MAX_REAPS
+    assert requeued[0]["args"] == [7] and requeued[0]["kwargs"] == {"attempt": 1, "slot": None}
+    dead = deadstore.page(redis_client)
+    assert len(dead) == 1 and "died" in dead[0]["error"]
+
+
+def test_the_reaper_leaves_live_work_alone(redis_client):
+    import os
+    import socket
+
+    worker = f"{socket.gethostname()}:{os.getpid()}:Worker-1"
+    inflight.register(redis_client, "t2", "bastion.keys.validate", [8], {}, 100, "validate:8", worker)
+    assert inflight.reap(redis_client, lambda entry: None) == (0, 0)
+    assert redis_client.hlen(keys.INFLIGHT) == 1
