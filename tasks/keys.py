@@ -1,5 +1,6 @@
 """Key tasks: validate one key, and the sweep that feeds validation."""
 
+import contextlib
 import logging
 import random
 import time
@@ -54,6 +55,7 @@ def validate(key_id, attempt=1, slot=None, task=None):
 
 def _again(priority, key_id, attempt, delay, slot):
     """Run a key's validation after a delay (at its reserved slot when it has one)."""
+    markers.renew(get_redis(), sweeping.VALIDATE, key_id)
     kwargs = {"attempt": attempt, "slot": slot}
     if delay <= 0.005:
         validate(key_id, priority=priority, **kwargs)

@@ -14,6 +14,7 @@ from app.eve import get_client
 from app.eve.client import pkce_pair
 from app.eve.errors import EveError, InvalidGrant, InvalidToken
 from app.extensions import db
+from app.keys.checks import queue_check
 from app.keys.logic import KeyRefused, discard_grant, register_key
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ def _finish_login(claims, refresh_token, flow):
         flash(str(exc), "danger")
         return redirect(url_for("accounts.login"))
     db.session.commit()
+    for key in user.keys:
+        if key.status == "pending":
+            queue_check(key.id)
     login_user(user)
     flash(f"Welcome, {user.display_name}.", "success")
     return redirect(safe_next(flow.get("next")))
@@ -133,5 +137,6 @@ def _finish_add_key(claims, refresh_token):
         flash(str(exc), "danger")
         return redirect(url_for("keys.index"))
     db.session.commit()
-    flash(f"{key.character.name} was added. Its key will be checked shortly.", "success")
+    queue_check(key.id)
+    flash(f"{key.character.name} was added. Its key is being checked.", "success")
     return redirect(url_for("keys.index"))

@@ -1,13 +1,22 @@
-"""Enqueue markers: a target that is already queued for a task is never queued twice."""
+"""Enqueue markers: a target that is already queued for a task is never queued twice.
+
+A marker lives a short while and is renewed by the task each time it reschedules itself, so a
+task lost with a dead worker or a flushed Redis frees its target for the next sweep soon.
+"""
 
 from app.jobs import keys
 
-DEFAULT_TTL = 900
+DEFAULT_TTL = 120
 
 
 def claim(redis_client, task_name, target, ttl=DEFAULT_TTL):
     """Mark a target as queued; False when it already was (then do not enqueue it again)."""
     return bool(redis_client.set(keys.marker(task_name, target), "1", nx=True, ex=ttl))
+
+
+def renew(redis_client, task_name, target, ttl=DEFAULT_TTL):
+    """The task is still on its way (it rescheduled itself): keep the target marked."""
+    redis_client.set(keys.marker(task_name, target), "1", ex=ttl)
 
 
 def clear(redis_client, task_name, target):

@@ -7,6 +7,8 @@ from app.accounts.sso import start_flow
 from app.extensions import db
 from app.keys import bp
 from app.keys.forms import ActionForm
+from app.corps.models import Character
+from app.keys.checks import being_checked, queue_check
 from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
 from app.keys.models import Key
 
@@ -15,7 +17,35 @@ from app.keys.models import Key
 @login_required
 def index():
     """Every character of the member with its key's status, reason and check times."""
-    return render_template("keys/index.html", characters=user_keys(current_user), form=ActionForm())
+    characters = user_keys(current_user)
+    keys = [c.key.id for c in characters if c.key is not None]
+    return render_template("keys/index.html", characters=characters, form=ActionForm(), checking=being_checked(keys))
+
+
+@bp.get("/characters/<int:character_id>/row")
+@login_required
+def row(character_id):
+    """One row of My keys, polled while its key is being checked so the verdict shows without a reload."""
+    character = db.session.get(Character, character_id)
+    if character is None or character.user_id != current_user.id:
+        abort(404)
+    checking = being_checked([character.key.id]) if character.key else set()
+    return render_template("keys/_row.html", c=character, form=ActionForm(), checking=checking)
+
+
+@bp.post("/keys/<int:key_id>/check")
+@login_required
+def recheck(key_id):
+    """Check a key now, ahead of the periodic sweep."""
+    _checked_form()
+    key = db.session.get(Key, key_id)
+    if key is None or key.user_id != current_user.id:
+        abort(404)
+    if queue_check(key.id):
+        flash(f"The key of {key.character.name} is being checked.", "info")
+    else:
+        flash(f"A check of {key.character.name} is already on its way.", "info")
+    return redirect(url_for("keys.index"))
 
 
 @bp.get("/keys/add")

@@ -53,3 +53,21 @@ def test_member_journey_with_eve_login(page, sandbox, db):
     page.goto("/keys")
     assert rows(page).count() == 2
     assert "pending" in page.locator('[data-testid="key-row"][data-character="Browser Main"]').inner_text()
+
+
+def test_a_new_key_shows_its_verdict_without_a_reload(page, sandbox, db, redis_client, consumer):
+    page.goto("/login")
+    page.get_by_test_id("login-eve").click()
+    page.get_by_label("New character name").fill("Live Pilot")
+    page.get_by_role("button", name="Create and authorize").click()
+    page.wait_for_url("**/")
+    page.goto("/keys")
+    row = page.locator('[data-testid="key-row"][data-character="Live Pilot"]')
+    assert "pending" in row.get_by_test_id("key-status").inner_text()
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+    consumer(periodic=False)  # the queued check runs now; the row polls until the verdict arrives
+    row.get_by_text("valid", exact=True).wait_for(timeout=30_000)
+    assert loads == []  # no page load happened: the row updated itself
+    assert row.get_by_role("button", name="Check now").is_enabled()
+    page.screenshot(path=str(ARTIFACTS / "my-keys-live.png"), full_page=True)
