@@ -25,9 +25,14 @@ def validate(key_id, attempt=1, slot=None, task=None):
     """Check one key with EVE SSO; waits and retries reschedule this task instead of sleeping."""
     key_id = checked_id(key_id, "key_id")
     attempt = checked_id(attempt, "attempt")
-    verdict = validation.validate_key(
-        key_id, worker_name(task), attempt=attempt, slot=slot, due_only=task.priority == PRIORITY_SWEEP
-    )
+    try:
+        verdict = validation.validate_key(
+            key_id, worker_name(task), attempt=attempt, slot=slot, due_only=task.priority == PRIORITY_SWEEP
+        )
+    except Exception:
+        with contextlib.suppress(Exception):  # free the key for the next sweep
+            markers.clear(get_redis(), sweeping.VALIDATE, key_id)
+        raise
     log.debug(
         "task %s keys.validate(%s) attempt %s: %s %s",
         task.id,

@@ -4,11 +4,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.accounts.sso import start_flow
+from app.corps.models import Character
 from app.extensions import db
 from app.keys import bp
-from app.keys.forms import ActionForm
-from app.corps.models import Character
 from app.keys.checks import being_checked, queue_check
+from app.keys.forms import ActionForm
 from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
 from app.keys.models import Key
 
@@ -19,7 +19,9 @@ def index():
     """Every character of the member with its key's status, reason and check times."""
     characters = user_keys(current_user)
     keys = [c.key.id for c in characters if c.key is not None]
-    return render_template("keys/index.html", characters=characters, form=ActionForm(), checking=being_checked(keys))
+    return render_template(
+        "keys/index.html", characters=characters, form=ActionForm(), checking=being_checked(keys)
+    )
 
 
 @bp.get("/characters/<int:character_id>/row")
