@@ -21,17 +21,8 @@ def run(args):
     )
     done_events = []
     try:
-        harness.start()
-        harness.seed()
-        harness.sandbox.control(
-            "POST",
-            "/config",
-            json={"latency_ms": args.latency_ms, "fault_rate": args.fault_rate, "hang_s": 3.0},
-        )
-        harness.sandbox.control("POST", "/stats/reset")
-        consumers = [harness.start_consumer(periodic=index == 0) for index in range(args.consumers)]
+        consumers = harness.begin(args.consumers, latency_ms=args.latency_ms, fault_rate=args.fault_rate)
         started = time.monotonic()
-        harness.kick_sweep()
         finished = False
         while time.monotonic() - started < args.timeout:
             checked, reconciled = harness.progress()

@@ -165,6 +165,16 @@ class Harness:
         self.consumers.append(consumer)
         return consumer
 
+    def begin(self, consumers, **sandbox_settings):
+        """Start, seed, set the sandbox up, zero its counters, start the consumers and kick a sweep."""
+        self.start()
+        self.seed()
+        self.sandbox.control("POST", "/config", json={"hang_s": 3.0, **sandbox_settings})
+        self.sandbox.control("POST", "/stats/reset")
+        started = [self.start_consumer(periodic=index == 0) for index in range(consumers)]
+        self.kick_sweep()
+        return started
+
     def kick_sweep(self):
         """Enqueue a sweep now rather than waiting for the minute."""
         from tasks import keys as key_tasks

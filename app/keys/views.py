@@ -40,9 +40,7 @@ def row(character_id):
 def recheck(key_id):
     """Check a key now, ahead of the periodic sweep."""
     _checked_form()
-    key = db.session.get(Key, key_id)
-    if key is None or key.user_id != current_user.id:
-        abort(404)
+    key = _own_key(key_id)
     if queue_check(key.id):
         flash(f"The key of {key.character.name} is being checked.", "info")
     else:
@@ -57,6 +55,14 @@ def add():
     return start_flow("add_key")
 
 
+def _own_key(key_id):
+    """One of the member's own keys; 404 for anyone else's, so ids reveal nothing."""
+    key = db.session.get(Key, key_id)
+    if key is None or key.user_id != current_user.id:
+        abort(404)
+    return key
+
+
 def _checked_form():
     form = ActionForm()
     if not form.validate_on_submit():
@@ -68,9 +74,7 @@ def _checked_form():
 def remove(key_id):
     """Remove one of the member's keys and revoke it at EVE SSO."""
     _checked_form()
-    key = db.session.get(Key, key_id)
-    if key is None or key.user_id != current_user.id:
-        abort(404)
+    key = _own_key(key_id)
     name = key.character.name
     try:
         revoked = remove_key(current_user, key)
