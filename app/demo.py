@@ -12,7 +12,6 @@ from flask.cli import AppGroup
 
 from app import crypto
 from app.accounts.models import User
-from app.corps.logic import state_for
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -92,7 +91,6 @@ def seed_universe():
             )
         )
         user.main_character_id = character_id
-        user.state = state_for(character)
         made += 1
     db.session.commit()
     return made

@@ -5,6 +5,7 @@ import logging
 import random
 import time
 
+from app.jobs import keys as redis_keys
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.setup import get_governor
@@ -89,14 +90,14 @@ def enqueue_validation(key_id, priority):
 def sweep(task=None):
     """Queue due keys up to the high-water mark; while more are due, run again shortly."""
     redis = get_redis()
-    token = redis.set(f"bastion:lock:{SWEEP_LOCK}", task.id, nx=True, ex=30)
+    token = redis.set(redis_keys.lock(SWEEP_LOCK), task.id, nx=True, ex=30)
     if not token:
         return "another sweep is running"
     try:
         depth = huey.pending_count() + huey.scheduled_count()
         enqueued, more = sweeping.sweep(depth, _queue_at_slot)
     finally:
-        redis.delete(f"bastion:lock:{SWEEP_LOCK}")
+        redis.delete(redis_keys.lock(SWEEP_LOCK))
     log.info("task %s keys.sweep: queued %s keys (more due: %s)", task.id, enqueued, more)
     if more:
         sweep.schedule(delay=SWEEP_CONTINUE_S, priority=PRIORITY_SWEEP)

@@ -35,7 +35,9 @@ def _target(task):
 
 def _count(pipe, outcome):
     """Add to this minute's throughput counter (in the caller's pipeline)."""
-    key = f"bastion:throughput:{int(time.time() // 60)}"
+    from app.jobs import keys
+
+    key = keys.throughput(int(time.time() // 60))
     pipe.hincrby(key, outcome, 1)
     pipe.expire(key, THROUGHPUT_TTL)
 

@@ -1,4 +1,4 @@
-"""Characters' affiliations, the corporations and alliances they point at, and a user's state."""
+"""Characters' affiliations and the corporations and alliances they point at."""
 
 import logging
 
@@ -51,16 +51,16 @@ def ensure_corporation(corporation_id, fetch=True):
     return corporation
 
 
-def set_affiliation(character, corporation_id, alliance_id, fetch_names=True):
+def set_affiliation(character, corporation_id, alliance_id):
     """Point a character at its corporation and alliance; True when either changed.
 
-    New corporations and alliances get their names from ESI at once unless fetch_names is off
-    (in rounds of a thousand characters, corps.refresh fills them in later).
+    New corporations and alliances get their names from ESI at once (affiliation rounds, which
+    see a thousand characters at a time, leave that to corps.refresh).
     """
     if corporation_id is not None:
-        ensure_corporation(corporation_id, fetch=fetch_names)
+        ensure_corporation(corporation_id)
     if alliance_id is not None:
-        ensure_alliance(alliance_id, fetch=fetch_names)
+        ensure_alliance(alliance_id)
     changed = (character.corporation_id, character.alliance_id) != (corporation_id, alliance_id)
     character.corporation_id = corporation_id
     character.alliance_id = alliance_id
@@ -77,26 +77,6 @@ def refresh_affiliation(character):
         return False
     set_affiliation(character, data["corporation_id"], data.get("alliance_id"))
     return True
-
-
-def state_for(character):
-    """member, blue or guest, from the tracking of a character's corporation and alliance."""
-    if character is None:
-        return "guest"
-    tracked = set()
-    if character.corporation_id is not None:
-        corporation = db.session.get(Corporation, character.corporation_id)
-        if corporation is not None and corporation.tracked_as:
-            tracked.add(corporation.tracked_as)
-    if character.alliance_id is not None:
-        alliance = db.session.get(Alliance, character.alliance_id)
-        if alliance is not None and alliance.tracked_as:
-            tracked.add(alliance.tracked_as)
-    if "member" in tracked:
-        return "member"
-    if "blue" in tracked:
-        return "blue"
-    return "guest"
 
 
 def find_character(character_id):

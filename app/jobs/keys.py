@@ -11,11 +11,9 @@ def lock(name):
 LOCK_PATTERN = f"{PREFIX}:lock:*"
 PAUSED = f"{PREFIX}:paused"
 INFLIGHT = f"{PREFIX}:inflight"
-WORKERS = f"{PREFIX}:workers"
 DEAD = f"{PREFIX}:dead"
 DEAD_INDEX = f"{PREFIX}:dead:index"
 AFFILIATION_PENDING = f"{PREFIX}:affiliation:pending"
-THROUGHPUT = f"{PREFIX}:throughput"
 
 
 def marker(task_name, target):
@@ -39,3 +37,8 @@ GOVERNOR_INDEX = f"{PREFIX}:gov:index"
 def worker(worker_id):
     """The liveness key of one consumer process."""
     return f"{PREFIX}:worker:{worker_id}"
+
+
+def throughput(minute):
+    """Tasks done and failed in one minute (minutes since the epoch)."""
+    return f"{PREFIX}:throughput:{minute}"

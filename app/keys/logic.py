@@ -4,7 +4,7 @@ import logging
 
 from app import crypto
 from app.admin.models import record
-from app.corps.logic import find_character, refresh_affiliation, state_for
+from app.corps.logic import find_character, refresh_affiliation
 from app.corps.models import Character
 from app.eve import get_client
 from app.eve.errors import EveError
@@ -50,7 +50,6 @@ def register_key(user, claims, refresh_token):
     key.next_check_at = utcnow()
     if user.main_character_id is None:
         user.main_character_id = character.id
-    user.state = state_for(user.main_character)
     record(action, actor=user, target=key, detail=f"{character.name} ({character.id})")
     return key
 
@@ -87,7 +86,6 @@ def set_main(user, character_id):
     if character is None or character.user_id != user.id:
         raise KeyRefused("That character is not yours.")
     user.main_character_id = character.id
-    user.state = state_for(character)
     record("user.main", actor=user, target=user, detail=f"{character.name} ({character.id})")
     return character
 

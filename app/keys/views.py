@@ -11,6 +11,7 @@ from app.keys.checks import being_checked, queue_check
 from app.keys.forms import ActionForm
 from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
 from app.keys.models import Key
+from app.services.reconcile import reconcile_user
 
 
 @bp.get("/keys")
@@ -105,5 +106,6 @@ def make_main(character_id):
         db.session.rollback()
         abort(404)
     db.session.commit()
+    reconcile_user(current_user.id)  # the main character decides the member's standing
     flash(f"{character.name} is now your main character.", "success")
     return redirect(url_for("keys.index"))

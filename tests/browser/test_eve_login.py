@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from tests.support import wait_for
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -23,8 +25,7 @@ def test_member_journey_with_eve_login(page, sandbox, db):
     page.get_by_test_id("add-character").click()
     page.get_by_label("New character name").fill("Browser Alt")
     page.get_by_role("button", name="Create and authorize").click()
-    page.wait_for_url("**/keys")
-    assert page.get_by_text("Browser Alt was added").is_visible()
+    page.get_by_text("Browser Alt was added").wait_for()
     assert rows(page).count() == 2
     main_row = page.locator('[data-testid="key-row"][data-character="Browser Main"]')
     assert "main" in main_row.inner_text() and "pending" in main_row.inner_text()
@@ -35,12 +36,12 @@ def test_member_journey_with_eve_login(page, sandbox, db):
     dialogs = []
     page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     alt_row.get_by_role("button", name="Remove").click()
-    assert dialogs and "Remove the key of Browser Alt" in dialogs[0]
+    wait_for(lambda: dialogs, timeout=10, message="the confirmation dialog")
+    assert "Remove the key of Browser Alt" in dialogs[0]
     assert rows(page).count() == 2 and alt_row.get_by_role("button", name="Remove").count() == 1
     page.once("dialog", lambda dialog: dialog.accept())
     alt_row.get_by_role("button", name="Remove").click()
-    page.wait_for_url("**/keys")
-    assert page.get_by_text("removed and revoked at EVE").is_visible()
+    page.get_by_text("removed and revoked at EVE").wait_for()  # the page after the POST and redirect
     assert alt_row.get_by_text("no key").is_visible()
 
     page.get_by_role("button", name="Sign out").click()
