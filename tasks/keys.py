@@ -5,9 +5,9 @@ import logging
 import random
 import time
 
-from app.jobs import keys as redis_keys
 from app.jobs import markers
 from app.jobs.connection import get_redis
+from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
 from app.keys import sweep as sweeping
 from app.keys import validation
@@ -18,7 +18,9 @@ from tasks.errors import GaveUp, checked_id
 log = logging.getLogger(__name__)
 
 SWEEP_CONTINUE_S = 0.5
+SWEEP = "keys.sweep"
 SWEEP_LOCK = "sweep"
+SWEEP_LOCK_TTL = 10
 
 
 @app_task(name="keys.validate", context=True)
@@ -90,15 +92,24 @@ def enqueue_validation(key_id, priority):
 def sweep(task=None):
     """Queue due keys up to the high-water mark; while more are due, run again shortly."""
     redis = get_redis()
-    token = redis.set(redis_keys.lock(SWEEP_LOCK), task.id, nx=True, ex=30)
-    if not token:
+    markers.clear(redis, SWEEP, "next")  # this run is the one that was scheduled
+    lock = TargetLock(redis, SWEEP_LOCK, worker_name(task), ttl=SWEEP_LOCK_TTL)
+    if not lock.acquire()[0]:
+        # Another sweep runs, or one died holding the lock: look again soon, so the chain goes on.
+        _sweep_again()
         return "another sweep is running"
     try:
         depth = huey.pending_count() + huey.scheduled_count()
         enqueued, more = sweeping.sweep(depth, _queue_at_slot)
     finally:
-        redis.delete(redis_keys.lock(SWEEP_LOCK))
+        lock.release()
     log.info("task %s keys.sweep: queued %s keys (more due: %s)", task.id, enqueued, more)
     if more:
-        sweep.schedule(delay=SWEEP_CONTINUE_S, priority=PRIORITY_SWEEP)
+        _sweep_again()
     return enqueued
+
+
+def _sweep_again():
+    """Schedule the next sweep in a moment, unless one is scheduled already."""
+    if markers.claim(get_redis(), SWEEP, "next", ttl=30):
+        sweep.schedule(delay=SWEEP_CONTINUE_S, priority=PRIORITY_SWEEP)
