@@ -50,8 +50,8 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
     from tasks.keys import validate
 
     key_id, _, _ = key_factory(status="valid")
-    sandbox.configure(latency_ms=3000)  # SSO rotates the token, then takes its time to answer
-    short = {"LOCK_TTL": "3"}
+    sandbox.configure(latency_ms=5000)  # SSO rotates the token, then takes its time to answer
+    short = {"LOCK_TTL": "6"}
     victim = consumer(periodic=False, extra_env=short)
     validate(key_id, priority=PRIORITY_ON_DEMAND)
     wait_for(
@@ -62,8 +62,8 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
     victim.kill()
     held = list_locks(redis_client)
     assert [lock["name"] for lock in held] == [f"key:{key_id}"]
-    assert 0 < held[0]["ttl_s"] <= 3
-    wait_for(lambda: not list_locks(redis_client), timeout=10, message="the dead worker's lock to expire")
+    assert 0 < held[0]["ttl_s"] <= 6
+    wait_for(lambda: not list_locks(redis_client), timeout=15, message="the dead worker's lock to expire")
     assert redis_client.hlen(keys.INFLIGHT) == 1  # nobody has taken its work back yet
     sandbox.configure(latency_ms=0)
     rescuer = consumer(periodic=False, extra_env=short)
