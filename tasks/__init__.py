@@ -96,18 +96,23 @@ def _pin_identity(fn):
     fn.__module__ = TASK_NAMESPACE
 
 
+def _in_app_context(fn):
+    """Wrap a task body so each run gets a fresh app context, under a pinned identity."""
+
+    @functools.wraps(fn)
+    def run_in_app(*args, **kwargs):
+        with _task_app().app_context():
+            return fn(*args, **kwargs)
+
+    _pin_identity(run_in_app)
+    return run_in_app
+
+
 def app_task(name, **task_options):
     """Declare a Huey task with an explicit name that runs inside a fresh app context."""
 
     def decorator(fn):
-        @functools.wraps(fn)
-        def run_in_app(*args, **kwargs):
-            app = _task_app()
-            with app.app_context():
-                return fn(*args, **kwargs)
-
-        _pin_identity(run_in_app)
-        return huey.task(name=name, **task_options)(run_in_app)
+        return huey.task(name=name, **task_options)(_in_app_context(fn))
 
     return decorator
 
@@ -126,37 +131,20 @@ def registry_name(task):
     return huey._registry.task_to_string(type(task))
 
 
-def requeue(entry, delay=None):
+def requeue(entry):
     """Enqueue a task again from a stored entry (name, args, kwargs, priority)."""
     task_class = huey._registry.string_to_task(entry["name"])
     task = task_class(
         args=tuple(entry["args"]), kwargs=dict(entry.get("kwargs") or {}), priority=entry.get("priority")
     )
-    if delay:
-        task.eta = _eta(delay)
-        huey.add_schedule(task)
-    else:
-        huey.enqueue(task)
+    huey.enqueue(task)
     return task
-
-
-def _eta(delay):
-    import datetime
-
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=delay)
 
 
 def app_periodic_task(name, schedule, **task_options):
     """Declare a periodic Huey task (the schedule is a huey.crontab) run inside a fresh app context."""
 
     def decorator(fn):
-        @functools.wraps(fn)
-        def run_in_app(*args, **kwargs):
-            app = _task_app()
-            with app.app_context():
-                return fn(*args, **kwargs)
-
-        _pin_identity(run_in_app)
-        return huey.periodic_task(schedule, name=name, **task_options)(run_in_app)
+        return huey.periodic_task(schedule, name=name, **task_options)(_in_app_context(fn))
 
     return decorator

@@ -6,6 +6,7 @@ from app.corps.logic import find_character
 from app.extensions import db
 from app.keys.logic import discard_grant, register_key
 from app.keys.models import Key
+from app.keys.validation import REASON_SOLD
 from app.models import utcnow
 
 
@@ -45,7 +46,7 @@ def _flag_transferred(character):
     key = db.session.scalar(db.select(Key).filter_by(character_id=character.id))
     if key is not None and key.status != "invalid":
         key.status = "invalid"
-        key.reason = "The character was transferred to another EVE account (owner hash changed)."
+        key.reason = REASON_SOLD
         key.last_checked_at = utcnow()
         record("key.invalid", target=key, detail="owner hash changed at login")
     db.session.commit()

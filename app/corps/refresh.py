@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from app.corps.logic import CACHE_SECONDS, apply_alliance, apply_corporation
 from app.corps.models import Alliance, Corporation
 from app.eve import get_client
 from app.eve.errors import EveError, NotFound
@@ -14,7 +15,6 @@ from app.models import utcnow
 
 log = logging.getLogger(__name__)
 
-CACHE_SECONDS = 3600  # ESI's cache time for both routes
 BATCH = 100
 
 
@@ -43,19 +43,15 @@ def refresh_due(batch=BATCH):
                 log.warning("%s %s not refreshed: %s", fetch, entity_id, exc)
                 return refreshed, 30.0
             entity = db.session.get(model, entity_id)
-            if data is not None:
-                entity.name, entity.ticker = data["name"], data["ticker"]
-                if model is Corporation:
-                    entity.member_count = data.get("member_count")
-                    entity.ceo_id = data.get("ceo_id")
-                    if data.get("alliance_id") and db.session.get(Alliance, data["alliance_id"]) is None:
-                        db.session.add(Alliance(id=data["alliance_id"]))
-                        db.session.flush()
-                    entity.alliance_id = data.get("alliance_id")
-                else:
-                    entity.executor_corporation_id = data.get("executor_corporation_id")
-                entity.refreshed_at = now
-            entity.expires_at = now + timedelta(seconds=CACHE_SECONDS)
+            if data is None:
+                entity.expires_at = now + timedelta(seconds=CACHE_SECONDS)
+            elif model is Corporation:
+                if data.get("alliance_id") and db.session.get(Alliance, data["alliance_id"]) is None:
+                    db.session.add(Alliance(id=data["alliance_id"]))  # named later in this run
+                    db.session.flush()
+                apply_corporation(entity, data, now)
+            else:
+                apply_alliance(entity, data, now)
             db.session.commit()
             refreshed += 1
     return refreshed, 0.0

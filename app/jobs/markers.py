@@ -27,3 +27,11 @@ def clear(redis_client, task_name, target):
 def is_queued(redis_client, task_name, target):
     """True while a target is marked as queued."""
     return bool(redis_client.exists(keys.marker(task_name, target)))
+
+
+def queued_among(redis_client, task_name, targets):
+    """The targets (of a few) that are marked as queued, asked in one round trip."""
+    pipe = redis_client.pipeline(transaction=False)
+    for target in targets:
+        pipe.exists(keys.marker(task_name, target))
+    return {target for target, queued in zip(targets, pipe.execute(), strict=True) if queued}

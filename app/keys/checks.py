@@ -4,7 +4,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from app.jobs import keys as redis_keys
+from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.keys.sweep import VALIDATE
 
@@ -31,9 +31,6 @@ def being_checked(key_ids):
     if not key_ids:
         return set()
     try:
-        pipe = get_redis().pipeline(transaction=False)
-        for key_id in key_ids:
-            pipe.exists(redis_keys.marker(VALIDATE, key_id))
-        return {key_id for key_id, queued in zip(key_ids, pipe.execute(), strict=True) if queued}
+        return markers.queued_among(get_redis(), VALIDATE, key_ids)
     except RedisError:
         return set()
