@@ -219,7 +219,7 @@ class Harness:
         from app.jobs.locks import list_locks
 
         with self.app.app_context():
-            return list_locks(get_redis())
+            return list_locks(get_redis())[0]
 
     def wrongly_invalid(self):
         """Keys Bastion marked invalid whose grant the sandbox still holds valid."""

@@ -13,6 +13,7 @@ from huey.consumer import Consumer, Scheduler
 from redis import ConnectionPool
 
 from config import Config
+from tasks.storage import CountingPriorityStorage
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,13 @@ class BastionConsumer(Consumer):
 
 
 class BastionHuey(PriorityRedisHuey):
-    """Huey with priorities, on Redis, with a finer scheduler."""
+    """Huey with priorities, on Redis, with a finer scheduler and queued tasks counted by name."""
+
+    storage_class = CountingPriorityStorage
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.storage.describe = lambda data: self.serializer.deserialize(data).name
 
     def create_consumer(self, **options):
         """Used by huey_consumer."""
@@ -108,13 +115,27 @@ def _in_app_context(fn):
     return run_in_app
 
 
-def app_task(name, **task_options):
-    """Declare a Huey task with an explicit name that runs inside a fresh app context."""
+def app_task(name, target=None, **task_options):
+    """Declare a Huey task with an explicit name that runs inside a fresh app context.
+
+    target names what the first argument is ("key", "user", "grant"), for the dashboard.
+    """
 
     def decorator(fn):
-        return huey.task(name=name, **task_options)(_in_app_context(fn))
+        wrapper = huey.task(name=name, **task_options)(_in_app_context(fn))
+        wrapper.task_class.target_kind = target
+        return wrapper
 
     return decorator
+
+
+def target_of(task):
+    """What a task works on, e.g. "key:42"; the task's name when it names no target."""
+    kind = getattr(type(task), "target_kind", None)
+    args = task.args or ()
+    if kind and args:
+        return f"{kind}:{args[0]}"
+    return registry_name(task).removeprefix(f"{TASK_NAMESPACE}.")
 
 
 def worker_name(task=None):

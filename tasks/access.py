@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 RECONCILE = "access.reconcile"
 
 
-@app_task(name="access.reconcile", context=True)
+@app_task(name="access.reconcile", target="user", context=True)
 def reconcile(user_id, task=None):
     """Bring one user's state in line with their main character (idempotent)."""
     user_id = checked_id(user_id, "user_id")

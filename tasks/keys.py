@@ -23,7 +23,7 @@ SWEEP_LOCK = "sweep"
 SWEEP_LOCK_TTL = 10
 
 
-@app_task(name="keys.validate", context=True)
+@app_task(name="keys.validate", target="key", context=True)
 def validate(key_id, attempt=1, slot=None, task=None):
     """Check one key with EVE SSO; waits and retries reschedule this task instead of sleeping."""
     key_id = checked_id(key_id, "key_id")

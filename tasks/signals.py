@@ -8,12 +8,11 @@ import traceback
 
 from huey import signals as S
 
-from tasks import huey, registry_name, requeue, worker_name
+from tasks import huey, registry_name, requeue, target_of, worker_name
 
 log = logging.getLogger(__name__)
 
 UPKEEP_INTERVAL = 5.0
-THROUGHPUT_TTL = 2 * 3600
 _upkeep_started = threading.Lock()
 _upkeep_running = False
 
@@ -28,18 +27,41 @@ def _redis():
     return _app().extensions["redis"]
 
 
-def _target(task):
-    args = task.args or ()
-    return f"{type(task).__name__}:{args[0]}" if args else type(task).__name__
+_started = {}  # task id -> monotonic start, for durations (a task runs in one thread of one process)
 
 
-def _count(pipe, outcome):
-    """Add to this minute's throughput counter (in the caller's pipeline)."""
-    from app.jobs import keys
+def _record_failure(task, outcome, error, attempt, seconds):
+    """Keep a failed attempt in the database, for the history on a dead task's page."""
+    from datetime import timedelta
 
-    key = keys.throughput(int(time.time() // 60))
-    pipe.hincrby(key, outcome, 1)
-    pipe.expire(key, THROUGHPUT_TTL)
+    from app.extensions import write_transaction
+    from app.jobs.models import TaskRecord
+    from app.models import utcnow
+
+    try:
+        with _app().app_context(), write_transaction() as session:
+            finished = utcnow()
+            session.add(
+                TaskRecord(
+                    task_id=task.id,
+                    name=registry_name(task),
+                    target=target_of(task)[:64],
+                    outcome=outcome,
+                    attempt=attempt,
+                    worker=worker_name()[:128],
+                    error=error[:2000],
+                    started_at=finished - timedelta(seconds=seconds or 0),
+                    finished_at=finished,
+                    duration_ms=int((seconds or 0) * 1000),
+                )
+            )
+    except Exception:  # the history is a courtesy: never let it break the consumer
+        log.warning("could not record the failure of task %s", task.id, exc_info=True)
+
+
+def _attempt(task):
+    value = (task.kwargs or {}).get("attempt")
+    return value if isinstance(value, int) and value > 0 else 1
 
 
 @huey.signal(S.SIGNAL_EXECUTING)
@@ -47,6 +69,7 @@ def task_started(signal, task):
     """Record the task in the in-flight registry."""
     from app.jobs import inflight
 
+    _started[task.id] = time.monotonic()
     inflight.register(
         _redis(),
         task.id,
@@ -54,49 +77,53 @@ def task_started(signal, task):
         task.args or (),
         task.kwargs or {},
         task.priority,
-        _target(task),
+        target_of(task),
         worker_name(),
     )
 
 
 @huey.signal(S.SIGNAL_COMPLETE)
 def task_done(signal, task):
-    """Done: out of the registry, counted."""
-    from app.jobs import inflight
+    """Done: out of the registry, counted with its duration."""
+    from app.jobs import inflight, stats
 
+    name = registry_name(task)
     pipe = _redis().pipeline(transaction=False)
-    inflight.finish(
-        pipe, task.id, inflight.identity_of(registry_name(task), task.args or (), task.kwargs or {})
-    )
-    _count(pipe, "done")
+    inflight.finish(pipe, task.id, inflight.identity_of(name, task.args or (), task.kwargs or {}))
+    stats.count_task(pipe, name, "done", _elapsed(task))
     pipe.execute()
 
 
 @huey.signal(S.SIGNAL_ERROR)
 def task_failed(signal, task, exc=None):
     """Failed: out of the registry; with no retry left, into the dead store."""
-    from app.jobs import deadstore, inflight
+    from app.jobs import deadstore, inflight, stats
 
     redis = _redis()
+    name = registry_name(task)
+    seconds = _elapsed(task)
+    error = f"{type(exc).__name__}: {exc}"
+    final = not task.retries
     pipe = redis.pipeline(transaction=False)
     inflight.finish(pipe, task.id)
-    _count(pipe, "failed")
+    stats.count_task(pipe, name, "failed", seconds)
+    if final:
+        stats.count_task(pipe, name, "dead")
     pipe.execute()
-    if task.retries:
+    _record_failure(task, "dead" if final else "failed", error, _attempt(task), seconds)
+    if not final:
         return
-    kwargs = task.kwargs or {}
-    attempts = kwargs.get("attempt", 1) if isinstance(kwargs.get("attempt"), int) else 1
     text = "".join(traceback.format_exception(exc)) if exc is not None else ""
     deadstore.add(
         redis,
-        name=registry_name(task),
+        name=name,
         args=task.args or (),
-        kwargs=kwargs,
+        kwargs=task.kwargs or {},
         priority=task.priority,
-        target=_target(task),
-        error=f"{type(exc).__name__}: {exc}",
+        target=target_of(task),
+        error=error,
         traceback=text,
-        attempts=attempts,
+        attempts=_attempt(task),
         task_id=task.id,
     )
     log.error("task %s %s failed for good: %s", task.id, type(task).__name__, exc)
@@ -107,7 +134,13 @@ def task_dropped(signal, task, *args):
     """Not run: out of the registry."""
     from app.jobs import inflight
 
+    _started.pop(task.id, None)
     inflight.finish(_redis(), task.id)
+
+
+def _elapsed(task):
+    started = _started.pop(task.id, None)
+    return None if started is None else time.monotonic() - started
 
 
 def _upkeep():

@@ -21,6 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app.jobs import keys
+from app.jobs.stats import count_call
 
 PERMIT_LUA = """
 local state, permits, paused, sends = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -331,6 +332,7 @@ class Governor:
 
     def observe(self, upstream, response, timed_out=False):
         """The EVE client's response hook: read status and limit headers of every answer."""
+        count_call(self.redis, upstream, "timeout" if timed_out or response is None else response.status_code)
         if timed_out or response is None:
             self.spend_error_budget(upstream)
             self.record(upstream, "5xx")

@@ -8,7 +8,7 @@ def lock(name):
     return f"{PREFIX}:lock:{name}"
 
 
-LOCK_PATTERN = f"{PREFIX}:lock:*"
+LOCK_INDEX = f"{PREFIX}:locks"
 PAUSED = f"{PREFIX}:paused"
 INFLIGHT = f"{PREFIX}:inflight"
 DEAD = f"{PREFIX}:dead"
@@ -37,6 +37,10 @@ GOVERNOR_INDEX = f"{PREFIX}:gov:index"
 def worker(worker_id):
     """The liveness key of one consumer process."""
     return f"{PREFIX}:worker:{worker_id}"
+
+
+TASK_STATS = f"{PREFIX}:stats:tasks"
+UPSTREAM_STATS = f"{PREFIX}:stats:upstream"
 
 
 def throughput(minute):

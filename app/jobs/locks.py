@@ -28,8 +28,10 @@ class TargetLock:
 
     def acquire(self):
         """Take the lock now or not at all; (True, 0) or (False, seconds before trying again)."""
-        token = f"{self.owner}|{time.time():.3f}"
+        now = time.time()
+        token = f"{self.owner}|{now:.3f}"
         if self._lock.acquire(token=token):
+            self._redis.zadd(keys.LOCK_INDEX, {self.name: now + self.ttl})
             return True, 0.0
         # The holder usually finishes long before its TTL: look again soon.
         left = self._redis.pttl(self.name)
@@ -39,32 +41,43 @@ class TargetLock:
         """Reset the TTL (the task is still working); False when the lock was lost meanwhile."""
         try:
             self._lock.reacquire()
-            return True
         except (LockError, LockNotOwnedError):
             return False
+        self._redis.zadd(keys.LOCK_INDEX, {self.name: time.time() + self.ttl})
+        return True
 
     def release(self):
         """Release the lock if this run still owns it."""
         with contextlib.suppress(LockError, LockNotOwnedError):
             self._lock.release()
+            self._redis.zrem(keys.LOCK_INDEX, self.name)
 
 
-def list_locks(redis_client, limit=500):
-    """Every lock held now: name, owner, TTL left in seconds."""
+def list_locks(redis_client, limit=500, now=None):
+    """Locks held now (at most limit): name, owner, TTL left in seconds; and how many are held.
+
+    Every lock is indexed by when it would expire, so listing them never scans the keyspace.
+    """
+    now = time.time() if now is None else now
+    redis_client.zremrangebyscore(keys.LOCK_INDEX, "-inf", now)
+    held = redis_client.zcard(keys.LOCK_INDEX)
+    names = redis_client.zrange(keys.LOCK_INDEX, 0, limit - 1)
+    pipe = redis_client.pipeline(transaction=False)
+    for name in names:
+        pipe.get(name)
+        pipe.pttl(name)
+    answers = pipe.execute()
     rows = []
-    for name in redis_client.scan_iter(match=keys.LOCK_PATTERN, count=500):
-        value = redis_client.get(name)
-        ttl = redis_client.pttl(name)
+    for name, value, ttl in zip(names, answers[::2], answers[1::2], strict=True):
         if value is None:
+            redis_client.zrem(keys.LOCK_INDEX, name)  # released without the index hearing of it
+            held -= 1
             continue
-        owner = value.split("|", 1)[0] if isinstance(value, str) else value
         rows.append(
             {
                 "name": name.removeprefix(keys.lock("")),
-                "owner": owner,
+                "owner": value.split("|", 1)[0],
                 "ttl_s": round(ttl / 1000.0, 1) if ttl and ttl > 0 else None,
             }
         )
-        if len(rows) >= limit:
-            break
-    return sorted(rows, key=lambda r: r["name"])
+    return sorted(rows, key=lambda r: r["name"]), held

@@ -16,24 +16,23 @@ def test_a_lock_has_one_owner_who_alone_releases_it(redis_client):
     acquired, wait = second.acquire()
     assert not acquired and 0 < wait <= 1.0
     second.release()  # not the owner: nothing happens
-    assert list_locks(redis_client)[0]["owner"] == "worker-a"
+    assert list_locks(redis_client)[0][0]["owner"] == "worker-a"
     assert first.extend()
     first.release()
-    assert list_locks(redis_client) == []
+    assert list_locks(redis_client)[0] == []
     assert second.acquire()[0]
 
 
 def test_a_lock_of_a_killed_process_expires_by_itself(redis_client):
-    from app.jobs.keys import lock
-
     script = (
-        "import redis, sys, time; r = redis.Redis.from_url(sys.argv[1]);"
-        "l = r.lock(sys.argv[2], timeout=2, blocking=False); assert l.acquire(token='killed|0');"
+        "import redis, sys, time; from app.jobs.locks import TargetLock;"
+        "r = redis.Redis.from_url(sys.argv[1], decode_responses=True);"
+        "assert TargetLock(r, 'key:9', 'killed', ttl=2).acquire()[0];"
         "print('held', flush=True); time.sleep(60)"
     )
     url = redis_client.connection_pool.connection_kwargs
     holder = subprocess.Popen(
-        [sys.executable, "-c", script, f"redis://127.0.0.1:{url['port']}/0", lock("key:9")],
+        [sys.executable, "-c", script, f"redis://127.0.0.1:{url['port']}/0"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -41,7 +40,8 @@ def test_a_lock_of_a_killed_process_expires_by_itself(redis_client):
         assert holder.stdout.readline().strip() == "held"
         holder.kill()
         holder.wait()
-        assert list_locks(redis_client)[0]["owner"] == "killed"
+        (held,), count = list_locks(redis_client)
+        assert (held["name"], held["owner"], count) == ("key:9", "killed", 1)
         mine = TargetLock(redis_client, "key:9", "survivor", ttl=30)
         assert not mine.acquire()[0]
         wait_for(lambda: mine.acquire()[0], timeout=10, message="the dead holder's lock to expire")

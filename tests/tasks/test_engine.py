@@ -60,10 +60,10 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
         message=lambda: f"the refresh to be in flight; log:\n{victim.log()[-2000:]}",
     )
     victim.kill()
-    held = list_locks(redis_client)
+    held, _ = list_locks(redis_client)
     assert [lock["name"] for lock in held] == [f"key:{key_id}"]
     assert 0 < held[0]["ttl_s"] <= 6
-    wait_for(lambda: not list_locks(redis_client), timeout=15, message="the dead worker's lock to expire")
+    wait_for(lambda: not list_locks(redis_client)[0], timeout=15, message="the dead worker's lock to expire")
     assert redis_client.hlen(keys.INFLIGHT) == 1  # nobody has taken its work back yet
     sandbox.configure(latency_ms=0)
     rescuer = consumer(periodic=False, extra_env=short)
