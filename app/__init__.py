@@ -85,6 +85,7 @@ def register_blueprints(app):
     from app.accounts import sso as _sso  # noqa: F401
     from app.accounts import views as _account_views  # noqa: F401
     from app.admin import bp as admin_bp
+    from app.admin import queue_views as _queue_views  # noqa: F401
     from app.admin import views as _admin_views  # noqa: F401
     from app.health import bp as health_bp
     from app.keys import bp as keys_bp
@@ -127,9 +128,10 @@ def register_security_headers(app):
 def register_template_context(app):
     """Values every template may use."""
 
-    from app.templating import when
+    from app.templating import clock, relative, seconds, when
 
-    app.add_template_filter(when)
+    for template_filter in (when, seconds, relative, clock):
+        app.add_template_filter(template_filter)
 
     @app.context_processor
     def inject_globals():

@@ -14,6 +14,7 @@ from app.jobs import deadstore, keys
 
 DEFAULT_LEASE = 120
 WORKER_TTL = 20
+PROCESS_MEMORY = 3600  # processes that stopped beating stay listed (as gone) for an hour
 MAX_REAPS = 3
 REAPED = f"{keys.PREFIX}:reaped"
 
@@ -23,9 +24,25 @@ def process_id():
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def beat_process(redis_client):
-    """Keep this process's liveness key fresh (every few seconds)."""
-    redis_client.set(keys.worker(process_id()), f"{time.time():.0f}", ex=WORKER_TTL)
+def beat_process(redis_client, now=None):
+    """Keep this process's liveness key fresh (every few seconds), and list it for the dashboard."""
+    now = time.time() if now is None else now
+    me = process_id()
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.set(keys.worker(me), f"{now:.0f}", ex=WORKER_TTL)
+    pipe.zadd(keys.WORKERS, {me: now})
+    pipe.zremrangebyscore(keys.WORKERS, "-inf", now - PROCESS_MEMORY)
+    pipe.execute()
+
+
+def processes(redis_client, now=None):
+    """Consumer processes seen in the last hour: id, seconds since their last beat, alive or not."""
+    now = time.time() if now is None else now
+    rows = []
+    for name, beat in redis_client.zrevrange(keys.WORKERS, 0, 49, withscores=True):
+        age = max(0.0, now - beat)
+        rows.append({"id": name, "beat_age_s": round(age, 1), "alive": age <= WORKER_TTL})
+    return rows
 
 
 def register(

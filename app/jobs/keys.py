@@ -34,6 +34,9 @@ def governor_log(upstream, kind):
 GOVERNOR_INDEX = f"{PREFIX}:gov:index"
 
 
+WORKERS = f"{PREFIX}:workers"
+
+
 def worker(worker_id):
     """The liveness key of one consumer process."""
     return f"{PREFIX}:worker:{worker_id}"

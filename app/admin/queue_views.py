@@ -1,0 +1,187 @@
+"""The live queue page, its JSON twin, and the actions on dead tasks and the whole queue.
+
+Every action is a POST with a CSRF token, admin only, and written to the audit log.
+"""
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.accounts.auth import admin_required, safe_next
+from app.admin import bp
+from app.admin import queue as q
+from app.admin.models import record
+from app.extensions import db
+from app.jobs import deadstore, pause
+from app.jobs.connection import get_redis
+from app.jobs.models import TaskRecord
+from app.keys.forms import ActionForm
+from tasks import PRIORITY_ON_DEMAND, requeue
+
+HISTORY_SHOWN = 50
+
+
+def _page_arg():
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _panel_context():
+    return {
+        "status": q.status(),
+        "scheduled": q.scheduled(),
+        "dead": q.dead_page(_page_arg()),
+        "form": ActionForm(),
+    }
+
+
+@bp.get("/queue")
+@login_required
+@admin_required
+def queue():
+    """The live queue: pending, scheduled, running, locks, governors, dead tasks, pause switch."""
+    return render_template("admin/queue.html", **_panel_context())
+
+
+@bp.get("/queue/panel")
+@login_required
+@admin_required
+def queue_panel():
+    """The live part of the queue page, polled by the page."""
+    return render_template("admin/_queue_panel.html", **_panel_context())
+
+
+@bp.get("/queue/status")
+@login_required
+@admin_required
+def queue_status():
+    """The queue's state as JSON, for scripts."""
+    return jsonify(q.status())
+
+
+@bp.get("/queue/dead/<dead_id>")
+@login_required
+@admin_required
+def dead_task(dead_id):
+    """One dead task: its arguments, traceback and the history of its attempts."""
+    entry = deadstore.get(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded.", "info")
+        return redirect(url_for("admin.queue"))
+    entry["task"] = q.short(entry["name"])
+    history = db.session.scalars(
+        db.select(TaskRecord)
+        .where(TaskRecord.name == entry["name"], TaskRecord.target == entry["target"])
+        .order_by(TaskRecord.finished_at.desc(), TaskRecord.id.desc())
+        .limit(HISTORY_SHOWN)
+    ).all()
+    return render_template("admin/dead_task.html", entry=entry, history=history, form=ActionForm())
+
+
+def _checked_form():
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page and try again.")
+
+
+def _back():
+    return redirect(safe_next(request.form.get("next"), default="admin.queue"))
+
+
+@bp.post("/queue/dead/<dead_id>/retry")
+@login_required
+@admin_required
+def retry_dead(dead_id):
+    """Run a dead task again, with the same name and arguments."""
+    _checked_form()
+    entry = deadstore.take(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
+        return _back()
+    requeue(entry)
+    task = q.short(entry["name"])
+    db.session.add(
+        TaskRecord(
+            task_id=entry.get("task_id") or dead_id,
+            name=entry["name"],
+            target=(entry.get("target") or "")[:64],
+            outcome="retried",
+            attempt=entry.get("attempts") or 1,
+            worker=current_user.display_name[:128],
+        )
+    )
+    detail = f"{task} {entry['target']}"
+    record("task.retry", current_user, target_type="task", target_id=dead_id, detail=detail)
+    db.session.commit()
+    flash(f"{task} for {entry['target']} is queued again.", "success")
+    return redirect(url_for("admin.queue"))
+
+
+@bp.post("/queue/dead/retry-all")
+@login_required
+@admin_required
+def retry_all_dead():
+    """Run every dead task again."""
+    _checked_form()
+    count = deadstore.retry_all(get_redis(), requeue)
+    record("task.retry_all", current_user, target_type="queue", detail=f"{count} dead tasks queued again")
+    db.session.commit()
+    plural = "s" if count != 1 else ""
+    flash(f"{count} dead task{plural} queued again." if count else "There were no dead tasks.", "success")
+    return _back()
+
+
+@bp.post("/queue/dead/<dead_id>/discard")
+@login_required
+@admin_required
+def discard_dead(dead_id):
+    """Forget a dead task without running it."""
+    _checked_form()
+    entry = deadstore.take(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
+        return redirect(url_for("admin.queue"))
+    task = q.short(entry["name"])
+    detail = f"{task} {entry['target']}"
+    record("task.discard", current_user, target_type="task", target_id=dead_id, detail=detail)
+    db.session.commit()
+    flash(f"{task} for {entry['target']} was discarded.", "success")
+    return redirect(url_for("admin.queue"))
+
+
+@bp.post("/queue/pause")
+@login_required
+@admin_required
+def pause_queue():
+    """Stop every upstream call and the sweeps; queued work waits."""
+    _checked_form()
+    pause.pause(get_redis(), who=current_user.display_name)
+    record("queue.pause", current_user, target_type="queue")
+    db.session.commit()
+    flash("Paused: no call goes to EVE or Discord until you resume.", "warning")
+    return _back()
+
+
+@bp.post("/queue/resume")
+@login_required
+@admin_required
+def resume_queue():
+    """Let work flow again."""
+    _checked_form()
+    pause.resume(get_redis())
+    record("queue.resume", current_user, target_type="queue")
+    db.session.commit()
+    flash("Resumed: waiting work continues.", "success")
+    return _back()
+
+
+@bp.post("/queue/sweep")
+@login_required
+@admin_required
+def sweep_now():
+    """Queue a sweep of due keys now, ahead of its schedule."""
+    from tasks.keys import sweep
+
+    _checked_form()
+    sweep(priority=PRIORITY_ON_DEMAND)
+    record("queue.sweep", current_user, target_type="queue")
+    db.session.commit()
+    flash("A sweep of due keys is queued.", "success")
+    return _back()
