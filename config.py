@@ -56,6 +56,8 @@ class Config:
     HUEY_IMMEDIATE = _bool("HUEY_IMMEDIATE", False)
     # A consumer whose last heartbeat is older than this is reported as down.
     HEARTBEAT_MAX_AGE = _int("HEARTBEAT_MAX_AGE", 150)
+    # /metrics answers only to this bearer token; empty turns /metrics off.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
     SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 15000)
 
     SESSION_COOKIE_HTTPONLY = True

@@ -91,8 +91,10 @@ def register_blueprints(app):
     from app.keys import bp as keys_bp
     from app.keys import views as _key_views  # noqa: F401
     from app.main import bp as main_bp
+    from app.metrics import bp as metrics_bp
 
     app.register_blueprint(main_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(health_bp)

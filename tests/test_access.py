@@ -17,6 +17,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.login_eve",
     "accounts.sso_callback",
     "health.healthz",
+    "metrics.metrics",  # its own bearer token: tests/admin/test_metrics.py
 }
 
 
