@@ -11,8 +11,10 @@ from app.jobs import deadstore, heartbeat, inflight, keys, stats
 from app.jobs.connection import get_redis
 from app.jobs.locks import list_locks
 from app.jobs.setup import get_governor
-from tasks import TASK_NAMESPACE, huey, target_of
+from tasks import PRIORITY_DEFAULT, PRIORITY_ON_DEMAND, PRIORITY_SWEEP, TASK_NAMESPACE, huey, target_of
+from tasks import periodic as _every_task  # noqa: F401  (registers every task, to read queued ones)
 
+PRIORITY_NAMES = {PRIORITY_ON_DEMAND: "on demand", PRIORITY_DEFAULT: "default", PRIORITY_SWEEP: "sweep"}
 LOCKS_SHOWN = 100
 SCHEDULED_SHOWN = 25
 DEAD_PAGE = 25

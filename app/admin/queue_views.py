@@ -30,6 +30,7 @@ def _panel_context():
         "scheduled": q.scheduled(),
         "dead": q.dead_page(_page_arg()),
         "form": ActionForm(),
+        "priority_names": q.PRIORITY_NAMES,
     }
 
 
