@@ -1,4 +1,4 @@
-"""``python -m bench <sweep|chaos> [options] --json``: one JSON object on stdout."""
+"""``python -m bench <sweep|chaos|dashboard> [options] --json``: one JSON object on stdout."""
 
 import argparse
 import json
@@ -34,7 +34,21 @@ def parse(argv):
     chaos.add_argument("--seed", type=int, default=None)
     chaos.add_argument("--timeout", type=float, default=1200)
     chaos.add_argument("--json", action="store_true")
+    dashboard = sub.add_parser("dashboard", help="admin pages' latency over HTTP with a big state seeded")
+    dashboard.add_argument("--keys", type=int, default=10000)
+    dashboard.add_argument("--dead", type=int, default=1000)
+    dashboard.add_argument("--pending", type=int, default=5000)
+    dashboard.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    dashboard.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        for name in ("keys", "requests"):
+            if getattr(args, name) < 1:
+                parser.error(f"--{name} must be at least 1")
+        for name in ("dead", "pending"):
+            if getattr(args, name) < 0:
+                parser.error(f"--{name} must not be negative")
+        return args
     for name in ("keys", "workers", "consumers"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -52,6 +66,8 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "sweep":
         from bench.sweep import run
+    elif args.command == "dashboard":
+        from bench.dashboard import run
     else:
         from bench.chaos import run
     result = run(args)
