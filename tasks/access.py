@@ -1,10 +1,11 @@
-"""Access tasks: reconcile a user's state (and, later, grants) after keys or affiliations change."""
+"""Access tasks: reconcile a user's state and grants after keys or affiliations change."""
 
 import logging
 
 from app.corps import affiliation
 from app.jobs import markers
 from app.jobs.connection import get_redis
+from app.services.policy import any_service
 from app.services.reconcile import reconcile_user
 from tasks import PRIORITY_DEFAULT, app_task
 from tasks.errors import checked_id
@@ -16,7 +17,7 @@ RECONCILE = "access.reconcile"
 
 @app_task(name="access.reconcile", target="user", context=True)
 def reconcile(user_id, task=None):
-    """Bring one user's state in line with their main character (idempotent)."""
+    """Bring one user's state and grants in line with their main character (idempotent)."""
     user_id = checked_id(user_id, "user_id")
     markers.clear(get_redis(), RECONCILE, user_id)
     state = reconcile_user(user_id)
@@ -35,7 +36,7 @@ def after_check(verdict):
     affiliation is confirmed soon unless it was confirmed lately."""
     if not verdict.changed or verdict.user_id is None:
         return
-    if not verdict.reconciled:
+    if not verdict.reconciled or any_service():  # the check settled the state; grants follow here
         enqueue_reconcile(verdict.user_id)
     if verdict.character_id is not None and verdict.affiliation_stale:
         from tasks.corps import schedule_affiliation

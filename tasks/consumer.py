@@ -8,6 +8,7 @@ from tasks import (  # noqa: F401  (registers the tasks)
     keys,
     ops,
     periodic,
+    services,
     set_app_factory,
     signals,
 )

@@ -2,7 +2,7 @@
 
 from huey import crontab
 
-from tasks import corps, huey, keys, ops
+from tasks import corps, huey, keys, ops, services
 
 PERIODIC = [
     # name, schedule, task to enqueue
@@ -10,6 +10,7 @@ PERIODIC = [
     ("chars.affiliation_sweep", crontab(minute="*/5"), corps.affiliation_sweep),
     ("corps.refresh", crontab(minute="7"), corps.refresh),
     ("ops.reap", crontab(minute="*"), ops.reap),
+    ("services.expire", crontab(minute="*"), services.expire),
     ("ops.prune", crontab(minute="17", hour="3"), ops.prune),
 ]
 

@@ -15,3 +15,45 @@ def csrf_token_from(html):
     match = CSRF_RE.search(html)
     assert match, "no CSRF token in the page"
     return match.group(1) or match.group(2)
+
+
+class WebhookReceiver:
+    """A real HTTP server that records the webhook events POSTed to it and answers a set status."""
+
+    def __init__(self, status=200):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.status = status
+        self.events = []
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802  (the http.server interface)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.events.append({"headers": dict(self.headers), "body": body})
+                    status = receiver.status
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def received(self):
+        """The events so far, as (event dict, headers, raw body)."""
+        import json
+
+        with self._lock:
+            return [(json.loads(e["body"]), e["headers"], e["body"]) for e in self.events]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

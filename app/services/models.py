@@ -1,5 +1,7 @@
 """Services, the grants of users to them, and access requests."""
 
+import json
+
 from app.extensions import db
 from app.models import utcnow
 
@@ -29,6 +31,29 @@ class Service(db.Model):
         db.CheckConstraint("kind IN ('webhook', 'forward_auth', 'discord')", name="kind_known"),
     )
 
+    @property
+    def settings(self):
+        """The connector's settings (URL, secrets, role ids), decrypted."""
+        from app import crypto
+
+        if not self.settings_encrypted:
+            return {}
+        return json.loads(crypto.decrypt(self.settings_encrypted))
+
+    @settings.setter
+    def settings(self, value):
+        from app import crypto
+
+        self.settings_encrypted = crypto.encrypt(json.dumps(value or {}, sort_keys=True))
+
+    @property
+    def auto_state_list(self):
+        """The states that get this service automatically."""
+        return [state for state in (self.auto_states or "").split(",") if state]
+
+    def __repr__(self):
+        return f"<Service {self.slug} {self.kind}>"
+
 
 class Grant(db.Model):
     """A user's access to a service, where it came from, and its sync with the outside system."""
@@ -44,6 +69,8 @@ class Grant(db.Model):
     reason = db.Column(db.String(255), nullable=True)
     expires_at = db.Column(db.DateTime, nullable=True, index=True)
     sync_status = db.Column(db.String(16), nullable=False, default="pending", index=True)
+    # True once the outside system has been told of the grant (and until it is told of its end).
+    provisioned = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     sync_error = db.Column(db.Text, nullable=True)
     synced_at = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

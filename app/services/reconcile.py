@@ -1,7 +1,7 @@
 """Reconciliation: a user's state (member, blue, guest) from their main character; idempotent.
 
-Services and grants are built on top of this state. Written with plain SQL so that it can run
-inside the transaction that records a key's verdict.
+The state is written with plain SQL so that it can run inside the transaction that records a
+key's verdict; grants follow from it (app/services/policy.py) in reconcile_user.
 """
 
 import functools
@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from app.accounts.models import User
 from app.admin.models import AuditEntry
 from app.corps.models import Alliance, Character, Corporation
-from app.extensions import write_transaction
+from app.extensions import db, write_transaction
 from app.keys.models import Key
 from app.models import utcnow
 
@@ -82,6 +82,12 @@ def reconcile_in(conn, user_ids, now=None):
 
 
 def reconcile_user(user_id):
-    """Bring one user's state in line with their main character; returns the state, or None if gone."""
+    """Bring one user's state, then their grants, in line; returns the state, or None if gone."""
+    from app.services.logic import settle
+
     with write_transaction() as session:
-        return reconcile_in(session.connection(), [user_id]).get(user_id)
+        state = reconcile_in(session.connection(), [user_id]).get(user_id)
+    if state is not None:
+        db.session.expire_all()
+        settle(db.session.get(User, user_id))
+    return state

@@ -1,0 +1,39 @@
+"""The description of a grant that connectors send: who, which character and corporation, what access."""
+
+import uuid
+
+from app.models import utcnow
+
+
+def _iso(moment):
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
+def grant_event(grant):
+    """A JSON-ready dict about a grant and its user."""
+    user, service = grant.user, grant.service
+    main = user.main_character
+    corp = main.corporation if main is not None else None
+    alliance = main.alliance if main is not None else None
+    return {
+        "id": uuid.uuid4().hex,
+        "service": service.slug,
+        "sent_at": _iso(utcnow()),
+        "user": {"id": user.id, "name": user.display_name, "state": user.state},
+        "character": {"id": main.id, "name": main.name} if main is not None else None,
+        "corporation": {"id": corp.id, "name": corp.name, "ticker": corp.ticker}
+        if corp is not None
+        else None,
+        "alliance": (
+            {"id": alliance.id, "name": alliance.name, "ticker": alliance.ticker}
+            if alliance is not None
+            else None
+        ),
+        "grant": {
+            "id": grant.id,
+            "status": grant.status,
+            "source": grant.source,
+            "reason": grant.reason,
+            "expires_at": _iso(grant.expires_at),
+        },
+    }

@@ -1,0 +1,88 @@
+"""Service tasks: sync one grant with its outside system; expire manual grants on time."""
+
+import logging
+
+from app.jobs import markers
+from app.jobs.connection import get_redis
+from app.jobs.locks import TargetLock
+from app.services.sync import sync_grant
+from tasks import PRIORITY_DEFAULT, app_task, worker_name
+from tasks.errors import GaveUp, checked_id
+
+log = logging.getLogger(__name__)
+
+SYNC = "services.sync"
+
+
+@app_task(name="services.sync", target="grant", context=True)
+def sync(grant_id, attempt=1, task=None):
+    """Tell a grant's outside system what the grant is now; retries with power-law backoff."""
+    grant_id = checked_id(grant_id, "grant_id")
+    attempt = checked_id(attempt, "attempt")
+    redis = get_redis()
+    markers.clear(redis, SYNC, grant_id)  # a change from now on queues another sync
+    lock = TargetLock(redis, f"grant:{grant_id}", worker_name(task), ttl=60)
+    held, wait = lock.acquire()
+    if not held:
+        sync.schedule(args=(grant_id,), kwargs={"attempt": attempt}, delay=wait, priority=task.priority)
+        return "locked"
+    try:
+        outcome = sync_grant(grant_id, attempt)
+    finally:
+        lock.release()
+    log.debug(
+        "task %s services.sync(%s) attempt %s: %s %s",
+        task.id,
+        grant_id,
+        attempt,
+        outcome.action,
+        outcome.message,
+    )
+    if outcome.action == "wait":
+        sync.schedule(
+            args=(grant_id,), kwargs={"attempt": attempt}, delay=outcome.delay, priority=task.priority
+        )
+    elif outcome.action == "retry":
+        sync.schedule(
+            args=(grant_id,), kwargs={"attempt": attempt + 1}, delay=outcome.delay, priority=task.priority
+        )
+    elif outcome.action == "give_up":
+        raise GaveUp(outcome.message)
+    return outcome.action
+
+
+def enqueue_sync(grant_id, priority=PRIORITY_DEFAULT):
+    """Queue a grant's sync unless one is queued already."""
+    if markers.claim(get_redis(), SYNC, grant_id):
+        sync(grant_id, priority=priority)
+
+
+@app_task(name="services.expire", context=True)
+def expire(task=None):
+    """Manual grants whose time is up are revoked (unless the policy gives the service anyway)."""
+    from app.accounts.models import User
+    from app.extensions import db
+    from app.services.logic import settle
+    from app.services.policy import users_with_expired_grants
+
+    done = 0
+    for user_id in users_with_expired_grants():
+        user = db.session.get(User, user_id)
+        if user is not None:
+            done += len(settle(user))
+    if done:
+        log.info("task %s services.expire: %s grants changed", task.id, done)
+    return done
+
+
+@app_task(name="services.expire_grant", target="grant", context=True)
+def expire_grant(grant_id, task=None):
+    """One manual grant's time is up: settle its user's grants now."""
+    from app.extensions import db
+    from app.services.logic import settle
+    from app.services.models import Grant
+
+    grant = db.session.get(Grant, checked_id(grant_id, "grant_id"))
+    if grant is None:
+        return "gone"
+    return len(settle(grant.user))

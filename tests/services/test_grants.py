@@ -1,0 +1,157 @@
+"""Grants from policy, by hand and by request; expiry; syncs through real webhook receivers."""
+
+from datetime import timedelta
+
+import pytest
+
+from app.accounts.models import User
+from app.admin.models import AuditEntry
+from app.keys.models import Key
+from app.models import utcnow
+from app.services import logic
+from app.services.connectors import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from app.services.models import AccessRequest, Grant, Service
+from app.services.policy import reconcile_grants, users_with_expired_grants
+from app.services.reconcile import reconcile_user
+from app.services.sync import sync_grant
+from tests.support import WebhookReceiver
+
+SECRET = "hook-secret-123"
+
+
+@pytest.fixture()
+def receiver():
+    server = WebhookReceiver()
+    yield server
+    server.stop()
+
+
+def _service(db, slug="forum", kind="webhook", auto="member", url=None, **fields):
+    service = Service(slug=slug, name=slug.title(), kind=kind, auto_states=auto, **fields)
+    service.settings = (
+        {"url": url or "http://127.0.0.1:9/none", "secret": SECRET} if kind == "webhook" else {}
+    )
+    db.session.add(service)
+    db.session.commit()
+    return service
+
+
+def _member(db, key_factory, status="valid"):
+    key_id, made, _ = key_factory(status=status, tracked="member")
+    user = db.session.get(Key, key_id).user
+    reconcile_user(user.id)
+    db.session.expire_all()
+    return db.session.get(User, user.id), made
+
+
+def _grant(db, user, service):
+    db.session.expire_all()
+    return db.session.scalars(db.select(Grant).filter_by(user_id=user.id, service_id=service.id)).first()
+
+
+def test_policy_grants_are_reconciled_once_and_follow_the_state(db, key_factory, redis_client):
+    service = _service(db)
+    user, _ = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    assert (grant.status, grant.source, grant.sync_status) == ("active", "policy", "pending")
+    assert reconcile_grants(user) == []  # a second run changes nothing
+    db.session.commit()
+    assert (
+        db.session.scalar(db.select(db.func.count()).select_from(AuditEntry).filter_by(action="grant.active"))
+        == 1
+    )
+    user.main_character.corporation.tracked_as = None
+    db.session.commit()
+    reconcile_user(user.id)
+    grant = _grant(db, user, service)
+    assert (grant.status, grant.reason) == ("revoked", "Not given automatically to guests.")
+
+
+def test_a_strict_service_is_suspended_while_any_key_is_invalid_naming_its_character(
+    db, key_factory, redis_client
+):
+    service = _service(db, strict=True)
+    user, made = _member(db, key_factory)
+    key = db.session.scalars(db.select(Key).filter_by(user_id=user.id)).first()
+    key.status = "invalid"
+    db.session.commit()
+    logic.settle(user)
+    grant = _grant(db, user, service)
+    assert grant.status == "suspended"
+    assert grant.reason == f"The key of {made['name']} is invalid."
+
+
+def test_a_manual_grant_expires_and_a_request_waits_for_approval(db, key_factory, make_user, redis_client):
+    service = _service(db, slug="wiki", auto="", requires_approval=True)
+    director = make_user(role="director")
+    user, _ = _member(db, key_factory)
+    logic.grant_manually(
+        user, service, director, expires_at=utcnow() + timedelta(seconds=30), reason="Op week"
+    )
+    assert _grant(db, user, service).status == "active"
+    assert users_with_expired_grants(utcnow() + timedelta(seconds=31)) == [user.id]
+    grant = _grant(db, user, service)
+    grant.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert users_with_expired_grants() == [user.id]
+    logic.settle(user)
+    assert (_grant(db, user, service).status, _grant(db, user, service).reason) == (
+        "revoked",
+        "The grant expired.",
+    )
+
+    request = logic.request_access(user, service, note="I edit the fitting pages")
+    assert request.status == "pending" and _grant(db, user, service).status == "revoked"
+    with pytest.raises(logic.AccessRefused, match="waiting for a director already"):
+        logic.request_access(user, service)
+    logic.decide(db.session.get(AccessRequest, request.id), director, approve=True, reason="Welcome")
+    assert _grant(db, user, service).status == "active"
+    with pytest.raises(logic.AccessRefused, match="approved already"):
+        logic.decide(db.session.get(AccessRequest, request.id), director, approve=False)
+    logic.revoke_manually(_grant(db, user, service), director, reason="Left the wiki team")
+    assert _grant(db, user, service).status == "revoked"
+
+
+def test_a_service_given_by_policy_cannot_be_revoked_by_hand(db, key_factory, make_user, redis_client):
+    service = _service(db)
+    user, _ = _member(db, key_factory)
+    with pytest.raises(logic.AccessRefused, match="automatically"):
+        logic.revoke_manually(_grant(db, user, service), make_user(role="director"))
+
+
+def test_a_webhook_gets_signed_grant_and_revoke_events(db, key_factory, receiver, redis_client):
+    service = _service(db, url=receiver.url)
+    user, made = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    assert sync_grant(grant.id).action == "done"
+    assert sync_grant(grant.id).action == "nothing"  # in sync: nothing is sent twice
+    user.main_character.corporation.tracked_as = None
+    db.session.commit()
+    reconcile_user(user.id)
+    assert sync_grant(grant.id).action == "done"
+    events = receiver.received()
+    assert [e["event"] for e, _, _ in events] == ["grant", "revoke"]
+    first, headers, body = events[0]
+    assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    assert not verify("another secret", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    assert first["character"]["name"] == made["name"] and first["corporation"]["ticker"] == "VAL"
+    grant = _grant(db, user, service)
+    assert (grant.sync_status, grant.provisioned) == ("synced", False)
+
+
+def test_a_failing_receiver_is_retried_and_a_refusing_one_fails_the_sync(
+    db, key_factory, receiver, redis_client
+):
+    service = _service(db, url=receiver.url)
+    user, _ = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    receiver.status = 503
+    outcome = sync_grant(grant.id, attempt=1)
+    assert outcome.action == "retry" and outcome.delay > 0
+    assert "trying again" in _grant(db, user, service).sync_error
+    receiver.status = 400
+    assert sync_grant(grant.id, attempt=2).action == "failed"
+    grant = _grant(db, user, service)
+    assert (grant.sync_status, grant.sync_error) == ("failed", "the receiver refused the event (400)")
+    receiver.status = 200
+    assert sync_grant(grant.id).action == "done"
