@@ -85,13 +85,17 @@ def register_blueprints(app):
     from app.accounts import sso as _sso  # noqa: F401
     from app.accounts import views as _account_views  # noqa: F401
     from app.admin import bp as admin_bp
+    from app.admin import directory_views as _directory_views  # noqa: F401
     from app.admin import queue_views as _queue_views  # noqa: F401
+    from app.admin import services_views as _services_views  # noqa: F401
     from app.admin import views as _admin_views  # noqa: F401
     from app.health import bp as health_bp
     from app.keys import bp as keys_bp
     from app.keys import views as _key_views  # noqa: F401
     from app.main import bp as main_bp
     from app.metrics import bp as metrics_bp
+    from app.services import bp as services_bp
+    from app.services import views as _service_views  # noqa: F401
 
     app.register_blueprint(main_bp)
     app.register_blueprint(metrics_bp)
@@ -99,6 +103,7 @@ def register_blueprints(app):
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(health_bp)
     app.register_blueprint(keys_bp)
+    app.register_blueprint(services_bp)
 
 
 def register_errorhandlers(app):

@@ -18,6 +18,7 @@ PUBLIC_ENDPOINTS = {
     "accounts.sso_callback",
     "health.healthz",
     "metrics.metrics",  # its own bearer token: tests/admin/test_metrics.py
+    "services.forward_auth",  # 401/403 for proxies: tests/services/test_forward_auth.py
 }
 
 

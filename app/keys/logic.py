@@ -54,12 +54,16 @@ def register_key(user, claims, refresh_token):
     return key
 
 
-def remove_key(user, key):
-    """Delete a member's key and revoke its grant at SSO; the character stays theirs."""
+def remove_key(user, key, actor=None):
+    """Delete a member's key and revoke its grant at SSO; the character stays theirs.
+
+    An admin (actor) may remove any key, a main character's too; the member may not remove their
+    main's key while they have others.
+    """
     if key.user_id != user.id:
         raise KeyRefused("That key is not yours.")
     character = key.character
-    if user.main_character_id == character.id and len(user.keys) > 1:
+    if actor is None and user.main_character_id == character.id and len(user.keys) > 1:
         raise KeyRefused("This is your main character. Make another character your main first.")
     revoked = True
     try:
@@ -67,7 +71,7 @@ def remove_key(user, key):
     except (EveError, crypto.DecryptionError) as exc:
         log.warning("revoking key %s at SSO failed: %s", key.id, exc)
         revoked = False
-    record("key.remove", actor=user, target=key, detail=f"{character.name} ({character.id})")
+    record("key.remove", actor=actor or user, target=key, detail=f"{character.name} ({character.id})")
     db.session.delete(key)
     return revoked
 

@@ -1,0 +1,88 @@
+"""Admin forms: tracking corporations and alliances, roles, directors, searches and filters."""
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from app.accounts.models import ROLES, STATES
+from app.keys.models import KEY_STATUSES
+
+EVE_ID_MAX = 2**63 - 1
+
+
+class TrackForm(FlaskForm):
+    """Track a corporation or alliance by its EVE id."""
+
+    kind = SelectField("What", choices=[("corporation", "Corporation"), ("alliance", "Alliance")])
+    entity_id = IntegerField(
+        "EVE id",
+        validators=[
+            InputRequired("Give the EVE id (a whole number, e.g. 98000001)."),
+            NumberRange(min=1, max=EVE_ID_MAX, message="EVE ids are positive whole numbers."),
+        ],
+    )
+    tracked_as = SelectField("Counts as", choices=[("member", "member"), ("blue", "blue")])
+    submit = SubmitField("Track")
+
+
+class TrackingForm(FlaskForm):
+    """Change or end the tracking of a corporation or alliance."""
+
+    tracked_as = SelectField(
+        "Counts as", choices=[("member", "member"), ("blue", "blue"), ("", "not tracked")]
+    )
+    submit = SubmitField("Save")
+
+
+class RoleForm(FlaskForm):
+    """Change a user's role."""
+
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    submit = SubmitField("Change role")
+
+
+class AppointForm(FlaskForm):
+    """Appoint a user director of a tracked corporation."""
+
+    corporation_id = SelectField("Corporation", coerce=str, validators=[DataRequired("Pick a corporation.")])
+    submit = SubmitField("Appoint")
+
+
+class UserSearchForm(FlaskForm):
+    """Search users (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Name", validators=[Optional(), Length(max=128)])
+    role = SelectField("Role", choices=[("", "any role")] + [(r, r) for r in ROLES], validators=[Optional()])
+    state = SelectField(
+        "State", choices=[("", "any state")] + [(s, s) for s in STATES], validators=[Optional()]
+    )
+
+
+class KeySearchForm(FlaskForm):
+    """Search keys by character, corporation or status (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Character or corporation", validators=[Optional(), Length(max=128)])
+    status = SelectField(
+        "Status", choices=[("", "any status")] + [(s, s) for s in KEY_STATUSES], validators=[Optional()]
+    )
+
+
+class AuditFilterForm(FlaskForm):
+    """Filter the audit log (a GET form: no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    action = StringField(
+        "Action", validators=[Optional(), Length(max=64)], description="e.g. grant. or queue.pause"
+    )
+    actor = StringField("Who", validators=[Optional(), Length(max=128)])
+    target = StringField(
+        "Target", validators=[Optional(), Length(max=64)], description="e.g. user:12 or grant"
+    )

@@ -1,0 +1,163 @@
+"""Admin pages for services: the list, the editor with the policy, the test event, resyncs."""
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func
+
+from app.accounts.auth import admin_required
+from app.admin import bp
+from app.admin.models import record
+from app.extensions import db
+from app.keys.forms import ActionForm
+from app.services.connectors import ConnectorError, connector_for
+from app.services.forms import ServiceForm
+from app.services.logic import queue_syncs
+from app.services.models import Grant, Service
+
+
+def _service(service_id):
+    service = db.session.get(Service, service_id)
+    if service is None:
+        abort(404)
+    return service
+
+
+@bp.get("/services")
+@login_required
+@admin_required
+def services():
+    """Every service with its policy, grants by status and failed syncs."""
+    rows = db.session.execute(
+        db.select(Grant.service_id, Grant.status, func.count()).group_by(Grant.service_id, Grant.status)
+    ).all()
+    counts = {}
+    for service_id, status, count in rows:
+        counts.setdefault(service_id, {})[status] = count
+    failed = dict(
+        db.session.execute(
+            db.select(Grant.service_id, func.count())
+            .where(Grant.sync_status == "failed")
+            .group_by(Grant.service_id)
+        ).all()
+    )
+    listed = db.session.scalars(db.select(Service).order_by(Service.name)).all()
+    return render_template("admin/services.html", services=listed, counts=counts, failed=failed)
+
+
+def _apply(form, service):
+    service.name = form.name.data.strip()
+    service.slug = form.slug.data.strip()
+    service.kind = form.kind.data
+    service.auto_states = ",".join(form.auto_states.data or [])
+    service.requires_approval = form.requires_approval.data
+    service.strict = form.strict.data
+    service.enabled = form.enabled.data
+    settings = dict(service.settings) if service.settings_encrypted else {}
+    if service.kind == "webhook":
+        settings["url"] = form.url.data.strip()
+        if form.secret.data:
+            settings["secret"] = form.secret.data
+    if service.kind == "discord":
+        settings["guild_id"] = form.guild_id.data.strip()
+        settings["role_ids"] = [p.strip() for p in form.role_ids.data.split(",") if p.strip()]
+    service.settings = settings
+
+
+def _resettle_everyone():
+    """A policy changed: reconcile every user's grants (queued, one task per user)."""
+    from app.accounts.models import User
+    from tasks.access import enqueue_reconcile
+
+    for user_id in db.session.scalars(db.select(User.id).where(User.is_active_account.is_(True))).all():
+        enqueue_reconcile(user_id)
+
+
+@bp.route("/services/new", methods=["GET", "POST"])
+@login_required
+@admin_required
+def new_service():
+    """Add a service."""
+    form = ServiceForm()
+    if form.validate_on_submit():
+        service = Service()
+        _apply(form, service)
+        db.session.add(service)
+        db.session.flush()
+        record("service.created", current_user, target=service, detail=f"{service.slug} ({service.kind})")
+        db.session.commit()
+        _resettle_everyone()
+        flash(f"{service.name} was added; members' grants are being worked out.", "success")
+        return redirect(url_for("admin.edit_service", service_id=service.id))
+    return render_template("admin/service_form.html", form=form, service=None)
+
+
+@bp.route("/services/<int:service_id>", methods=["GET", "POST"])
+@login_required
+@admin_required
+def edit_service(service_id):
+    """Change a service and its policy."""
+    service = _service(service_id)
+    form = ServiceForm(obj=service, service=service)
+    if not form.is_submitted():
+        form.auto_states.data = service.auto_state_list
+        settings = service.settings
+        form.url.data = settings.get("url", "")
+        form.guild_id.data = settings.get("guild_id", "")
+        form.role_ids.data = ",".join(settings.get("role_ids", []))
+    if form.validate_on_submit():
+        _apply(form, service)
+        record("service.updated", current_user, target=service, detail=service.slug)
+        db.session.commit()
+        _resettle_everyone()
+        flash(f"{service.name} was saved; grants follow the new policy.", "success")
+        return redirect(url_for("admin.edit_service", service_id=service.id))
+    failing = db.session.scalars(
+        db.select(Grant).where(Grant.service_id == service.id, Grant.sync_status == "failed").limit(50)
+    ).all()
+    return render_template(
+        "admin/service_form.html", form=form, service=service, failing=failing, action=ActionForm()
+    )
+
+
+def _checked_form():
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page and try again.")
+
+
+@bp.post("/services/<int:service_id>/test")
+@login_required
+@admin_required
+def test_service(service_id):
+    """Send a test event (webhooks) or check the settings of a service, and say how it went."""
+    _checked_form()
+    service = _service(service_id)
+    try:
+        answer = connector_for(service).check()
+    except ConnectorError as exc:
+        flash(f"The test failed: {exc}.", "danger")
+        outcome = f"failed: {exc}"
+    else:
+        flash(f"The test went through{f' (the receiver answered {answer})' if answer else ''}.", "success")
+        outcome = "ok"
+    record("service.test", current_user, target=service, detail=outcome)
+    db.session.commit()
+    return redirect(url_for("admin.edit_service", service_id=service.id))
+
+
+@bp.post("/services/<int:service_id>/resync")
+@login_required
+@admin_required
+def resync_service(service_id):
+    """Queue every failed sync of a service again."""
+    _checked_form()
+    service = _service(service_id)
+    failing = db.session.scalars(
+        db.select(Grant).where(Grant.service_id == service.id, Grant.sync_status == "failed")
+    ).all()
+    for grant in failing:
+        grant.sync_status = "pending"
+    record("service.resync", current_user, target=service, detail=f"{len(failing)} grants")
+    db.session.commit()
+    queue_syncs(failing)
+    flash(f"{len(failing)} failed sync{'s' if len(failing) != 1 else ''} queued again.", "success")
+    return redirect(url_for("admin.edit_service", service_id=service.id))

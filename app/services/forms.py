@@ -1,0 +1,174 @@
+"""Service forms: the admin's service editor, a member's request, a director's grant and decision."""
+
+import re
+from datetime import UTC, datetime
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
+from wtforms.validators import URL, DataRequired, Length, Optional
+
+from app.accounts.models import STATES
+from app.services.models import SERVICE_KINDS
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+KIND_LABELS = {
+    "webhook": "Webhook (signed JSON events)",
+    "forward_auth": "Forward auth (reverse proxy)",
+    "discord": "Discord",
+}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+def parse_expiry(text):
+    """ "2026-11-21T18:00" or with seconds, read as UTC; None for empty; ValueError when malformed."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError("Give the expiry as a date and time, e.g. 2026-12-31T18:00 (UTC).")
+
+
+class ExpiryField(StringField):
+    """An optional UTC date and time in the future."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.moment = None
+
+    def pre_validate(self, form):
+        try:
+            self.moment = parse_expiry(self.data)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+        if self.moment is not None and self.moment <= datetime.now(UTC).replace(tzinfo=None):
+            raise ValidationError("The expiry must be in the future.")
+
+
+class ServiceForm(FlaskForm):
+    """Create or edit a service and its policy."""
+
+    name = StringField("Name", validators=[DataRequired("Give the service a name."), Length(max=128)])
+    slug = StringField(
+        "Short name",
+        validators=[DataRequired("Give the service a short name."), Length(max=63)],
+        description="Lower-case letters, digits and dashes; used in URLs such as /auth/forward/<short name>.",
+    )
+    kind = SelectField("Kind", choices=[(k, KIND_LABELS[k]) for k in SERVICE_KINDS])
+    url = StringField(
+        "Webhook URL",
+        validators=[
+            Optional(),
+            URL(require_tld=False, message="Give a full URL, e.g. https://forum.example.org/bastion."),
+        ],
+    )
+    secret = StringField(
+        "Signing secret",
+        validators=[Optional(), Length(min=16, max=256, message="The secret needs 16 to 256 characters.")],
+        description="Leave empty to keep the current one.",
+    )
+    guild_id = StringField("Discord server id", validators=[Optional(), Length(max=32)])
+    role_ids = StringField(
+        "Discord role ids", validators=[Optional(), Length(max=500)], description="Comma-separated."
+    )
+    auto_states = MultiCheckboxField("Given automatically to", choices=[(s, f"{s}s") for s in STATES])
+    requires_approval = BooleanField("Requests need a director's approval")
+    strict = BooleanField("Strict: suspend while any of the user's keys is invalid")
+    enabled = BooleanField("Enabled", default=True)
+    submit = SubmitField("Save")
+
+    def __init__(self, *args, service=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.service = service
+
+    def validate_slug(self, field):
+        if not SLUG_RE.match(field.data or ""):
+            raise ValidationError(
+                "Use lower-case letters, digits and dashes, starting with a letter or digit."
+            )
+        from app.extensions import db
+        from app.services.models import Service
+
+        other = db.session.scalars(db.select(Service).filter_by(slug=field.data)).first()
+        if other is not None and other is not self.service:
+            raise ValidationError("Another service has this short name.")
+
+    def validate_url(self, field):
+        if self.kind.data == "webhook" and not field.data:
+            raise ValidationError("A webhook needs the URL events are sent to.")
+
+    def validate_secret(self, field):
+        has_one = self.service is not None and self.service.settings.get("secret")
+        if self.kind.data == "webhook" and not field.data and not has_one:
+            raise ValidationError("A webhook needs a signing secret of at least 16 characters.")
+
+    def validate_guild_id(self, field):
+        if self.kind.data == "discord" and not (field.data or "").isdigit():
+            raise ValidationError("Give the Discord server's numeric id.")
+
+    def validate_role_ids(self, field):
+        if self.kind.data == "discord":
+            ids = [p.strip() for p in (field.data or "").split(",") if p.strip()]
+            if not ids or not all(p.isdigit() for p in ids):
+                raise ValidationError("Give one or more numeric role ids, separated by commas.")
+
+
+class RequestForm(FlaskForm):
+    """A member asks for a service."""
+
+    note = TextAreaField(
+        "Why (optional)",
+        validators=[Optional(), Length(max=500, message="Keep the note under 500 characters.")],
+    )
+    submit = SubmitField("Request access")
+
+
+class GrantForm(FlaskForm):
+    """A director grants a service by hand."""
+
+    service = SelectField("Service", coerce=str, validators=[DataRequired("Pick a service.")])
+    expires_at = ExpiryField(
+        "Expires (UTC, optional)", description="e.g. 2026-12-31T18:00; empty for no expiry."
+    )
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=255, message="Keep the reason under 255 characters.")]
+    )
+    submit = SubmitField("Grant")
+
+
+class RevokeForm(FlaskForm):
+    """A director revokes a grant given by hand."""
+
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=255, message="Keep the reason under 255 characters.")]
+    )
+    submit = SubmitField("Revoke")
+
+
+class DecisionForm(FlaskForm):
+    """A director approves or denies a request."""
+
+    decision = SelectField("Decision", choices=[("approve", "Approve"), ("deny", "Deny")])
+    expires_at = ExpiryField("Expires (UTC, optional)")
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=255, message="Keep the reason under 255 characters.")]
+    )
+    submit = SubmitField("Decide")
