@@ -20,7 +20,8 @@ from sqlalchemy import bindparam, select, update
 
 from app import crypto
 from app.admin.models import record
-from app.corps.models import Character
+from app.corps.directors import DIRECTOR_ROLE, settle_directorships
+from app.corps.models import Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
 from app.extensions import db, write_transaction
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 KEYS = Key.__table__  # plain SQL on the hot path, without the ORM's bookkeeping
 CHARACTERS = Character.__table__
+CORPORATIONS = Corporation.__table__
 SELECT_KEY = (
     select(
         KEYS.c.id,
@@ -52,13 +54,19 @@ SELECT_KEY = (
         KEYS.c.consecutive_failures,
         KEYS.c.next_check_at,
         CHARACTERS.c.affiliation_checked_at,
+        CHARACTERS.c.corporation_id,
+        CHARACTERS.c.is_director,
+        CORPORATIONS.c.tracked_as,
     )
     .join_from(KEYS, CHARACTERS, CHARACTERS.c.id == KEYS.c.character_id)
+    .outerjoin(CORPORATIONS, CORPORATIONS.c.id == CHARACTERS.c.corporation_id)
     .where(KEYS.c.id == bindparam("key_id"))
 )
 SLOT_TOLERANCE = 0.005  # a slot this close is "now"
 STALE_SLOT = 2.0  # a slot this far in the past no longer counts as a reservation
 UPSTREAM = "sso"
+ESI_UPSTREAM = "esi"
+ROLES_SCOPE = "esi-characters.read_corporation_roles.v1"
 
 REASON_REVOKED = "EVE refused the refresh token: the grant was revoked or has expired."
 REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
@@ -191,7 +199,29 @@ def _check(row, lock, attempt):
     missing = sorted(required - set(claims["scp"]))
     if missing:
         return _finish(row, "invalid", "Scopes no longer granted: " + ", ".join(missing), new_token)
-    return _finish(row, "valid", None, new_token)
+    director = _holds_director_role(client, row, tokens["access_token"], claims["scp"])
+    verdict = _finish(row, "valid", None, new_token)
+    if director is not None and (director or row.is_director):
+        settle_directorships(row.user_id, row.character_id, director)
+    return verdict
+
+
+def _holds_director_role(client, row, access_token, scopes):
+    """Whether the character holds ESI's Director role in a tracked corporation; None when unknown.
+
+    Asked only with the roles scope and only for tracked corporations; when ESI's governor says
+    wait, or ESI fails, the answer waits for the next check (a key's verdict never depends on it).
+    """
+    if ROLES_SCOPE not in scopes or not row.tracked_as:
+        return None
+    if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
+        return None
+    try:
+        answer = client.roles(row.character_id, access_token)
+    except EveError as exc:
+        log.info("roles of character %s not read: %s", row.character_id, exc)
+        return None
+    return DIRECTOR_ROLE in (answer.get("roles") or [])
 
 
 def _claim_refresh(row, ttl):

@@ -1,0 +1,62 @@
+"""Directors: from ESI's Director role (checked with each key) or appointed by an admin.
+
+A user directs a tracked corporation when one of their characters in it holds the Director role,
+or when an admin appointed them. Directorships from ESI follow the roles: they come and go with
+the checks; appointed ones stay until an admin ends them.
+"""
+
+from app.accounts.models import Directorship, User
+from app.admin.models import record
+from app.corps.models import Character, Corporation
+from app.extensions import db, write_transaction
+
+DIRECTOR_ROLE = "Director"
+
+
+def settle_directorships(user_id, character_id, is_director):
+    """Record a character's Director role and bring the user's ESI directorships in line."""
+    with write_transaction() as session:
+        character = session.get(Character, character_id)
+        if character is None:
+            return
+        character.is_director = is_director
+        session.flush()
+        user = session.get(User, user_id)
+        wanted = set(
+            session.scalars(
+                db.select(Character.corporation_id)
+                .join(Corporation, Corporation.id == Character.corporation_id)
+                .where(
+                    Character.user_id == user_id,
+                    Character.is_director.is_(True),
+                    Corporation.tracked_as.is_not(None),
+                )
+            )
+        )
+        held = {d.corporation_id: d for d in user.directorships}
+        for corporation_id in wanted - set(held):
+            user.directorships.append(Directorship(corporation_id=corporation_id, source="esi"))
+            record("director.esi", None, target=user, detail=f"Director role in corporation {corporation_id}")
+        for corporation_id, directorship in held.items():
+            if directorship.source == "esi" and corporation_id not in wanted:
+                user.directorships.remove(directorship)
+                record(
+                    "director.esi_lost",
+                    None,
+                    target=user,
+                    detail=f"no Director role in corporation {corporation_id}",
+                )
+        session.flush()
+        if user.directorships and user.role == "member":
+            user.role = "director"
+            record("user.role", None, target=user, detail="member -> director (Director role)")
+        elif not user.directorships and user.role == "director":
+            user.role = "member"
+            record("user.role", None, target=user, detail="director -> member (no corporation to direct)")
+
+
+def directs(user, corporation_id):
+    """True when the user may act for the corporation (its director, or an admin)."""
+    if user.is_admin:
+        return True
+    return any(d.corporation_id == corporation_id for d in user.directorships)
