@@ -89,6 +89,8 @@ def register_blueprints(app):
     from app.admin import queue_views as _queue_views  # noqa: F401
     from app.admin import services_views as _services_views  # noqa: F401
     from app.admin import views as _admin_views  # noqa: F401
+    from app.director import bp as director_bp
+    from app.director import views as _director_views  # noqa: F401
     from app.health import bp as health_bp
     from app.keys import bp as keys_bp
     from app.keys import views as _key_views  # noqa: F401
@@ -104,6 +106,7 @@ def register_blueprints(app):
     app.register_blueprint(health_bp)
     app.register_blueprint(keys_bp)
     app.register_blueprint(services_bp)
+    app.register_blueprint(director_bp)
 
 
 def register_errorhandlers(app):

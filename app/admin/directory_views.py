@@ -22,6 +22,7 @@ from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import EveError, NotFound
 from app.extensions import db
+from app.forms import choices
 from app.keys.checks import being_checked, queue_check
 from app.keys.forms import ActionForm
 from app.keys.logic import KeyRefused, remove_key
@@ -210,7 +211,7 @@ def _corp_choices():
     corps = db.session.scalars(
         db.select(Corporation).where(Corporation.tracked_as.is_not(None)).order_by(Corporation.name)
     ).all()
-    return [(str(c.id), f"{c.name} [{c.ticker}]") for c in corps]
+    return choices((str(c.id), f"{c.name} [{c.ticker}]") for c in corps)
 
 
 @bp.get("/users/<int:user_id>")

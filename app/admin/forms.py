@@ -5,6 +5,7 @@ from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.accounts.models import ROLES, STATES
+from app.forms import choices
 from app.keys.models import KEY_STATUSES
 
 EVE_ID_MAX = 2**63 - 1
@@ -13,7 +14,7 @@ EVE_ID_MAX = 2**63 - 1
 class TrackForm(FlaskForm):
     """Track a corporation or alliance by its EVE id."""
 
-    kind = SelectField("What", choices=[("corporation", "Corporation"), ("alliance", "Alliance")])
+    kind = SelectField("What", choices=choices([("corporation", "Corporation"), ("alliance", "Alliance")]))
     entity_id = IntegerField(
         "EVE id",
         validators=[
@@ -21,7 +22,7 @@ class TrackForm(FlaskForm):
             NumberRange(min=1, max=EVE_ID_MAX, message="EVE ids are positive whole numbers."),
         ],
     )
-    tracked_as = SelectField("Counts as", choices=[("member", "member"), ("blue", "blue")])
+    tracked_as = SelectField("Counts as", choices=choices([("member", "member"), ("blue", "blue")]))
     submit = SubmitField("Track")
 
 
@@ -29,7 +30,7 @@ class TrackingForm(FlaskForm):
     """Change or end the tracking of a corporation or alliance."""
 
     tracked_as = SelectField(
-        "Counts as", choices=[("member", "member"), ("blue", "blue"), ("", "not tracked")]
+        "Counts as", choices=choices([("member", "member"), ("blue", "blue"), ("", "not tracked")])
     )
     submit = SubmitField("Save")
 
@@ -37,7 +38,7 @@ class TrackingForm(FlaskForm):
 class RoleForm(FlaskForm):
     """Change a user's role."""
 
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=choices([(r, r) for r in ROLES]))
     submit = SubmitField("Change role")
 
 
@@ -55,9 +56,11 @@ class UserSearchForm(FlaskForm):
         csrf = False
 
     q = StringField("Name", validators=[Optional(), Length(max=128)])
-    role = SelectField("Role", choices=[("", "any role")] + [(r, r) for r in ROLES], validators=[Optional()])
+    role = SelectField(
+        "Role", choices=choices([("", "any role")] + [(r, r) for r in ROLES]), validators=[Optional()]
+    )
     state = SelectField(
-        "State", choices=[("", "any state")] + [(s, s) for s in STATES], validators=[Optional()]
+        "State", choices=choices([("", "any state")] + [(s, s) for s in STATES]), validators=[Optional()]
     )
 
 
@@ -69,7 +72,9 @@ class KeySearchForm(FlaskForm):
 
     q = StringField("Character or corporation", validators=[Optional(), Length(max=128)])
     status = SelectField(
-        "Status", choices=[("", "any status")] + [(s, s) for s in KEY_STATUSES], validators=[Optional()]
+        "Status",
+        choices=choices([("", "any status")] + [(s, s) for s in KEY_STATUSES]),
+        validators=[Optional()],
     )
 
 

@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from app.accounts.models import STATES
+from app.forms import choices
 from app.services.models import SERVICE_KINDS
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -72,7 +73,7 @@ class ServiceForm(FlaskForm):
         validators=[DataRequired("Give the service a short name."), Length(max=63)],
         description="Lower-case letters, digits and dashes; used in URLs such as /auth/forward/<short name>.",
     )
-    kind = SelectField("Kind", choices=[(k, KIND_LABELS[k]) for k in SERVICE_KINDS])
+    kind = SelectField("Kind", choices=choices([(k, KIND_LABELS[k]) for k in SERVICE_KINDS]))
     url = StringField(
         "Webhook URL",
         validators=[
@@ -89,7 +90,9 @@ class ServiceForm(FlaskForm):
     role_ids = StringField(
         "Discord role ids", validators=[Optional(), Length(max=500)], description="Comma-separated."
     )
-    auto_states = MultiCheckboxField("Given automatically to", choices=[(s, f"{s}s") for s in STATES])
+    auto_states = MultiCheckboxField(
+        "Given automatically to", choices=choices([(s, f"{s}s") for s in STATES])
+    )
     requires_approval = BooleanField("Requests need a director's approval")
     strict = BooleanField("Strict: suspend while any of the user's keys is invalid")
     enabled = BooleanField("Enabled", default=True)
@@ -166,7 +169,7 @@ class RevokeForm(FlaskForm):
 class DecisionForm(FlaskForm):
     """A director approves or denies a request."""
 
-    decision = SelectField("Decision", choices=[("approve", "Approve"), ("deny", "Deny")])
+    decision = SelectField("Decision", choices=choices([("approve", "Approve"), ("deny", "Deny")]))
     expires_at = ExpiryField("Expires (UTC, optional)")
     reason = StringField(
         "Reason", validators=[Optional(), Length(max=255, message="Keep the reason under 255 characters.")]

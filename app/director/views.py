@@ -1,0 +1,323 @@
+"""Directors see and act on their own corporations only (admins on every tracked one)."""
+
+import time
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import exists, func
+from sqlalchemy.orm import selectinload
+
+from app.accounts.auth import director_required
+from app.accounts.models import User
+from app.admin.models import record
+from app.corps.directors import directs
+from app.corps.models import Character, Corporation
+from app.director import bp
+from app.extensions import db
+from app.forms import choices
+from app.jobs.connection import get_redis
+from app.keys.forms import ActionForm
+from app.keys.models import Key
+from app.services.forms import DecisionForm, GrantForm, RevokeForm
+from app.services.logic import AccessRefused, decide, grant_manually, revoke_manually
+from app.services.models import AccessRequest, Grant, Service
+
+PER_PAGE = 50
+FILTERS = {"invalid": "Invalid keys", "nokeys": "No keys", "requests": "Pending requests"}
+REVALIDATION_TTL = 6 * 3600
+
+
+def _corporation(corporation_id):
+    """A tracked corporation the current user directs; 403 for anyone else's."""
+    corporation = db.session.get(Corporation, corporation_id)
+    if corporation is None or corporation.tracked_as is None:
+        abort(404)
+    if not directs(current_user, corporation.id):
+        abort(403)
+    return corporation
+
+
+def _members_query(corporation_id):
+    in_corp = db.select(Character.user_id).where(
+        Character.corporation_id == corporation_id, Character.user_id.is_not(None)
+    )
+    return db.select(User).where(User.id.in_(in_corp))
+
+
+def _member(corporation, user_id):
+    user = db.session.scalars(_members_query(corporation.id).where(User.id == user_id)).first()
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/director/")
+@login_required
+@director_required
+def index():
+    """The corporations this user directs."""
+    if current_user.is_admin:
+        corps = db.session.scalars(
+            db.select(Corporation).where(Corporation.tracked_as.is_not(None)).order_by(Corporation.name)
+        ).all()
+    else:
+        corps = [d.corporation for d in current_user.directorships if d.corporation.tracked_as]
+    if len(corps) == 1:
+        return redirect(url_for("director.corporation", corporation_id=corps[0].id))
+    return render_template("director/index.html", corps=corps)
+
+
+def _pending_requests(corporation_id):
+    return db.session.scalars(
+        db.select(AccessRequest)
+        .where(
+            AccessRequest.status == "pending",
+            AccessRequest.user_id.in_(_members_query(corporation_id).with_only_columns(User.id)),
+        )
+        .order_by(AccessRequest.created_at)
+    ).all()
+
+
+@bp.get("/director/corporations/<int:corporation_id>")
+@login_required
+@director_required
+def corporation(corporation_id):
+    """Every member with key health (naming invalid keys' characters), services and requests."""
+    corp = _corporation(corporation_id)
+    chosen = request.args.get("filter", "")
+    query = _members_query(corp.id)
+    if chosen == "invalid":
+        query = query.where(exists().where(Key.user_id == User.id, Key.status == "invalid"))
+    elif chosen == "nokeys":
+        query = query.where(~exists().where(Key.user_id == User.id))
+    elif chosen == "requests":
+        query = query.where(
+            exists().where(AccessRequest.user_id == User.id, AccessRequest.status == "pending")
+        )
+    else:
+        chosen = ""
+    query = query.options(
+        selectinload(User.characters),
+        selectinload(User.keys).selectinload(Key.character),
+        selectinload(User.grants),
+    ).order_by(User.id)
+    page = db.paginate(
+        query, page=max(1, request.args.get("page", 1, type=int) or 1), per_page=PER_PAGE, error_out=False
+    )
+    keys_total = db.session.scalar(
+        db.select(func.count())
+        .select_from(Key)
+        .join(Character, Character.id == Key.character_id)
+        .where(Character.corporation_id == corp.id)
+    )
+    return render_template(
+        "director/corporation.html",
+        corp=corp,
+        page=page,
+        chosen=chosen,
+        filters=FILTERS,
+        requests=_pending_requests(corp.id),
+        decision=DecisionForm(),
+        action=ActionForm(),
+        keys_total=keys_total,
+        progress=_progress(corp.id),
+    )
+
+
+@bp.get("/director/corporations/<int:corporation_id>/members/<int:user_id>")
+@login_required
+@director_required
+def member(corporation_id, user_id):
+    """One member: characters and keys, services, and the form to grant one by hand."""
+    corp = _corporation(corporation_id)
+    user = _member(corp, user_id)
+    return _member_page(corp, user, GrantForm())
+
+
+def _grant_form_choices(form):
+    services = db.session.scalars(
+        db.select(Service).where(Service.enabled.is_(True)).order_by(Service.name)
+    ).all()
+    form.service.choices = choices([("", "Pick a service")] + [(s.slug, s.name) for s in services])
+    return form
+
+
+def _member_page(corp, user, form, status=200):
+    _grant_form_choices(form)
+    return (
+        render_template(
+            "director/member.html",
+            corp=corp,
+            user=user,
+            form=form,
+            revoke=RevokeForm(),
+            decision=DecisionForm(),
+        ),
+        status,
+    )
+
+
+@bp.post("/director/corporations/<int:corporation_id>/members/<int:user_id>/grants")
+@login_required
+@director_required
+def grant(corporation_id, user_id):
+    """Grant a service by hand, with an optional expiry and reason."""
+    corp = _corporation(corporation_id)
+    user = _member(corp, user_id)
+    form = _grant_form_choices(GrantForm())
+    if not form.validate_on_submit():
+        return _member_page(corp, user, form, 400)
+    service = db.session.scalars(db.select(Service).filter_by(slug=form.service.data, enabled=True)).first()
+    try:
+        grant_manually(
+            user,
+            service,
+            current_user,
+            expires_at=form.expires_at.moment,
+            reason=(form.reason.data or "").strip() or None,
+        )
+    except AccessRefused as exc:
+        db.session.rollback()
+        form.service.errors.append(str(exc))
+        return _member_page(corp, user, form, 400)
+    until = f" until {form.expires_at.moment:%Y-%m-%d %H:%M:%S} UTC" if form.expires_at.moment else ""
+    flash(f"{user.display_name} has {service.name}{until}.", "success")
+    return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
+
+
+@bp.post("/director/corporations/<int:corporation_id>/grants/<int:grant_id>/revoke")
+@login_required
+@director_required
+def revoke(corporation_id, grant_id):
+    """Revoke a service given by hand."""
+    corp = _corporation(corporation_id)
+    found = db.session.get(Grant, grant_id)
+    if found is None:
+        abort(404)
+    user = _member(corp, found.user_id)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
+        return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
+    try:
+        revoke_manually(found, current_user, reason=(form.reason.data or "").strip() or None)
+    except AccessRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+    else:
+        flash(f"{found.service.name} was revoked from {user.display_name}.", "success")
+    return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
+
+
+@bp.post("/director/corporations/<int:corporation_id>/requests/<int:request_id>")
+@login_required
+@director_required
+def decide_request(corporation_id, request_id):
+    """Approve or deny a member's request."""
+    corp = _corporation(corporation_id)
+    found = db.session.get(AccessRequest, request_id)
+    if found is None:
+        abort(404)
+    _member(corp, found.user_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(
+            "The decision could not be taken: "
+            + " ".join(e for errors in form.errors.values() for e in errors),
+            "danger",
+        )
+        return redirect(url_for("director.corporation", corporation_id=corp.id))
+    approve = form.decision.data == "approve"
+    try:
+        decide(
+            found,
+            current_user,
+            approve,
+            reason=(form.reason.data or "").strip() or None,
+            expires_at=form.expires_at.moment,
+        )
+    except AccessRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+    else:
+        verb = "approved" if approve else "denied"
+        flash(f"{found.user.display_name}'s request for {found.service.name} was {verb}.", "success")
+    return redirect(url_for("director.corporation", corporation_id=corp.id))
+
+
+# Re-validate all
+
+
+def _progress_key(corporation_id):
+    return f"bastion:revalidate:{corporation_id}"
+
+
+def _corp_key_ids(corporation_id):
+    return db.session.scalars(
+        db.select(Key.id)
+        .join(Character, Character.id == Key.character_id)
+        .where(Character.corporation_id == corporation_id)
+    ).all()
+
+
+@bp.post("/director/corporations/<int:corporation_id>/revalidate")
+@login_required
+@director_required
+def revalidate(corporation_id):
+    """Queue every key of the corporation's characters at on-demand priority."""
+    from app.keys.checks import queue_check
+
+    corp = _corporation(corporation_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page and try again.")
+    key_ids = _corp_key_ids(corp.id)
+    started = time.time()
+    get_redis().set(_progress_key(corp.id), f"{started:.3f}|{len(key_ids)}", ex=REVALIDATION_TTL)
+    for key_id in key_ids:
+        queue_check(key_id)
+    record(
+        "corporation.revalidate",
+        current_user,
+        target_type="corporation",
+        target_id=corp.id,
+        detail=f"{len(key_ids)} keys",
+    )
+    db.session.commit()
+    flash(f"{len(key_ids)} keys of {corp.name} are queued for a check.", "info")
+    return redirect(url_for("director.corporation", corporation_id=corp.id))
+
+
+def _progress(corporation_id):
+    """How far the last "Re-validate all" has come, or None."""
+    from datetime import UTC, datetime
+
+    raw = get_redis().get(_progress_key(corporation_id))
+    if not raw:
+        return None
+    started_text, _, total_text = raw.partition("|")
+    started = datetime.fromtimestamp(float(started_text), UTC).replace(tzinfo=None)
+    rows = db.session.execute(
+        db.select(Key.status, func.count())
+        .join(Character, Character.id == Key.character_id)
+        .where(Character.corporation_id == corporation_id, Key.last_checked_at >= started)
+        .group_by(Key.status)
+    ).all()
+    by_status = dict(rows)
+    done = sum(by_status.values())
+    total = int(total_text)
+    return {
+        "total": total,
+        "done": min(done, total),
+        "by_status": by_status,
+        "finished": done >= total,
+        "started": float(started_text),
+    }
+
+
+@bp.get("/director/corporations/<int:corporation_id>/progress")
+@login_required
+@director_required
+def progress(corporation_id):
+    """The live progress of "Re-validate all" (polled)."""
+    corp = _corporation(corporation_id)
+    return render_template("director/_progress.html", corp=corp, progress=_progress(corp.id))
