@@ -85,6 +85,14 @@ class Config:
     AFFILIATION_INTERVAL = _int("AFFILIATION_INTERVAL", 3600)  # seconds between affiliation checks
     CHECK_JITTER = _float("CHECK_JITTER", 0.1)  # share of an interval added or taken at random
     EVE_DOWNTIME = os.environ.get("EVE_DOWNTIME", "11:00-11:15")  # UTC; empty: none
+
+    # Discord: the OAuth2 application members link their accounts with, and the bot that manages roles.
+    DISCORD_API_URL = os.environ.get("DISCORD_API_URL", "https://discord.com/api/v10")
+    DISCORD_AUTHORIZE_URL = os.environ.get("DISCORD_AUTHORIZE_URL", "https://discord.com/oauth2/authorize")
+    DISCORD_CLIENT_ID = os.environ.get("DISCORD_CLIENT_ID", "")
+    DISCORD_CLIENT_SECRET = os.environ.get("DISCORD_CLIENT_SECRET", "")
+    DISCORD_BOT_TOKEN = os.environ.get("DISCORD_BOT_TOKEN", "")
+    DISCORD_TIMEOUT = _float("DISCORD_TIMEOUT", 10.0)
     GOVERNOR_LIMITS = os.environ.get("GOVERNOR_LIMITS", "")  # known limits, e.g. "sso=100"
     GOVERNOR_SAFETY = _float("GOVERNOR_SAFETY", 0.965)  # share of a known limit handed out as slots
     GOVERNOR_GATE_SAFETY = _float("GOVERNOR_GATE_SAFETY", 0.975)  # share never exceeded in any second

@@ -2,7 +2,7 @@
 
 from flask import Flask, g, request
 
-from sandbox import control, esi, sso
+from sandbox import control, discord, esi, sso
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey
 
@@ -10,10 +10,16 @@ from sandbox.tokens import SigningKey
 def create_sandbox_app(world=None, key=None):
     """Build the sandbox around a universe (a new, empty one when none is given)."""
     app = Flask(__name__)
-    app.extensions["sandbox"] = {"universe": world or Universe(), "key": key or SigningKey()}
+    app.extensions["sandbox"] = {
+        "universe": world or Universe(),
+        "key": key or SigningKey(),
+        "discord": discord.DiscordWorld(),
+    }
     app.register_blueprint(sso.bp)
     app.register_blueprint(esi.bp, url_prefix="/esi")
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
+    app.register_blueprint(discord.bp, url_prefix="/discord")
+    app.register_blueprint(discord.control, url_prefix="/_sandbox")
     _count_calls(app)
     return app
 

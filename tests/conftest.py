@@ -57,6 +57,9 @@ def redis_url():
 
 TEST_CLIENT_ID = "bastion-test"
 TEST_CLIENT_SECRET = "bastion-test-secret"
+TEST_DISCORD_CLIENT_ID = "bastion-discord-test"
+TEST_DISCORD_CLIENT_SECRET = "bastion-discord-test-secret"
+TEST_DISCORD_BOT_TOKEN = "bastion-bot-test-token"
 
 
 class SandboxHandle:
@@ -83,13 +86,23 @@ class SandboxHandle:
         """Serve, and register the suite's application."""
         self.thread.start()
         self.universe.add_client(TEST_CLIENT_ID, TEST_CLIENT_SECRET, ["http://localhost/sso/callback"])
+        discord = self.app.extensions["sandbox"]["discord"]
+        discord.apps[TEST_DISCORD_CLIENT_ID] = {
+            "secret": TEST_DISCORD_CLIENT_SECRET,
+            "redirect_uris": ["http://localhost/services/discord/callback"],
+        }
+        discord.bots.add(TEST_DISCORD_BOT_TOKEN)
         return self
 
     def allow_redirect(self, uri):
-        """Accept another redirect URI for the suite's application."""
+        """Accept another redirect URI for the suite's EVE application (and its Discord one)."""
         client = self.universe.clients[TEST_CLIENT_ID]
         if uri not in client.redirect_uris:
             client.redirect_uris.append(uri)
+        discord_uri = uri.replace("/sso/callback", "/services/discord/callback")
+        uris = self.app.extensions["sandbox"]["discord"].apps[TEST_DISCORD_CLIENT_ID]["redirect_uris"]
+        if discord_uri not in uris:
+            uris.append(discord_uri)
 
     def control(self, method, path, **kwargs):
         """Call the control API; fail the test on an error answer."""
@@ -148,6 +161,11 @@ def suite_config(database_url, sandbox_server):
         EVE_ESI_URL = f"{sandbox_server.url}/esi"
         EVE_CLIENT_ID = TEST_CLIENT_ID
         EVE_CLIENT_SECRET = TEST_CLIENT_SECRET
+        DISCORD_API_URL = f"{sandbox_server.url}/discord/api/v10"
+        DISCORD_AUTHORIZE_URL = f"{sandbox_server.url}/discord/oauth2/authorize"
+        DISCORD_CLIENT_ID = TEST_DISCORD_CLIENT_ID
+        DISCORD_CLIENT_SECRET = TEST_DISCORD_CLIENT_SECRET
+        DISCORD_BOT_TOKEN = TEST_DISCORD_BOT_TOKEN
 
     return SuiteConfig
 
@@ -362,6 +380,10 @@ def consumer(database_url, redis_client, sandbox_server, tmp_path):
         "EVE_ESI_URL": f"{sandbox_server.url}/esi",
         "EVE_CLIENT_ID": TEST_CLIENT_ID,
         "EVE_CLIENT_SECRET": TEST_CLIENT_SECRET,
+        "DISCORD_API_URL": f"{sandbox_server.url}/discord/api/v10",
+        "DISCORD_CLIENT_ID": TEST_DISCORD_CLIENT_ID,
+        "DISCORD_CLIENT_SECRET": TEST_DISCORD_CLIENT_SECRET,
+        "DISCORD_BOT_TOKEN": TEST_DISCORD_BOT_TOKEN,
         "SECRET_KEY": "test-secret-key",
         "EVE_DOWNTIME": "",
     }

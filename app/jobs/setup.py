@@ -33,6 +33,8 @@ def make_governor(redis_client, config):
             **common,
         ),
     }
+    # Discord: 50 requests a second per bot, documented; its buckets come from its headers.
+    settings["discord"] = Settings(known_limit=limits.get("discord", 50.0), initial_rate=10.0, **common)
     for name, limit in limits.items():
         settings.setdefault(name, Settings(known_limit=limit, **common))
     return Governor(redis_client, settings)

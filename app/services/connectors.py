@@ -27,9 +27,10 @@ TIMESTAMP_HEADER = "X-Bastion-Timestamp"
 class ConnectorError(Exception):
     """An outside system refused or failed; transient ones are retried."""
 
-    def __init__(self, message, transient=False, retry_after=None, status=None):
+    def __init__(self, message, transient=False, retry_after=None, status=None, waiting=False):
         super().__init__(message)
         self.transient = transient
+        self.waiting = waiting  # nothing is wrong: the sync waits for the member (e.g. to link Discord)
         self.retry_after = retry_after
         self.status = status
 
@@ -39,6 +40,7 @@ class Connector:
 
     kind = None
     calls_out = True  # False for connectors that push nothing (forward_auth)
+    observes_itself = False  # True when the connector reports every answer to the governor itself
 
     def __init__(self, service):
         self.service = service
@@ -146,6 +148,99 @@ class ForwardAuthConnector(Connector):
         return None
 
 
+class DiscordConnector(Connector):
+    """The bot adds the member to the server with the service's roles and sets "[TICKER] Name"."""
+
+    kind = "discord"
+    observes_itself = True
+
+    @property
+    def upstream(self):
+        from app.services import discord
+
+        return discord.UPSTREAM
+
+    def _link(self, event):
+        from app.extensions import db
+        from app.services.models import DiscordLink
+
+        link = db.session.scalars(db.select(DiscordLink).filter_by(user_id=event["user"]["id"])).first()
+        if link is None:
+            raise ConnectorError("waiting for the member to link their Discord account", waiting=True)
+        return link
+
+    def _nick(self, event):
+        from app.services import discord
+
+        corp = event.get("corporation") or {}
+        name = (event.get("character") or {}).get("name") or event["user"]["name"]
+        return discord.nickname(corp.get("ticker"), name)
+
+    def _guild(self):
+        return self.settings["guild_id"], list(self.settings.get("role_ids") or [])
+
+    def provision(self, event):
+        from app import crypto
+        from app.extensions import db
+        from app.services import discord
+
+        link = self._link(event)
+        guild, roles = self._guild()
+        token = crypto.decrypt(link.access_token_encrypted)
+        if link.expires_at is not None and link.expires_at <= _now() and link.refresh_token_encrypted:
+            tokens = discord.refresh(crypto.decrypt(link.refresh_token_encrypted))
+            link.access_token_encrypted = crypto.encrypt(tokens["access_token"])
+            link.refresh_token_encrypted = crypto.encrypt(tokens["refresh_token"])
+            link.expires_at = tokens["expires_at"]
+            db.session.commit()
+            token = tokens["access_token"]
+        body = {"access_token": token, "roles": roles, "nick": self._nick(event)}
+        answer = discord.call("PUT", f"/guilds/{guild}/members/{link.discord_user_id}", bot=True, json=body)
+        if answer.status_code == 204:  # a member already: the join ignored roles and nick
+            self.update(event)
+        return answer.status_code
+
+    def update(self, event):
+        from app.services import discord
+
+        link = self._link(event)
+        guild, roles = self._guild()
+        member = f"/guilds/{guild}/members/{link.discord_user_id}"
+        for role in roles:
+            discord.call("PUT", f"{member}/roles/{role}", bot=True)
+        discord.call("PATCH", member, bot=True, json={"nick": self._nick(event)})
+
+    def deprovision(self, event):
+        from app.services import discord
+
+        link = self._link(event)
+        guild, roles = self._guild()
+        for role in roles:
+            try:
+                discord.call(
+                    "DELETE", f"/guilds/{guild}/members/{link.discord_user_id}/roles/{role}", bot=True
+                )
+            except ConnectorError as exc:
+                if exc.status != 404:  # no longer in the server: nothing to take away
+                    raise
+
+    def check(self):
+        from flask import current_app
+
+        from app.services import discord
+
+        if not current_app.config["DISCORD_BOT_TOKEN"]:
+            raise ConnectorError("DISCORD_BOT_TOKEN is not set")
+        discord.call("GET", "/users/@me", bot=True)
+        return None
+
+
+def _now():
+    from app.models import utcnow
+
+    return utcnow()
+
+
 def _seconds(value):
     try:
         return max(0.0, float(value))
@@ -153,7 +248,7 @@ def _seconds(value):
         return None
 
 
-CONNECTORS = {cls.kind: cls for cls in (WebhookConnector, ForwardAuthConnector)}
+CONNECTORS = {cls.kind: cls for cls in (WebhookConnector, ForwardAuthConnector, DiscordConnector)}
 
 
 def connector_for(service):

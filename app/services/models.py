@@ -108,3 +108,22 @@ class AccessRequest(db.Model):
     user = db.relationship("User", foreign_keys=[user_id], backref="access_requests")
     service = db.relationship("Service")
     decided_by = db.relationship("User", foreign_keys=[decided_by_id])
+
+
+class DiscordLink(db.Model):
+    """A member's linked Discord account, with its OAuth2 tokens encrypted (for joining the server)."""
+
+    __tablename__ = "discord_links"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(
+        db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    discord_user_id = db.Column(db.String(32), nullable=False, unique=True)
+    username = db.Column(db.String(64), nullable=False)
+    access_token_encrypted = db.Column(db.Text, nullable=False)
+    refresh_token_encrypted = db.Column(db.Text, nullable=True)
+    expires_at = db.Column(db.DateTime, nullable=True)
+    linked_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    user = db.relationship("User", backref=db.backref("discord", uselist=False, cascade="all, delete-orphan"))

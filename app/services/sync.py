@@ -56,7 +56,12 @@ def sync_grant(grant_id, attempt=1):
         elif grant.provisioned:
             connector.deprovision(event)
     except ConnectorError as exc:
-        if connector.calls_out:
+        if exc.waiting:
+            grant.sync_status = "pending"
+            grant.sync_error = f"Waiting: {exc}."
+            db.session.commit()
+            return SyncOutcome("nothing", message=str(exc))
+        if connector.calls_out and not connector.observes_itself:
             if exc.status == 429:
                 governor.record(connector.upstream, "429", exc.retry_after or 1.0)
             elif exc.transient:
@@ -68,7 +73,7 @@ def sync_grant(grant_id, attempt=1):
             delay = exc.retry_after if exc.retry_after is not None else retry_delay(attempt)
             return SyncOutcome("retry", delay=delay, message=str(exc))
         return _failed(grant, str(exc), final=exc.transient)
-    if connector.calls_out and (want or grant.provisioned):
+    if connector.calls_out and not connector.observes_itself and (want or grant.provisioned):
         governor.record(connector.upstream, "ok")
     grant.provisioned = want
     grant.sync_status = "synced"

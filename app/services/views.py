@@ -1,13 +1,26 @@
 """Members' services, access requests, and the forward-auth check reverse proxies call."""
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+import logging
+import secrets
+import time
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from app import crypto
+from app.admin.models import record
 from app.extensions import csrf, db
-from app.services import bp
+from app.keys.forms import ActionForm
+from app.services import bp, discord
+from app.services.connectors import ConnectorError, DiscordConnector
+from app.services.events import grant_event
 from app.services.forms import RequestForm
-from app.services.logic import AccessRefused, request_access
-from app.services.models import AccessRequest, Grant, Service
+from app.services.logic import AccessRefused, queue_syncs, request_access
+from app.services.models import AccessRequest, DiscordLink, Grant, Service
+
+log = logging.getLogger(__name__)
+DISCORD_FLOW = "discord_flow"
+FLOW_LIFETIME_S = 600
 
 
 def _enabled_service(slug):
@@ -53,12 +66,16 @@ def index():
         available=available,
         denied=recent,
         form=RequestForm(),
+        action=ActionForm(),
+        wants_discord=any(s.kind == "discord" for s in available)
+        or any(g.service.kind == "discord" for g in grants),
+        discord_ready=bool(current_app.config["DISCORD_CLIENT_ID"]),
     )
 
 
 @bp.post("/services/<slug>/request")
 @login_required
-def request(slug):
+def request_service(slug):
     """Ask for a service."""
     service = _enabled_service(slug)
     form = RequestForm()
@@ -109,3 +126,103 @@ def forward_auth(slug):
         "Cache-Control": "no-store",
     }
     return Response("OK\n", 200, headers, mimetype="text/plain")
+
+
+# Linking a Discord account
+
+
+def _discord_grants(user):
+    return db.session.scalars(
+        db.select(Grant).join(Service).where(Grant.user_id == user.id, Service.kind == "discord")
+    ).all()
+
+
+@bp.get("/services/discord/link")
+@login_required
+def discord_link():
+    """Send the member to Discord to link their account."""
+    if not current_app.config["DISCORD_CLIENT_ID"]:
+        flash("Discord is not configured on this server (DISCORD_CLIENT_ID is empty).", "danger")
+        return redirect(url_for("services.index"))
+    state = secrets.token_urlsafe(24)
+    session[DISCORD_FLOW] = {"state": state, "at": time.time()}
+    return redirect(discord.authorize_url(url_for("services.discord_callback", _external=True), state))
+
+
+@bp.get("/services/discord/callback")
+@login_required
+def discord_callback():
+    """Discord sends the member back: store the link and let the bot give the member their roles."""
+    flow = session.pop(DISCORD_FLOW, None)
+    state = request.args.get("state", "")
+    if (
+        not flow
+        or not state
+        or not secrets.compare_digest(flow["state"], state)
+        or time.time() - flow["at"] > FLOW_LIFETIME_S
+    ):
+        flash("That Discord link was out of date or not started here. Please try again.", "warning")
+        return redirect(url_for("services.index"))
+    if request.args.get("error") or not request.args.get("code"):
+        flash("Discord was not linked: the authorization was cancelled.", "info")
+        return redirect(url_for("services.index"))
+    try:
+        tokens = discord.exchange_code(
+            request.args["code"], url_for("services.discord_callback", _external=True)
+        )
+        who = discord.me(tokens["access_token"])
+    except ConnectorError as exc:
+        log.warning("linking Discord failed: %s", exc)
+        flash("Discord could not be asked just now; please try again in a minute.", "danger")
+        return redirect(url_for("services.index"))
+    taken = db.session.scalars(db.select(DiscordLink).filter_by(discord_user_id=str(who["id"]))).first()
+    if taken is not None and taken.user_id != current_user.id:
+        flash("That Discord account is linked to another Bastion user already.", "danger")
+        return redirect(url_for("services.index"))
+    link = current_user.discord or DiscordLink(user=current_user)
+    link.discord_user_id = str(who["id"])
+    link.username = (who.get("global_name") or who.get("username") or "")[:64]
+    link.access_token_encrypted = crypto.encrypt(tokens["access_token"])
+    link.refresh_token_encrypted = (
+        crypto.encrypt(tokens["refresh_token"]) if tokens.get("refresh_token") else None
+    )
+    link.expires_at = tokens["expires_at"]
+    db.session.add(link)
+    grants = [g for g in _discord_grants(current_user) if g.status == "active"]
+    for grant in grants:
+        grant.sync_status = "pending"
+    record(
+        "discord.link",
+        current_user,
+        target=current_user,
+        detail=f"Discord {link.username} ({link.discord_user_id})",
+    )
+    db.session.commit()
+    queue_syncs(grants)
+    flash(f"Discord account {link.username} is linked; your roles follow in a moment.", "success")
+    return redirect(url_for("services.index"))
+
+
+@bp.post("/services/discord/unlink")
+@login_required
+def discord_unlink():
+    """Unlink Discord: the bot takes the member's roles away first."""
+    if not ActionForm().validate_on_submit():
+        abort(400, description="The form has expired; reload the page and try again.")
+    link = current_user.discord
+    if link is None:
+        flash("No Discord account is linked.", "info")
+        return redirect(url_for("services.index"))
+    for grant in _discord_grants(current_user):
+        if grant.provisioned:
+            try:
+                DiscordConnector(grant.service).deprovision(grant_event(grant))
+            except ConnectorError as exc:
+                log.warning("taking roles of grant %s away failed: %s", grant.id, exc)
+            grant.provisioned = False
+            grant.sync_status = "pending"
+    record("discord.unlink", current_user, target=current_user, detail=link.username)
+    db.session.delete(link)
+    db.session.commit()
+    flash("Your Discord account is unlinked and its roles were taken away.", "success")
+    return redirect(url_for("services.index"))

@@ -1,0 +1,131 @@
+"""Discord: linking an account through OAuth2, the bot's roles and nickname, and its rate limits,
+against the sandbox's Discord over real HTTP."""
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from app.keys.models import Key
+from app.services.models import DiscordLink, Grant, Service
+from app.services.reconcile import reconcile_user
+from app.services.sync import sync_grant
+
+
+@pytest.fixture()
+def guild(sandbox):
+    return sandbox.control(
+        "POST", "/discord/guilds", json={"name": "Alliance Comms", "roles": ["Member", "Pilot"]}
+    )
+
+
+def _discord_service(db, guild):
+    service = Service(slug="comms", name="Comms", kind="discord", auto_states="member")
+    service.settings = {"guild_id": guild["guild_id"], "role_ids": sorted(guild["roles"].values())}
+    db.session.add(service)
+    db.session.commit()
+    return service
+
+
+def _link(client, sandbox, username="valpilot"):
+    """Go through the real OAuth2 dance: Bastion -> sandbox authorize page -> callback."""
+    start = client.get("/services/discord/link")
+    assert start.status_code == 302
+    target = urlparse(start.headers["Location"])
+    params = {k: v[0] for k, v in parse_qs(target.query).items()}
+    answer = requests.post(
+        f"{sandbox.url}/discord/oauth2/authorize",
+        data={**params, "action": "create", "username": username},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text
+    back = urlparse(answer.headers["Location"])
+    return client.get(f"{back.path}?{back.query}", follow_redirects=True)
+
+
+def _log_in_as_key_owner(client, db, key_factory, auth):
+    key_id, made, _ = key_factory(status="valid")
+    user = db.session.get(Key, key_id).user
+    user.username = "valowner"
+    user.set_password("correct horse battery")
+    db.session.commit()
+    assert auth.login("valowner").status_code == 302
+    reconcile_user(user.id)
+    return user.id, made
+
+
+def test_a_member_links_discord_and_the_bot_gives_roles_and_nickname_then_takes_them(
+    client, db, sandbox, guild, key_factory, auth, redis_client
+):
+    service = _discord_service(db, guild)
+    user_id, made = _log_in_as_key_owner(client, db, key_factory, auth)
+    db.session.expire_all()
+    grant = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service.id)).one()
+    assert sync_grant(grant.id).action == "nothing"  # not linked yet: waiting, not failing
+    db.session.expire_all()
+    assert db.session.get(Grant, grant.id).sync_error.startswith("Waiting")
+    page = _link(client, sandbox).get_data(as_text=True)
+    assert "Discord account valpilot is linked" in page
+    link = db.session.scalars(db.select(DiscordLink).filter_by(user_id=user_id)).one()
+    assert "valpilot" not in link.access_token_encrypted  # tokens are stored encrypted
+
+    assert sync_grant(grant.id).action == "done"
+    members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")
+    assert members[link.discord_user_id] == {
+        "nick": "[VAL] Val Pilot",
+        "roles": sorted(guild["roles"].values()),
+    }
+
+    db.session.expire_all()
+    db.session.get(
+        Key, db.session.scalars(db.select(Key.id).filter_by(user_id=user_id)).one()
+    ).status = "invalid"
+    db.session.commit()
+    reconcile_user(user_id)
+    assert sync_grant(grant.id).action == "done"
+    members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")
+    assert members[link.discord_user_id]["roles"] == []
+    assert sandbox.control("GET", "/discord/stats")["rate_limited"] == 0
+
+
+def test_a_cancelled_or_forged_link_changes_nothing(client, db, sandbox, key_factory, auth):
+    _log_in_as_key_owner(client, db, key_factory, auth)
+    client.get("/services/discord/link")
+    forged = client.get("/services/discord/callback?code=abc&state=not-the-one", follow_redirects=True)
+    assert "out of date or not started here" in forged.get_data(as_text=True)
+    client.get("/services/discord/link")
+    assert db.session.scalar(db.select(db.func.count()).select_from(DiscordLink)) == 0
+
+
+def test_discord_rate_limit_headers_hold_the_bot_back_before_a_429(app, db, sandbox, guild, redis_client):
+    from app.jobs.setup import get_governor
+    from app.services import discord
+
+    user = sandbox.control("POST", "/discord/users", json={"username": "someone"})
+    role = next(iter(guild["roles"].values()))
+    path = f"/guilds/{guild['guild_id']}/members/{user['id']}/roles/{role}"
+    for _ in range(5):  # the bucket holds five; the member is unknown, so each answer is a 404
+        with pytest.raises(discord.ConnectorError):
+            discord.call("PUT", path, bot=True)
+    reason, wait = get_governor().gate(discord.UPSTREAM)
+    assert reason == "backoff" and 0 < wait <= 5.0
+    assert sandbox.control("GET", "/discord/stats")["rate_limited"] == 0
+
+
+def test_the_sandbox_answers_429_as_discord_does(sandbox, guild):
+    from tests.conftest import TEST_DISCORD_BOT_TOKEN
+
+    user = sandbox.control("POST", "/discord/users", json={"username": "hammer"})
+    role = next(iter(guild["roles"].values()))
+    url = f"{sandbox.url}/discord/api/v10/guilds/{guild['guild_id']}/members/{user['id']}/roles/{role}"
+    headers = {"Authorization": f"Bot {TEST_DISCORD_BOT_TOKEN}"}
+    answers = [requests.put(url, headers=headers, timeout=5) for _ in range(6)]
+    assert answers[0].headers["X-RateLimit-Limit"] == "5"
+    assert answers[4].headers["X-RateLimit-Remaining"] == "0"
+    limited = answers[5]
+    assert limited.status_code == 429
+    body = limited.json()
+    assert set(body) == {"message", "retry_after", "global"} and body["global"] is False
+    assert float(limited.headers["Retry-After"]) >= 1
+    assert requests.put(url, headers={"Authorization": "Bot wrong"}, timeout=5).status_code == 401
