@@ -18,6 +18,11 @@ run: export EVE_SSO_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 run: export EVE_ESI_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/esi
 run: export EVE_CLIENT_ID ?= bastion-demo
 run: export EVE_CLIENT_SECRET ?= bastion-demo-secret
+run: export DISCORD_API_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/discord/api/v10
+run: export DISCORD_AUTHORIZE_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/discord/oauth2/authorize
+run: export DISCORD_CLIENT_ID ?= bastion-demo-discord
+run: export DISCORD_CLIENT_SECRET ?= bastion-demo-discord-secret
+run: export DISCORD_BOT_TOKEN ?= bastion-demo-bot-token
 
 .PHONY: run test lint clean
 

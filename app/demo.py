@@ -15,6 +15,7 @@ from app.accounts.models import User
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
+from app.services.models import Service
 from sandbox import demo as universe
 
 demo_cli = AppGroup("demo", help="Demo data.")
@@ -96,11 +97,44 @@ def seed_universe():
     return made
 
 
+DEMO_SERVICES = [
+    # slug, name, kind, auto states, requires approval, strict, settings
+    ("wiki", "Alliance wiki", "forward_auth", "member,blue", False, False, {}),
+    (
+        "comms",
+        "Vanguard Comms (Discord)",
+        "discord",
+        "member",
+        False,
+        True,
+        {"guild_id": universe.DEMO_GUILD_ID, "role_ids": ["900000000000000002"]},
+    ),
+    ("leadership", "Leadership wiki", "forward_auth", "", True, True, {}),
+]
+
+
+def seed_services():
+    """The demo's services, unless they exist."""
+    made = 0
+    for slug, name, kind, auto, approval, strict, settings in DEMO_SERVICES:
+        if db.session.scalars(db.select(Service).filter_by(slug=slug)).first() is not None:
+            continue
+        service = Service(
+            slug=slug, name=name, kind=kind, auto_states=auto, requires_approval=approval, strict=strict
+        )
+        service.settings = settings
+        db.session.add(service)
+        made += 1
+    db.session.commit()
+    return made
+
+
 @demo_cli.command("seed")
 def seed():
     """Create the demo data unless it exists."""
     created = seed_admin()
     members = seed_universe()
+    seed_services()
     if created:
         click.echo(f"Demo admin created: {DEMO_ADMIN} / {created}")
     click.echo(

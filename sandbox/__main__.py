@@ -12,7 +12,7 @@ from pathlib import Path
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sandbox.app import create_sandbox_app
-from sandbox.demo import build_demo
+from sandbox.demo import build_demo, build_discord_demo
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey
 
@@ -77,6 +77,10 @@ def main(argv=None):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     world, key = load_or_build(args)
     app = create_sandbox_app(world, key)
+    if not args.empty:
+        build_discord_demo(
+            app.extensions["sandbox"]["discord"], args.redirect_uri or ["http://127.0.0.1:5000/sso/callback"]
+        )
     server = make_server(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
     server.daemon_threads = True
     stop = threading.Event()

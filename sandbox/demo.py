@@ -103,3 +103,30 @@ def corporation_rows():
 def alliance_rows():
     """(id, name, ticker) of every demo alliance."""
     return [(ALLIANCE_ID_START + offset, name, ticker) for offset, (name, ticker) in enumerate(ALLIANCES)]
+
+
+# Discord: the demo's OAuth2 application, bot and server (rebuilt at every start; not in the state file).
+DEMO_DISCORD_CLIENT_ID = "bastion-demo-discord"
+DEMO_DISCORD_CLIENT_SECRET = "bastion-demo-discord-secret"  # noqa: S105  (the sandbox's own demo)
+DEMO_DISCORD_BOT_TOKEN = "bastion-demo-bot-token"  # noqa: S105
+DEMO_GUILD_ID = "900000000000000001"
+DEMO_GUILD_ROLES = {"900000000000000002": "Vanguard", "900000000000000003": "Friends"}
+
+
+def build_discord_demo(discord, redirect_uris):
+    """Register the demo's Discord application, bot and server."""
+    with discord.lock:
+        discord.apps[DEMO_DISCORD_CLIENT_ID] = {
+            "secret": DEMO_DISCORD_CLIENT_SECRET,
+            "redirect_uris": [
+                uri.replace("/sso/callback", "/services/discord/callback") for uri in redirect_uris
+            ],
+        }
+        discord.bots.add(DEMO_DISCORD_BOT_TOKEN)
+        discord.guilds[DEMO_GUILD_ID] = {
+            "id": DEMO_GUILD_ID,
+            "name": "Stellar Vanguard Comms",
+            "roles": dict(DEMO_GUILD_ROLES),
+            "members": {},
+        }
+        discord.next_id = max(discord.next_id, int(max(DEMO_GUILD_ROLES)))

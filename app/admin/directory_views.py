@@ -17,6 +17,7 @@ from app.admin.forms import (
     UserSearchForm,
 )
 from app.admin.models import AuditEntry, record
+from app.corps.directors import tracked_corporations
 from app.corps.logic import apply_alliance, apply_corporation, ensure_alliance
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
@@ -208,9 +209,7 @@ def _user_page(user, role_form=None, appoint_form=None):
 
 
 def _corp_choices():
-    corps = db.session.scalars(
-        db.select(Corporation).where(Corporation.tracked_as.is_not(None)).order_by(Corporation.name)
-    ).all()
+    corps = tracked_corporations()
     return choices((str(c.id), f"{c.name} [{c.ticker}]") for c in corps)
 
 

@@ -7,10 +7,32 @@ the checks; appointed ones stay until an admin ends them.
 
 from app.accounts.models import Directorship, User
 from app.admin.models import record
-from app.corps.models import Character, Corporation
+from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db, write_transaction
 
 DIRECTOR_ROLE = "Director"
+
+
+def tracked_clause():
+    """SQL: the corporation is tracked, itself or through its alliance (join Alliance outer)."""
+    return db.or_(Corporation.tracked_as.is_not(None), Alliance.tracked_as.is_not(None))
+
+
+def tracked_corporations():
+    """Every corporation tracked, itself or through its alliance, by name."""
+    return db.session.scalars(
+        db.select(Corporation)
+        .outerjoin(Alliance, Alliance.id == Corporation.alliance_id)
+        .where(tracked_clause())
+        .order_by(Corporation.name)
+    ).all()
+
+
+def is_tracked(corporation):
+    """True when the corporation counts, itself or through its alliance."""
+    return bool(
+        corporation.tracked_as or (corporation.alliance is not None and corporation.alliance.tracked_as)
+    )
 
 
 def settle_directorships(user_id, character_id, is_director):
@@ -26,11 +48,8 @@ def settle_directorships(user_id, character_id, is_director):
             session.scalars(
                 db.select(Character.corporation_id)
                 .join(Corporation, Corporation.id == Character.corporation_id)
-                .where(
-                    Character.user_id == user_id,
-                    Character.is_director.is_(True),
-                    Corporation.tracked_as.is_not(None),
-                )
+                .outerjoin(Alliance, Alliance.id == Corporation.alliance_id)
+                .where(Character.user_id == user_id, Character.is_director.is_(True), tracked_clause())
             )
         )
         held = {d.corporation_id: d for d in user.directorships}

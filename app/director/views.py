@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from app.accounts.auth import director_required
 from app.accounts.models import User
 from app.admin.models import record
-from app.corps.directors import directs
+from app.corps.directors import directs, is_tracked, tracked_corporations
 from app.corps.models import Character, Corporation
 from app.director import bp
 from app.extensions import db
@@ -30,7 +30,7 @@ REVALIDATION_TTL = 6 * 3600
 def _corporation(corporation_id):
     """A tracked corporation the current user directs; 403 for anyone else's."""
     corporation = db.session.get(Corporation, corporation_id)
-    if corporation is None or corporation.tracked_as is None:
+    if corporation is None or not is_tracked(corporation):
         abort(404)
     if not directs(current_user, corporation.id):
         abort(403)
@@ -57,11 +57,9 @@ def _member(corporation, user_id):
 def index():
     """The corporations this user directs."""
     if current_user.is_admin:
-        corps = db.session.scalars(
-            db.select(Corporation).where(Corporation.tracked_as.is_not(None)).order_by(Corporation.name)
-        ).all()
+        corps = tracked_corporations()
     else:
-        corps = [d.corporation for d in current_user.directorships if d.corporation.tracked_as]
+        corps = [d.corporation for d in current_user.directorships if is_tracked(d.corporation)]
     if len(corps) == 1:
         return redirect(url_for("director.corporation", corporation_id=corps[0].id))
     return render_template("director/index.html", corps=corps)

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, select, update
 from app import crypto
 from app.admin.models import record
 from app.corps.directors import DIRECTOR_ROLE, settle_directorships
-from app.corps.models import Character, Corporation
+from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
 from app.extensions import db, write_transaction
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 KEYS = Key.__table__  # plain SQL on the hot path, without the ORM's bookkeeping
 CHARACTERS = Character.__table__
 CORPORATIONS = Corporation.__table__
+ALLIANCES = Alliance.__table__
 SELECT_KEY = (
     select(
         KEYS.c.id,
@@ -57,9 +58,11 @@ SELECT_KEY = (
         CHARACTERS.c.corporation_id,
         CHARACTERS.c.is_director,
         CORPORATIONS.c.tracked_as,
+        ALLIANCES.c.tracked_as.label("alliance_tracked_as"),
     )
     .join_from(KEYS, CHARACTERS, CHARACTERS.c.id == KEYS.c.character_id)
     .outerjoin(CORPORATIONS, CORPORATIONS.c.id == CHARACTERS.c.corporation_id)
+    .outerjoin(ALLIANCES, ALLIANCES.c.id == CORPORATIONS.c.alliance_id)
     .where(KEYS.c.id == bindparam("key_id"))
 )
 SLOT_TOLERANCE = 0.005  # a slot this close is "now"
@@ -212,7 +215,7 @@ def _holds_director_role(client, row, access_token, scopes):
     Asked only with the roles scope and only for tracked corporations; when ESI's governor says
     wait, or ESI fails, the answer waits for the next check (a key's verdict never depends on it).
     """
-    if ROLES_SCOPE not in scopes or not row.tracked_as:
+    if ROLES_SCOPE not in scopes or not (row.tracked_as or row.alliance_tracked_as):
         return None
     if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
         return None
