@@ -23,7 +23,7 @@ from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import EveError, NotFound
 from app.extensions import db
-from app.forms import choices
+from app.forms import choices, page_number
 from app.keys.checks import being_checked, queue_check
 from app.keys.forms import ActionForm
 from app.keys.logic import KeyRefused, remove_key
@@ -34,7 +34,7 @@ PER_PAGE = 50
 
 
 def _page():
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return page_number()
 
 
 def _checked_form():
@@ -80,7 +80,7 @@ def corporations():
     alliances = db.session.scalars(
         db.select(Alliance).where(Alliance.tracked_as.is_not(None)).order_by(Alliance.name)
     ).all()
-    return render_template(
+    page = render_template(
         "admin/corporations.html",
         form=form,
         corps=corps,
@@ -88,6 +88,7 @@ def corporations():
         counts=counts,
         tracking=TrackingForm(),
     )
+    return page, 400 if form.is_submitted() else 200
 
 
 def _track(form):

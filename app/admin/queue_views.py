@@ -11,6 +11,7 @@ from app.admin import bp
 from app.admin import queue as q
 from app.admin.models import record
 from app.extensions import db
+from app.forms import page_number
 from app.jobs import deadstore, pause
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
@@ -21,7 +22,7 @@ HISTORY_SHOWN = 50
 
 
 def _page_arg():
-    return request.args.get("page", 1, type=int) or 1
+    return page_number()
 
 
 def _panel_context():

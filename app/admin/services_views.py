@@ -88,7 +88,8 @@ def new_service():
         _resettle_everyone()
         flash(f"{service.name} was added; members' grants are being worked out.", "success")
         return redirect(url_for("admin.edit_service", service_id=service.id))
-    return render_template("admin/service_form.html", form=form, service=None)
+    status = 400 if form.is_submitted() else 200
+    return render_template("admin/service_form.html", form=form, service=None), status
 
 
 @bp.route("/services/<int:service_id>", methods=["GET", "POST"])
@@ -114,9 +115,10 @@ def edit_service(service_id):
     failing = db.session.scalars(
         db.select(Grant).where(Grant.service_id == service.id, Grant.sync_status == "failed").limit(50)
     ).all()
-    return render_template(
+    page = render_template(
         "admin/service_form.html", form=form, service=service, failing=failing, action=ActionForm()
     )
+    return page, 400 if form.is_submitted() else 200
 
 
 def _checked_form():

@@ -14,7 +14,7 @@ from app.corps.directors import directs, is_tracked, tracked_corporations
 from app.corps.models import Character, Corporation
 from app.director import bp
 from app.extensions import db
-from app.forms import choices
+from app.forms import choices, page_number
 from app.jobs.connection import get_redis
 from app.keys.forms import ActionForm
 from app.keys.models import Key
@@ -81,7 +81,10 @@ def _pending_requests(corporation_id):
 @director_required
 def corporation(corporation_id):
     """Every member with key health (naming invalid keys' characters), services and requests."""
-    corp = _corporation(corporation_id)
+    return _corporation_page(_corporation(corporation_id))
+
+
+def _corporation_page(corp, decision_errors=None, status=200):
     chosen = request.args.get("filter", "")
     query = _members_query(corp.id)
     if chosen == "invalid":
@@ -99,9 +102,7 @@ def corporation(corporation_id):
         selectinload(User.keys).selectinload(Key.character),
         selectinload(User.grants),
     ).order_by(User.id)
-    page = db.paginate(
-        query, page=max(1, request.args.get("page", 1, type=int) or 1), per_page=PER_PAGE, error_out=False
-    )
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
     keys_total = db.session.scalar(
         db.select(func.count())
         .select_from(Key)
@@ -119,7 +120,8 @@ def corporation(corporation_id):
         action=ActionForm(),
         keys_total=keys_total,
         progress=_progress(corp.id),
-    )
+        decision_errors=decision_errors or {},
+    ), status
 
 
 @bp.get("/director/corporations/<int:corporation_id>/members/<int:user_id>")
@@ -140,19 +142,17 @@ def _grant_form_choices(form):
     return form
 
 
-def _member_page(corp, user, form, status=200):
+def _member_page(corp, user, form, status=200, revoke_errors=None):
     _grant_form_choices(form)
-    return (
-        render_template(
-            "director/member.html",
-            corp=corp,
-            user=user,
-            form=form,
-            revoke=RevokeForm(),
-            decision=DecisionForm(),
-        ),
-        status,
+    page = render_template(
+        "director/member.html",
+        corp=corp,
+        user=user,
+        form=form,
+        revoke=RevokeForm(formdata=None),
+        revoke_errors=revoke_errors or {},
     )
+    return page, status
 
 
 @bp.post("/director/corporations/<int:corporation_id>/members/<int:user_id>/grants")
@@ -195,15 +195,14 @@ def revoke(corporation_id, grant_id):
     user = _member(corp, found.user_id)
     form = RevokeForm()
     if not form.validate_on_submit():
-        flash(" ".join(e for errors in form.errors.values() for e in errors), "danger")
-        return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
+        errors = form.reason.errors or ["The form has expired; reload the page and try again."]
+        return _member_page(corp, user, GrantForm(formdata=None), 400, revoke_errors={found.id: errors})
     try:
         revoke_manually(found, current_user, reason=(form.reason.data or "").strip() or None)
     except AccessRefused as exc:
         db.session.rollback()
-        flash(str(exc), "warning")
-    else:
-        flash(f"{found.service.name} was revoked from {user.display_name}.", "success")
+        return _member_page(corp, user, GrantForm(formdata=None), 400, revoke_errors={found.id: [str(exc)]})
+    flash(f"{found.service.name} was revoked from {user.display_name}.", "success")
     return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
 
 
@@ -219,12 +218,10 @@ def decide_request(corporation_id, request_id):
     _member(corp, found.user_id)
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(
-            "The decision could not be taken: "
-            + " ".join(e for errors in form.errors.values() for e in errors),
-            "danger",
-        )
-        return redirect(url_for("director.corporation", corporation_id=corp.id))
+        errors = [e for field_errors in form.errors.values() for e in field_errors] or [
+            "The form has expired."
+        ]
+        return _corporation_page(corp, {found.id: errors}, 400)
     approve = form.decision.data == "approve"
     try:
         decide(
@@ -236,7 +233,7 @@ def decide_request(corporation_id, request_id):
         )
     except AccessRefused as exc:
         db.session.rollback()
-        flash(str(exc), "warning")
+        return _corporation_page(corp, {found.id: [str(exc)]}, 400)
     else:
         verb = "approved" if approve else "denied"
         flash(f"{found.user.display_name}'s request for {found.service.name} was {verb}.", "success")

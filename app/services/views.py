@@ -34,6 +34,10 @@ def _enabled_service(slug):
 @login_required
 def index():
     """My services: what I have, what is suspended and why, what I asked for, what I may ask for."""
+    return _services_page()
+
+
+def _services_page(note_errors=None, status=200):
     grants = db.session.scalars(
         db.select(Grant)
         .where(Grant.user_id == current_user.id, Grant.status != "revoked")
@@ -70,7 +74,8 @@ def index():
         wants_discord=any(s.kind == "discord" for s in available)
         or any(g.service.kind == "discord" for g in grants),
         discord_ready=bool(current_app.config["DISCORD_CLIENT_ID"]),
-    )
+        note_errors=note_errors or {},
+    ), status
 
 
 @bp.post("/services/<slug>/request")
@@ -80,16 +85,12 @@ def request_service(slug):
     service = _enabled_service(slug)
     form = RequestForm()
     if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error if isinstance(error, str) else "The form was out of date. Try again.", "danger")
-        return redirect(url_for("services.index"))
+        return _services_page({slug: form.note.errors or ["The form was out of date; reload the page."]}, 400)
     try:
         made = request_access(current_user, service, note=(form.note.data or "").strip() or None)
     except AccessRefused as exc:
         db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for("services.index"))
+        return _services_page({slug: [str(exc)]}, 400)
     if made.status == "approved":
         flash(f"You have {service.name} now.", "success")
     else:

@@ -1,4 +1,4 @@
-"""GET /auth/forward/<service>: 200 with identity headers for a holder of an active grant, else 401/403/404."""
+"""GET /auth/forward/<service>: 200 with identity headers for an active grant; else 401, 403 or 404."""
 
 from app.keys.models import Key
 from app.services.models import Grant, Service
