@@ -42,3 +42,16 @@ def after_check(verdict):
         from tasks.corps import schedule_affiliation
 
         schedule_affiliation(affiliation.gather([verdict.character_id]))
+
+
+@app_task(name="access.reconcile_all")
+def reconcile_all():
+    """A policy changed: queue the reconciliation of every active user."""
+    from app.accounts.models import User
+    from app.extensions import db
+
+    user_ids = db.session.scalars(db.select(User.id).where(User.is_active_account.is_(True))).all()
+    db.session.commit()
+    for user_id in user_ids:
+        enqueue_reconcile(user_id)
+    return len(user_ids)

@@ -11,6 +11,7 @@ PERIODIC = [
     ("corps.refresh", crontab(minute="7"), corps.refresh),
     ("ops.reap", crontab(minute="*"), ops.reap),
     ("services.expire", crontab(minute="*"), services.expire),
+    ("services.resync", crontab(minute="*/5"), services.resync),
     ("ops.prune", crontab(minute="17", hour="3"), ops.prune),
 ]
 

@@ -86,3 +86,31 @@ def expire_grant(grant_id, task=None):
     if grant is None:
         return "gone"
     return len(settle(grant.user))
+
+
+RESYNC_AFTER_S = 120
+RESYNC_BATCH = 1000
+
+
+@app_task(name="services.resync")
+def resync():
+    """Queue syncs that should have happened by now (a sync lost with Redis, say)."""
+    from datetime import timedelta
+
+    from app.extensions import db
+    from app.models import utcnow
+    from app.services.models import Grant
+
+    cutoff = utcnow() - timedelta(seconds=RESYNC_AFTER_S)
+    grant_ids = db.session.scalars(
+        db.select(Grant.id)
+        .where(Grant.sync_status == "pending", Grant.updated_at < cutoff)
+        .where(db.or_(Grant.sync_error.is_(None), ~Grant.sync_error.startswith("Waiting")))
+        .order_by(Grant.updated_at)
+        .limit(RESYNC_BATCH)
+    ).all()
+    for grant_id in grant_ids:
+        enqueue_sync(grant_id)
+    if grant_ids:
+        log.info("services.resync: %s grants queued again", len(grant_ids))
+    return len(grant_ids)

@@ -64,12 +64,10 @@ def _apply(form, service):
 
 
 def _resettle_everyone():
-    """A policy changed: reconcile every user's grants (queued, one task per user)."""
-    from app.accounts.models import User
-    from tasks.access import enqueue_reconcile
+    """A policy changed: every user's grants are reconciled (by a task that queues one per user)."""
+    from tasks.access import reconcile_all
 
-    for user_id in db.session.scalars(db.select(User.id).where(User.is_active_account.is_(True))).all():
-        enqueue_reconcile(user_id)
+    reconcile_all()
 
 
 @bp.route("/services/new", methods=["GET", "POST"])

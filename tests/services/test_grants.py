@@ -155,3 +155,20 @@ def test_a_failing_receiver_is_retried_and_a_refusing_one_fails_the_sync(
     assert (grant.sync_status, grant.sync_error) == ("failed", "the receiver refused the event (400)")
     receiver.status = 200
     assert sync_grant(grant.id).action == "done"
+
+
+def test_a_sync_lost_on_the_way_is_queued_again(db, key_factory, redis_client):
+    from datetime import timedelta
+
+    from tasks import huey
+    from tasks.services import resync
+
+    service = _service(db)
+    user, _ = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    redis_client.flushdb()  # the queued sync is lost with Redis
+    assert resync.call_local() == 0  # too recent: its sync may still be on its way
+    grant.updated_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    assert resync.call_local() == 1
+    assert huey.pending_count() == 1
