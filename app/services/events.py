@@ -37,3 +37,18 @@ def grant_event(grant):
             "expires_at": _iso(grant.expires_at),
         },
     }
+
+
+def identity(grant):
+    """What the outside system knows of the grant's user: state, main character, corporation, alliance."""
+    user = grant.user
+    main = user.main_character
+    corp = main.corporation if main is not None else None
+    alliance = main.alliance if main is not None else None
+    parts = [
+        user.state,
+        main.name if main is not None else user.display_name,
+        corp.ticker if corp is not None else "",
+        alliance.ticker if alliance is not None else "",
+    ]
+    return "|".join(parts)[:255]

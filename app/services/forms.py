@@ -21,6 +21,8 @@ from app.forms import choices
 from app.services.models import SERVICE_KINDS
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+DISCORD_ID_RE = re.compile(r"[0-9]{1,20}")
+URL_MESSAGE = "Give a full URL, e.g. https://forum.example.org/bastion."
 KIND_LABELS = {
     "webhook": "Webhook (signed JSON events)",
     "forward_auth": "Forward auth (reverse proxy)",
@@ -74,22 +76,11 @@ class ServiceForm(FlaskForm):
         description="Lower-case letters, digits and dashes; used in URLs such as /auth/forward/<short name>.",
     )
     kind = SelectField("Kind", choices=choices([(k, KIND_LABELS[k]) for k in SERVICE_KINDS]))
-    url = StringField(
-        "Webhook URL",
-        validators=[
-            Optional(),
-            URL(require_tld=False, message="Give a full URL, e.g. https://forum.example.org/bastion."),
-        ],
-    )
-    secret = StringField(
-        "Signing secret",
-        validators=[Optional(), Length(min=16, max=256, message="The secret needs 16 to 256 characters.")],
-        description="Leave empty to keep the current one.",
-    )
-    guild_id = StringField("Discord server id", validators=[Optional(), Length(max=32)])
-    role_ids = StringField(
-        "Discord role ids", validators=[Optional(), Length(max=500)], description="Comma-separated."
-    )
+    # Which of these are needed depends on the kind: the validate_* methods below decide.
+    url = StringField("Webhook URL")
+    secret = StringField("Signing secret", description="Leave empty to keep the current one.")
+    guild_id = StringField("Discord server id")
+    role_ids = StringField("Discord role ids", description="Comma-separated.")
     auto_states = MultiCheckboxField(
         "Given automatically to", choices=choices([(s, f"{s}s") for s in STATES])
     )
@@ -115,23 +106,35 @@ class ServiceForm(FlaskForm):
             raise ValidationError("Another service has this short name.")
 
     def validate_url(self, field):
-        if self.kind.data == "webhook" and not field.data:
+        value = (field.data or "").strip()
+        if self.kind.data == "webhook" and not value:
             raise ValidationError("A webhook needs the URL events are sent to.")
+        if value:
+            if len(value) > 500:
+                raise ValidationError("Keep the URL under 500 characters.")
+            URL(require_tld=False, message=URL_MESSAGE)(self, field)
 
     def validate_secret(self, field):
+        value = field.data or ""
+        if value and not 16 <= len(value) <= 256:
+            raise ValidationError("The secret needs 16 to 256 characters.")
         has_one = self.service is not None and self.service.settings.get("secret")
-        if self.kind.data == "webhook" and not field.data and not has_one:
+        if self.kind.data == "webhook" and not value and not has_one:
             raise ValidationError("A webhook needs a signing secret of at least 16 characters.")
 
     def validate_guild_id(self, field):
-        if self.kind.data == "discord" and not (field.data or "").isdigit():
+        value = (field.data or "").strip()
+        if self.kind.data == "discord" and not DISCORD_ID_RE.fullmatch(value):
             raise ValidationError("Give the Discord server's numeric id.")
+        if value and not DISCORD_ID_RE.fullmatch(value):
+            raise ValidationError("A Discord server id is a number of up to 20 digits.")
 
     def validate_role_ids(self, field):
-        if self.kind.data == "discord":
-            ids = [p.strip() for p in (field.data or "").split(",") if p.strip()]
-            if not ids or not all(p.isdigit() for p in ids):
-                raise ValidationError("Give one or more numeric role ids, separated by commas.")
+        ids = [p.strip() for p in (field.data or "").split(",") if p.strip()]
+        if self.kind.data == "discord" and not ids:
+            raise ValidationError("Give one or more numeric role ids, separated by commas.")
+        if not all(DISCORD_ID_RE.fullmatch(p) for p in ids) or len(ids) > 25:
+            raise ValidationError("Give up to 25 numeric role ids, separated by commas.")
 
 
 class RequestForm(FlaskForm):

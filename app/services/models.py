@@ -71,6 +71,8 @@ class Grant(db.Model):
     sync_status = db.Column(db.String(16), nullable=False, default="pending", index=True)
     # True once the outside system has been told of the grant (and until it is told of its end).
     provisioned = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # Who the outside system was last told about (state, character, corporation): a change means an update.
+    synced_identity = db.Column(db.String(255), nullable=True)
     sync_error = db.Column(db.Text, nullable=True)
     synced_at = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

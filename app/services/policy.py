@@ -9,6 +9,7 @@ from app.admin.models import record
 from app.extensions import db
 from app.keys.models import Key
 from app.models import utcnow
+from app.services.events import identity
 from app.services.models import Grant, Service
 
 
@@ -62,13 +63,18 @@ def reconcile_grants(user, now=None):
         status, source, reason = desired(user, service, grant, invalid_character, now)
         if status is None:
             continue
+        if grant is not None and (grant.status, grant.source) == (status, source):
+            if source == "policy" and grant.reason != reason:
+                grant.reason = reason  # the same access, now for another state
+            if status == "active" and grant.provisioned and grant.synced_identity != identity(grant):
+                grant.sync_status = "pending"  # the outside system must hear the new name or corporation
+                changed.append(grant)
+            continue
         if grant is None:
             grant = Grant(user=user, service=service, status=status, source=source, reason=reason)
             db.session.add(grant)
             db.session.flush()
             before = "none"
-        elif (grant.status, grant.source) == (status, source):
-            continue
         else:
             before = grant.status
             grant.status, grant.source = status, source

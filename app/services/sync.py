@@ -12,7 +12,7 @@ from app.extensions import db
 from app.jobs.setup import get_governor
 from app.models import utcnow
 from app.services.connectors import ConnectorError, connector_for
-from app.services.events import grant_event
+from app.services.events import grant_event, identity
 from app.services.models import Grant
 
 
@@ -38,7 +38,12 @@ def sync_grant(grant_id, attempt=1):
         return SyncOutcome("gone", message="the grant no longer exists")
     service = grant.service
     want = grant.status == "active" and service.enabled
-    if want == grant.provisioned and grant.sync_status == "synced":
+    who = identity(grant)
+    if (
+        want == grant.provisioned
+        and grant.sync_status == "synced"
+        and (not want or grant.synced_identity == who)
+    ):
         return SyncOutcome("nothing", message="in sync already")
     try:
         connector = connector_for(service)
@@ -76,6 +81,7 @@ def sync_grant(grant_id, attempt=1):
     if connector.calls_out and not connector.observes_itself and (want or grant.provisioned):
         governor.record(connector.upstream, "ok")
     grant.provisioned = want
+    grant.synced_identity = who if want else None
     grant.sync_status = "synced"
     grant.sync_error = None
     grant.synced_at = utcnow()

@@ -116,3 +116,16 @@ def test_a_webhook_service_is_added_and_its_test_event_is_signed(client, db, log
         assert verify("a-secret-of-16-chars", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
     finally:
         receiver.stop()
+
+
+def test_a_webhook_without_url_or_secret_is_refused_beside_the_fields(client, db, login_as):
+    login_as("admin")
+    token = _token(client, "/admin/services/new")
+    answer = client.post(
+        "/admin/services/new", data={"csrf_token": token, "name": "Forum", "slug": "forum", "kind": "webhook"}
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "A webhook needs the URL events are sent to." in html and 'id="url-feedback"' in html
+    assert "A webhook needs a signing secret" in html
+    assert db.session.scalar(db.select(db.func.count()).select_from(Service)) == 0

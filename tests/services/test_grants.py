@@ -172,3 +172,24 @@ def test_a_sync_lost_on_the_way_is_queued_again(db, key_factory, redis_client):
     db.session.commit()
     assert resync.call_local() == 1
     assert huey.pending_count() == 1
+
+
+def test_a_member_who_moves_between_tracked_corporations_gets_an_update_event(
+    db, key_factory, receiver, redis_client
+):
+    from app.corps.models import Corporation
+
+    service = _service(db, url=receiver.url)
+    user, _ = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    assert sync_grant(grant.id).action == "done"
+    assert reconcile_grants(user) == []  # nothing changed: nothing to tell
+    db.session.add(Corporation(id=98000999, name="Second Corp", ticker="SCND", tracked_as="member"))
+    user.main_character.corporation_id = 98000999
+    db.session.commit()
+    reconcile_user(user.id)
+    assert sync_grant(grant.id).action == "done"
+    events = [e for e, _, _ in receiver.received()]
+    assert [e["event"] for e in events] == ["grant", "update"]
+    assert events[1]["corporation"]["ticker"] == "SCND"
+    assert reconcile_grants(db.session.get(User, user.id)) == []
