@@ -91,6 +91,15 @@ def corporations():
     return page, 400 if form.is_submitted() else 200
 
 
+def _set_tracking(entity, kind, column, tracked_as):
+    """Count a corporation or alliance as member, blue or nothing; audited; its people reconciled."""
+    before, entity.tracked_as = entity.tracked_as, tracked_as
+    detail = f"{entity.name} [{entity.ticker}]: {before} -> {tracked_as}"
+    record(f"{kind}.track", current_user, target_type=kind, target_id=entity.id, detail=detail)
+    db.session.commit()
+    return _reconcile_members_of(column, entity.id)
+
+
 def _track(form):
     """Fetch the corporation or alliance from ESI and track it; None, with the error on the form, if not."""
     kind, entity_id = form.kind.data, form.entity_id.data
@@ -115,17 +124,7 @@ def _track(form):
         apply_alliance(entity, data, now)
         column = Character.alliance_id
     db.session.add(entity)
-    before = entity.tracked_as
-    entity.tracked_as = form.tracked_as.data
-    record(
-        f"{kind}.track",
-        current_user,
-        target_type=kind,
-        target_id=entity_id,
-        detail=f"{entity.name} [{entity.ticker}]: {before} -> {entity.tracked_as}",
-    )
-    db.session.commit()
-    users = _reconcile_members_of(column, entity_id)
+    users = _set_tracking(entity, kind, column, form.tracked_as.data)
     flash(
         f"{entity.name} [{entity.ticker}] counts as {entity.tracked_as} now; "
         f"{users} users are being reconciled.",
@@ -152,16 +151,7 @@ def change_tracking(kind, entity_id):
             400,
             description="The form has expired or holds a choice that does not exist; reload and try again.",
         )
-    before, entity.tracked_as = entity.tracked_as, form.tracked_as.data or None
-    record(
-        f"{kind}.track",
-        current_user,
-        target_type=kind,
-        target_id=entity_id,
-        detail=f"{entity.name}: {before} -> {entity.tracked_as}",
-    )
-    db.session.commit()
-    users = _reconcile_members_of(column, entity_id)
+    users = _set_tracking(entity, kind, column, form.tracked_as.data or None)
     what = f"counts as {entity.tracked_as}" if entity.tracked_as else "is no longer tracked"
     flash(f"{entity.name} {what}; {users} users are being reconciled.", "success")
     return redirect(url_for("admin.corporations"))

@@ -87,15 +87,22 @@ def _back():
     return redirect(safe_next(request.form.get("next"), default="admin.queue"))
 
 
+def _take_dead(dead_id):
+    """Take a dead task out of the store (after the form's check); None, said, when it is gone."""
+    _checked_form()
+    entry = deadstore.take(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
+    return entry
+
+
 @bp.post("/queue/dead/<dead_id>/retry")
 @login_required
 @admin_required
 def retry_dead(dead_id):
     """Run a dead task again, with the same name and arguments."""
-    _checked_form()
-    entry = deadstore.take(get_redis(), dead_id)
+    entry = _take_dead(dead_id)
     if entry is None:
-        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
         return _back()
     requeue(entry)
     task = q.short(entry["name"])
@@ -135,10 +142,8 @@ def retry_all_dead():
 @admin_required
 def discard_dead(dead_id):
     """Forget a dead task without running it."""
-    _checked_form()
-    entry = deadstore.take(get_redis(), dead_id)
+    entry = _take_dead(dead_id)
     if entry is None:
-        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
         return redirect(url_for("admin.queue"))
     task = q.short(entry["name"])
     detail = f"{task} {entry['target']}"

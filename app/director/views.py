@@ -15,6 +15,7 @@ from app.corps.models import Character, Corporation
 from app.director import bp
 from app.extensions import db
 from app.forms import choices, page_number
+from app.jobs import keys
 from app.jobs.connection import get_redis
 from app.keys.forms import ActionForm
 from app.keys.models import Key
@@ -49,6 +50,14 @@ def _member(corporation, user_id):
     if user is None:
         abort(404)
     return user
+
+
+def _of_member(corporation, model, row_id):
+    """A grant or request of a member of the corporation, with the member; 404 for anyone else's."""
+    found = db.session.get(model, row_id)
+    if found is None:
+        abort(404)
+    return found, _member(corporation, found.user_id)
 
 
 @bp.get("/director/")
@@ -189,10 +198,7 @@ def grant(corporation_id, user_id):
 def revoke(corporation_id, grant_id):
     """Revoke a service given by hand."""
     corp = _corporation(corporation_id)
-    found = db.session.get(Grant, grant_id)
-    if found is None:
-        abort(404)
-    user = _member(corp, found.user_id)
+    found, user = _of_member(corp, Grant, grant_id)
     form = RevokeForm()
     if not form.validate_on_submit():
         errors = form.reason.errors or ["The form has expired; reload the page and try again."]
@@ -212,10 +218,7 @@ def revoke(corporation_id, grant_id):
 def decide_request(corporation_id, request_id):
     """Approve or deny a member's request."""
     corp = _corporation(corporation_id)
-    found = db.session.get(AccessRequest, request_id)
-    if found is None:
-        abort(404)
-    _member(corp, found.user_id)
+    found, _ = _of_member(corp, AccessRequest, request_id)
     form = DecisionForm()
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors] or [
@@ -244,7 +247,7 @@ def decide_request(corporation_id, request_id):
 
 
 def _progress_key(corporation_id):
-    return f"bastion:revalidate:{corporation_id}"
+    return keys.revalidation(corporation_id)
 
 
 def _corp_key_ids(corporation_id):

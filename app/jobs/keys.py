@@ -49,3 +49,8 @@ UPSTREAM_STATS = f"{PREFIX}:stats:upstream"
 def throughput(minute):
     """Tasks done and failed in one minute (minutes since the epoch)."""
     return f"{PREFIX}:throughput:{minute}"
+
+
+def revalidation(corporation_id):
+    """When a director's "Re-validate all" of a corporation started, and how many keys it queued."""
+    return f"{PREFIX}:revalidate:{corporation_id}"
