@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask
+from flask import Flask, abort, request
 
 from config import INSTANCE_DIR, Config, check_production_config
 
@@ -26,6 +26,7 @@ def create_app(config_class=Config):
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_request_guards(app)
     register_security_headers(app)
     register_template_context(app)
     register_cli(app)
@@ -114,6 +115,15 @@ def register_errorhandlers(app):
     from app.errors import register
 
     register(app)
+
+
+def register_request_guards(app):
+    """Refuse paths holding control characters (an id or a name in a URL never has one)."""
+
+    @app.before_request
+    def refuse_control_characters():
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
+            abort(404)
 
 
 def register_security_headers(app):

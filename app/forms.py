@@ -1,6 +1,27 @@
-"""Form helpers shared by every area."""
+"""The base of every form, and form helpers shared by every area."""
 
+import re
+
+from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
+
+# Control characters other than tab and newlines: no person types them, and PostgreSQL refuses
+# NUL in text outright.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def drop_control_characters(value):
+    """A field filter: text without control characters (anything else as it is)."""
+    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
+
+
+class BaseForm(FlaskForm):
+    """Every Bastion form: CSRF from Flask-WTF, and control characters dropped from every field."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            options["filters"] = [drop_control_characters, *unbound_field.kwargs.get("filters", ())]
+            return unbound_field.bind(form=form, **options)
 
 
 def choices(pairs):

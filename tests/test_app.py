@@ -70,3 +70,8 @@ def test_unexpected_errors_give_a_500_page_and_roll_back(suite_config, db):
         api = fresh_client.get("/_boom", headers={"Accept": "application/json"})
         assert api.status_code == 500 and api.get_json()["status"] == 500
     assert db.session.scalar(db.select(User).filter_by(username="half-written")) is None
+
+
+def test_a_path_with_control_characters_is_not_found(client):
+    assert client.get("/auth/forward/wi%00ki").status_code == 404
+    assert client.get("/admin/queue/dead/%01x").status_code == 404

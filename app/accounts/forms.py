@@ -1,11 +1,12 @@
 """Account forms."""
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import BaseForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(BaseForm):
     """Username and password for local (admin) accounts."""
 
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
@@ -15,7 +16,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in")
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(BaseForm):
     """An empty form: logging out is a POST carrying a CSRF token."""
 
     submit = SubmitField("Sign out")

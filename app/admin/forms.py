@@ -1,17 +1,16 @@
 """Admin forms: tracking corporations and alliances, roles, directors, searches and filters."""
 
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.accounts.models import ROLES, STATES
-from app.forms import choices
+from app.forms import BaseForm, choices
 from app.keys.models import KEY_STATUSES
 
 EVE_ID_MAX = 2**63 - 1
 
 
-class TrackForm(FlaskForm):
+class TrackForm(BaseForm):
     """Track a corporation or alliance by its EVE id."""
 
     kind = SelectField("What", choices=choices([("corporation", "Corporation"), ("alliance", "Alliance")]))
@@ -26,7 +25,7 @@ class TrackForm(FlaskForm):
     submit = SubmitField("Track")
 
 
-class TrackingForm(FlaskForm):
+class TrackingForm(BaseForm):
     """Change or end the tracking of a corporation or alliance."""
 
     tracked_as = SelectField(
@@ -35,21 +34,21 @@ class TrackingForm(FlaskForm):
     submit = SubmitField("Save")
 
 
-class RoleForm(FlaskForm):
+class RoleForm(BaseForm):
     """Change a user's role."""
 
     role = SelectField("Role", choices=choices([(r, r) for r in ROLES]))
     submit = SubmitField("Change role")
 
 
-class AppointForm(FlaskForm):
+class AppointForm(BaseForm):
     """Appoint a user director of a tracked corporation."""
 
     corporation_id = SelectField("Corporation", coerce=str, validators=[DataRequired("Pick a corporation.")])
     submit = SubmitField("Appoint")
 
 
-class UserSearchForm(FlaskForm):
+class UserSearchForm(BaseForm):
     """Search users (a GET form: no CSRF)."""
 
     class Meta:
@@ -64,7 +63,7 @@ class UserSearchForm(FlaskForm):
     )
 
 
-class KeySearchForm(FlaskForm):
+class KeySearchForm(BaseForm):
     """Search keys by character, corporation or status (a GET form: no CSRF)."""
 
     class Meta:
@@ -78,7 +77,7 @@ class KeySearchForm(FlaskForm):
     )
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(BaseForm):
     """Filter the audit log (a GET form: no CSRF)."""
 
     class Meta:

@@ -26,14 +26,14 @@ def record(action, actor=None, target=None, detail=None, reason=None, target_typ
     if target is not None:
         target_type = type(target).__name__.lower()
         target_id = target.id
-    target_id = None if target_id is None else str(target_id)
+    target_id = None if target_id is None else str(target_id)[:64]
     entry = AuditEntry(
-        action=action,
+        action=action[:64],
         actor_id=getattr(actor, "id", None),
-        target_type=target_type,
+        target_type=target_type[:32] if target_type else None,
         target_id=target_id,
         detail=detail,
-        reason=reason,
+        reason=reason[:255] if reason else None,  # a request's note may be longer than a reason
     )
     db.session.add(entry)
     return entry

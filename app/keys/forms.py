@@ -1,7 +1,7 @@
 """Key forms: each action is a POST carrying a CSRF token."""
 
-from flask_wtf import FlaskForm
+from app.forms import BaseForm
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BaseForm):
     """A button that posts an action (remove, make main); only the CSRF token is in it."""

@@ -3,7 +3,6 @@
 import re
 from datetime import UTC, datetime
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     SelectField,
@@ -17,7 +16,7 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from app.accounts.models import STATES
-from app.forms import choices
+from app.forms import BaseForm, choices
 from app.services.models import SERVICE_KINDS
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -66,7 +65,7 @@ class ExpiryField(StringField):
             raise ValidationError("The expiry must be in the future.")
 
 
-class ServiceForm(FlaskForm):
+class ServiceForm(BaseForm):
     """Create or edit a service and its policy."""
 
     name = StringField("Name", validators=[DataRequired("Give the service a name."), Length(max=128)])
@@ -137,7 +136,7 @@ class ServiceForm(FlaskForm):
             raise ValidationError("Give up to 25 numeric role ids, separated by commas.")
 
 
-class RequestForm(FlaskForm):
+class RequestForm(BaseForm):
     """A member asks for a service."""
 
     note = TextAreaField(
@@ -147,7 +146,7 @@ class RequestForm(FlaskForm):
     submit = SubmitField("Request access")
 
 
-class GrantForm(FlaskForm):
+class GrantForm(BaseForm):
     """A director grants a service by hand."""
 
     service = SelectField("Service", coerce=str, validators=[DataRequired("Pick a service.")])
@@ -160,7 +159,7 @@ class GrantForm(FlaskForm):
     submit = SubmitField("Grant")
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(BaseForm):
     """A director revokes a grant given by hand."""
 
     reason = StringField(
@@ -169,7 +168,7 @@ class RevokeForm(FlaskForm):
     submit = SubmitField("Revoke")
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(BaseForm):
     """A director approves or denies a request."""
 
     decision = SelectField("Decision", choices=choices([("approve", "Approve"), ("deny", "Deny")]))

@@ -14,11 +14,11 @@ def rows(page):
 def test_member_journey_with_eve_login(page, sandbox, db):
     page.goto("/login")
     page.get_by_test_id("login-eve").click()
-    assert "EVE sandbox" in page.content()
+    page.get_by_text("EVE sandbox").first.wait_for()
     page.get_by_label("New character name").fill("Browser Main")
     page.get_by_role("button", name="Create and authorize").click()
     page.wait_for_url("**/")
-    assert "Welcome, Browser Main" in page.content()
+    page.get_by_role("heading", name="Welcome, Browser Main").wait_for()
 
     page.get_by_role("link", name="My keys", exact=True).click()
     page.wait_for_url("**/keys")
@@ -50,7 +50,7 @@ def test_member_journey_with_eve_login(page, sandbox, db):
     page.get_by_label("Character", exact=True).select_option(label="Browser Main")
     page.get_by_role("button", name="Authorize", exact=True).click()
     page.wait_for_url("**/")
-    assert "Welcome, Browser Main" in page.content()
+    page.get_by_role("heading", name="Welcome, Browser Main").wait_for()
     page.goto("/keys")
     assert rows(page).count() == 2
     assert "pending" in page.locator('[data-testid="key-row"][data-character="Browser Main"]').inner_text()
