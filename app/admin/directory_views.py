@@ -25,7 +25,7 @@ from app.eve.errors import EveError, NotFound
 from app.extensions import db
 from app.forms import choices, page_number
 from app.keys.checks import being_checked, queue_check
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from app.keys.logic import KeyRefused, remove_key
 from app.keys.models import Key
 from app.models import utcnow
@@ -35,11 +35,6 @@ PER_PAGE = 50
 
 def _page():
     return page_number()
-
-
-def _checked_form():
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form has expired; reload the page and try again.")
 
 
 def _reconcile_members_of(column, entity_id):
@@ -264,7 +259,7 @@ def appoint(user_id):
 @admin_required
 def dismiss(user_id, directorship_id):
     """End an appointment."""
-    _checked_form()
+    require_action_form()
     target = _user(user_id)
     directorship = db.session.get(Directorship, directorship_id)
     if directorship is None or directorship.user_id != target.id:
@@ -331,7 +326,7 @@ def _back(default):
 @admin_required
 def check_key(key_id):
     """Check a key now."""
-    _checked_form()
+    require_action_form()
     key = _key(key_id)
     queued = queue_check(key.id)
     record("key.check", current_user, target=key, detail=key.character.name)
@@ -348,7 +343,7 @@ def check_key(key_id):
 @admin_required
 def remove(key_id):
     """Remove a key (and revoke it at EVE)."""
-    _checked_form()
+    require_action_form()
     key = _key(key_id)
     owner, name = key.user, key.character.name
     try:

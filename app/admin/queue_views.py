@@ -3,7 +3,7 @@
 Every action is a POST with a CSRF token, admin only, and written to the audit log.
 """
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.accounts.auth import admin_required, safe_next
@@ -15,7 +15,7 @@ from app.forms import page_number
 from app.jobs import deadstore, pause
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from tasks import PRIORITY_ON_DEMAND, requeue
 
 HISTORY_SHOWN = 50
@@ -78,18 +78,13 @@ def dead_task(dead_id):
     return render_template("admin/dead_task.html", entry=entry, history=history, form=ActionForm())
 
 
-def _checked_form():
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form has expired; reload the page and try again.")
-
-
 def _back():
     return redirect(safe_next(request.form.get("next"), default="admin.queue"))
 
 
 def _take_dead(dead_id):
     """Take a dead task out of the store (after the form's check); None, said, when it is gone."""
-    _checked_form()
+    require_action_form()
     entry = deadstore.take(get_redis(), dead_id)
     if entry is None:
         flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
@@ -128,7 +123,7 @@ def retry_dead(dead_id):
 @admin_required
 def retry_all_dead():
     """Run every dead task again."""
-    _checked_form()
+    require_action_form()
     count = deadstore.retry_all(get_redis(), requeue)
     record("task.retry_all", current_user, target_type="queue", detail=f"{count} dead tasks queued again")
     db.session.commit()
@@ -158,7 +153,7 @@ def discard_dead(dead_id):
 @admin_required
 def pause_queue():
     """Stop every upstream call and the sweeps; queued work waits."""
-    _checked_form()
+    require_action_form()
     pause.pause(get_redis(), who=current_user.display_name)
     record("queue.pause", current_user, target_type="queue")
     db.session.commit()
@@ -171,7 +166,7 @@ def pause_queue():
 @admin_required
 def resume_queue():
     """Let work flow again."""
-    _checked_form()
+    require_action_form()
     pause.resume(get_redis())
     record("queue.resume", current_user, target_type="queue")
     db.session.commit()
@@ -186,7 +181,7 @@ def sweep_now():
     """Queue a sweep of due keys now, ahead of its schedule."""
     from tasks.keys import sweep
 
-    _checked_form()
+    require_action_form()
     sweep(priority=PRIORITY_ON_DEMAND)
     record("queue.sweep", current_user, target_type="queue")
     db.session.commit()

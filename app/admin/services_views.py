@@ -8,7 +8,7 @@ from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.models import record
 from app.extensions import db
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from app.services.connectors import ConnectorError, connector_for
 from app.services.forms import ServiceForm
 from app.services.logic import queue_syncs
@@ -119,17 +119,12 @@ def edit_service(service_id):
     return page, 400 if form.is_submitted() else 200
 
 
-def _checked_form():
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form has expired; reload the page and try again.")
-
-
 @bp.post("/services/<int:service_id>/test")
 @login_required
 @admin_required
 def test_service(service_id):
     """Send a test event (webhooks) or check the settings of a service, and say how it went."""
-    _checked_form()
+    require_action_form()
     service = _service(service_id)
     try:
         answer = connector_for(service).check()
@@ -149,7 +144,7 @@ def test_service(service_id):
 @admin_required
 def resync_service(service_id):
     """Queue every failed sync of a service again."""
-    _checked_form()
+    require_action_form()
     service = _service(service_id)
     failing = db.session.scalars(
         db.select(Grant).where(Grant.service_id == service.id, Grant.sync_status == "failed")

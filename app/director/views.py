@@ -17,7 +17,7 @@ from app.extensions import db
 from app.forms import choices, page_number
 from app.jobs import keys
 from app.jobs.connection import get_redis
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from app.keys.models import Key
 from app.services.forms import DecisionForm, GrantForm, RevokeForm
 from app.services.logic import AccessRefused, decide, grant_manually, revoke_manually
@@ -266,8 +266,7 @@ def revalidate(corporation_id):
     from app.keys.checks import queue_check
 
     corp = _corporation(corporation_id)
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form has expired; reload the page and try again.")
+    require_action_form()
     key_ids = _corp_key_ids(corp.id)
     started = time.time()
     get_redis().set(_progress_key(corp.id), f"{started:.3f}|{len(key_ids)}", ex=REVALIDATION_TTL)

@@ -8,7 +8,7 @@ from app.corps.models import Character
 from app.extensions import db
 from app.keys import bp
 from app.keys.checks import being_checked, queue_check
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
 from app.keys.models import Key
 from app.services.reconcile import reconcile_user
@@ -65,9 +65,7 @@ def _own_key(key_id):
 
 
 def _checked_form():
-    form = ActionForm()
-    if not form.validate_on_submit():
-        abort(400, "The form was out of date. Reload the page and try again.")
+    require_action_form("The form was out of date. Reload the page and try again.")
 
 
 @bp.post("/keys/<int:key_id>/remove")

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from app import crypto
 from app.admin.models import record
 from app.extensions import csrf, db
-from app.keys.forms import ActionForm
+from app.keys.forms import ActionForm, require_action_form
 from app.services import bp, discord
 from app.services.connectors import ConnectorError, DiscordConnector
 from app.services.events import grant_event
@@ -208,8 +208,7 @@ def discord_callback():
 @login_required
 def discord_unlink():
     """Unlink Discord: the bot takes the member's roles away first."""
-    if not ActionForm().validate_on_submit():
-        abort(400, description="The form has expired; reload the page and try again.")
+    require_action_form()
     link = current_user.discord
     if link is None:
         flash("No Discord account is linked.", "info")
