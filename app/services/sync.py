@@ -10,6 +10,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.jobs.setup import get_governor
+from app.keys.cadence import retry_delay
 from app.models import utcnow
 from app.services.connectors import ConnectorError, connector_for
 from app.services.events import grant_event, identity
@@ -23,12 +24,6 @@ class SyncOutcome:
     action: str
     delay: float = 0.0
     message: str = ""
-
-
-def retry_delay(attempt):
-    """Power-law backoff between attempts: base * attempt ** 2 seconds, capped."""
-    config = current_app.config
-    return min(config["RETRY_CAP"], config["RETRY_BASE"] * attempt**2)
 
 
 def sync_grant(grant_id, attempt=1):
@@ -75,7 +70,12 @@ def sync_grant(grant_id, attempt=1):
         if exc.transient and attempt < max_attempts:
             grant.sync_error = f"{exc} (attempt {attempt} of {max_attempts}, trying again)"
             db.session.commit()
-            delay = exc.retry_after if exc.retry_after is not None else retry_delay(attempt)
+            config = current_app.config
+            delay = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
+            )
             return SyncOutcome("retry", delay=delay, message=str(exc))
         return _failed(grant, str(exc), final=exc.transient)
     if connector.calls_out and not connector.observes_itself and (want or grant.provisioned):
