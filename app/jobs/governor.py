@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app.jobs import keys
-from app.jobs.stats import count_call
+from app.jobs.stats import call_field
 
 PERMIT_LUA = """
 local state, permits, paused, sends = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -76,6 +76,7 @@ return {'ok', tostring(slot - now)}
 
 OBSERVE_LUA = """
 local state, oklog = KEYS[1], KEYS[2]
+if ARGV[15] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[15], 1) end  -- calls by upstream and status
 local now = tonumber(ARGV[1])
 local outcome = ARGV[2]
 local number = tonumber(ARGV[3]) or 0
@@ -286,12 +287,15 @@ class Governor:
         )
         return reason, float(wait)
 
-    def record(self, upstream, outcome, number=0.0, now=None):
-        """Tell the governor how a call went: ok, 429 (number: Retry-After), 420 (reset), 5xx, other."""
+    def record(self, upstream, outcome, number=0.0, now=None, status=None):
+        """Tell the governor how a call went: ok, 429 (number: Retry-After), 420 (reset), 5xx, other.
+
+        status (an HTTP status, or "timeout") is also counted for /metrics, in the same round trip.
+        """
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
         self._observe(
-            keys=[keys.governor(upstream), keys.governor_log(upstream, "ok")],
+            keys=[keys.governor(upstream), keys.governor_log(upstream, "ok"), keys.UPSTREAM_STATS],
             args=[
                 f"{now:.6f}",
                 outcome,
@@ -307,6 +311,7 @@ class Governor:
                 cfg.backoff_cap,
                 cfg.fails_threshold,
                 self._member(now),
+                "" if status is None else call_field(upstream, status),
             ],
         )
 
@@ -332,10 +337,9 @@ class Governor:
 
     def observe(self, upstream, response, timed_out=False):
         """The EVE client's response hook: read status and limit headers of every answer."""
-        count_call(self.redis, upstream, "timeout" if timed_out or response is None else response.status_code)
         if timed_out or response is None:
             self.spend_error_budget(upstream)
-            self.record(upstream, "5xx")
+            self.record(upstream, "5xx", status="timeout")
             return
         headers = response.headers
         remain = headers.get("X-ESI-Error-Limit-Remain")
@@ -353,15 +357,15 @@ class Governor:
             )
         status = response.status_code
         if status == 429:
-            self.record(upstream, "429", _number(headers.get("Retry-After"), 1.0))
+            self.record(upstream, "429", _number(headers.get("Retry-After"), 1.0), status=status)
         elif status == 420:
-            self.record(upstream, "420", _number(headers.get("X-ESI-Error-Limit-Reset"), 60.0))
+            self.record(upstream, "420", _number(headers.get("X-ESI-Error-Limit-Reset"), 60.0), status=status)
         elif status >= 500:
-            self.record(upstream, "5xx")
+            self.record(upstream, "5xx", status=status)
         elif status < 400:
-            self.record(upstream, "ok")
+            self.record(upstream, "ok", status=status)
         else:
-            self.record(upstream, "other")
+            self.record(upstream, "other", status=status)
 
     def reset(self, upstream):
         """Forget what was learnt about an upstream."""

@@ -27,9 +27,12 @@ def count_task(pipe, name, outcome, seconds=None, now=None):
         pipe.hincrby(keys.TASK_STATS, f"{name}|timed", 1)
 
 
-def count_call(redis_client, upstream, status):
-    """Count one call to an upstream by its HTTP status ("timeout" when none came)."""
-    redis_client.hincrby(keys.UPSTREAM_STATS, f"{upstream}|{status}", 1)
+def call_field(upstream, status):
+    """The field counting calls to an upstream by HTTP status ("timeout" when none came).
+
+    The governor adds to it as it records each call (app/jobs/governor.py).
+    """
+    return f"{upstream}|{status}"
 
 
 def throughput(redis_client, minutes=60, now=None):

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import requests
 from flask import current_app
 
-from app.jobs.stats import count_call
 from app.models import utcnow
 from app.services.connectors import ConnectorError
 
@@ -38,21 +37,22 @@ def authorize_url(redirect_uri, state):
 
 def _observe(answer):
     """Tell the governor what Discord said about its limits."""
-    from app.jobs.connection import get_redis
     from app.jobs.setup import get_governor
 
     governor = get_governor()
-    count_call(get_redis(), UPSTREAM, answer.status_code if answer is not None else "timeout")
     if answer is None or answer.status_code >= 500:
-        governor.record(UPSTREAM, "5xx")
+        governor.record(UPSTREAM, "5xx", status="timeout" if answer is None else answer.status_code)
         return
-    if answer.status_code == 429:
-        governor.record(UPSTREAM, "429", _retry_after(answer))
+    status = answer.status_code
+    if status == 429:
+        governor.record(UPSTREAM, "429", _retry_after(answer), status=status)
         return
     if answer.headers.get("X-RateLimit-Remaining") == "0":
-        governor.record(UPSTREAM, "429", _number(answer.headers.get("X-RateLimit-Reset-After"), 1.0))
+        governor.record(
+            UPSTREAM, "429", _number(answer.headers.get("X-RateLimit-Reset-After"), 1.0), status=status
+        )
         return
-    governor.record(UPSTREAM, "ok" if answer.status_code < 400 else "other")
+    governor.record(UPSTREAM, "ok" if status < 400 else "other", status=status)
 
 
 def _retry_after(answer):
