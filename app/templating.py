@@ -3,7 +3,7 @@
 import time
 from datetime import UTC, datetime
 
-from app.models import utcnow
+from app.clock import utcnow
 
 
 def when(moment):

@@ -44,11 +44,11 @@ def _seed_database(app, count):
 
     from app import crypto
     from app.accounts.models import User
+    from app.clock import utcnow
     from app.corps.models import Character, Corporation
     from app.extensions import db
     from app.jobs.models import TaskRecord
     from app.keys.models import Key
-    from app.models import utcnow
     from bench.harness import _insert_users
 
     rng = random.Random(7)
@@ -121,7 +121,7 @@ def _seed_database(app, count):
 
 
 def _seed_redis(app, dead, pending):
-    from app.jobs import deadstore, heartbeat, inflight, stats
+    from app.jobs import counters, deadstore, heartbeat, inflight
     from app.jobs.connection import get_redis
     from app.jobs.locks import TargetLock
     from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP
@@ -148,7 +148,7 @@ def _seed_redis(app, dead, pending):
         pipe = redis_client.pipeline(transaction=False)
         for minute in range(60):
             for _ in range(20):
-                stats.count_task(pipe, "bastion.keys.validate", "done", 0.1, now=now - minute * 60)
+                counters.count_task(pipe, "bastion.keys.validate", "done", 0.1, now=now - minute * 60)
         pipe.execute()
         inflight.beat_process(redis_client)
         heartbeat.beat(redis_client)

@@ -72,10 +72,10 @@ class Harness:
 
         from app import crypto
         from app.accounts.models import User
+        from app.clock import utcnow
         from app.corps.models import Character, Corporation
         from app.extensions import db
         from app.keys.models import Key
-        from app.models import utcnow
 
         sandbox = self.sandbox
         sandbox.control(

@@ -6,8 +6,11 @@ consumer (tasks/consumer.py) hands in the app factory, so there is no import cyc
 
 import functools
 import logging
+import os
+import socket
 import threading
 
+from flask import current_app, has_app_context
 from huey import PriorityRedisHuey
 from huey.consumer import Consumer, Scheduler
 from redis import ConnectionPool
@@ -16,6 +19,9 @@ from config import Config
 from tasks.storage import CountingPriorityStorage
 
 log = logging.getLogger(__name__)
+
+# Queued messages name tasks as "bastion.<name>", e.g. "bastion.keys.validate".
+TASK_NAMESPACE = "bastion"
 
 # Priorities: on-demand work (a member's click, an admin's retry) runs before the sweep.
 PRIORITY_SWEEP = 10
@@ -42,9 +48,14 @@ class BastionConsumer(Consumer):
 
 
 class BastionHuey(PriorityRedisHuey):
-    """Huey with priorities, on Redis, with a finer scheduler and queued tasks counted by name."""
+    """Huey with priorities, on Redis, with a finer scheduler and queued tasks counted by name.
+
+    It also describes its tasks (name, target, priority names) for app/jobs/monitor.py, which is
+    handed the queue rather than importing it.
+    """
 
     storage_class = CountingPriorityStorage
+    priority_names = {PRIORITY_ON_DEMAND: "on demand", PRIORITY_DEFAULT: "default", PRIORITY_SWEEP: "sweep"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -53,6 +64,22 @@ class BastionHuey(PriorityRedisHuey):
     def create_consumer(self, **options):
         """Used by huey_consumer."""
         return BastionConsumer(self, **options)
+
+    def task_name(self, task):
+        """The name a task is registered and queued under, e.g. "bastion.keys.validate"."""
+        return self._registry.task_to_string(type(task))
+
+    def short_name(self, name):
+        """ "bastion.keys.validate" -> "keys.validate"."""
+        return name.removeprefix(f"{TASK_NAMESPACE}.")
+
+    def target_of(self, task):
+        """What a task works on, e.g. "key:42"; the task's short name when it names no target."""
+        kind = getattr(type(task), "target_kind", None)
+        args = task.args or ()
+        if kind and args:
+            return f"{kind}:{args[0]}"
+        return self.short_name(self.task_name(task))
 
 
 def make_huey(config=Config):
@@ -69,9 +96,6 @@ def make_huey(config=Config):
 
 huey = make_huey()
 
-# Queued messages name tasks as "bastion.<name>", e.g. "bastion.keys.validate".
-TASK_NAMESPACE = "bastion"
-
 _app_factory = None
 _app = None
 _app_lock = threading.Lock()
@@ -86,8 +110,6 @@ def set_app_factory(factory):
 def _task_app():
     """The app a task runs in: the current one (web process, tests), else one from the factory."""
     global _app
-    from flask import current_app, has_app_context
-
     if has_app_context():
         return current_app._get_current_object()
     with _app_lock:
@@ -131,25 +153,18 @@ def app_task(name, target=None, **task_options):
 
 def target_of(task):
     """What a task works on, e.g. "key:42"; the task's name when it names no target."""
-    kind = getattr(type(task), "target_kind", None)
-    args = task.args or ()
-    if kind and args:
-        return f"{kind}:{args[0]}"
-    return registry_name(task).removeprefix(f"{TASK_NAMESPACE}.")
+    return huey.target_of(task)
 
 
 def worker_name(task=None):
     """Who runs this: host, process, thread (and the task id when given)."""
-    import os
-    import socket
-
     name = f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
     return f"{name}:{task.id}" if task is not None else name
 
 
 def registry_name(task):
     """The name a task is registered and queued under, e.g. "bastion.keys.validate"."""
-    return huey._registry.task_to_string(type(task))
+    return huey.task_name(task)
 
 
 def requeue(entry):

@@ -5,14 +5,19 @@ import logging
 import random
 import time
 
+from redis.exceptions import RedisError
+
+from app.access.policy import any_service
+from app.corps import affiliation
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
 from app.keys import sweep as sweeping
 from app.keys import validation
-from tasks import PRIORITY_SWEEP, app_task, huey, worker_name
-from tasks.access import after_check
+from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, app_task, huey, worker_name
+from tasks.access import enqueue_reconcile
+from tasks.corps import schedule_affiliation
 from tasks.errors import GaveUp, checked_id
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,17 @@ def validate(key_id, attempt=1, slot=None, task=None):
     return verdict.action
 
 
+def after_check(verdict):
+    """A key changed: its user is reconciled (if the check did not already), and the character's
+    affiliation is confirmed soon unless it was confirmed lately."""
+    if not verdict.changed or verdict.user_id is None:
+        return
+    if not verdict.reconciled or any_service():  # the check reconciled the state; grants follow here
+        enqueue_reconcile(verdict.user_id)
+    if verdict.character_id is not None and verdict.affiliation_stale:
+        schedule_affiliation(affiliation.gather([verdict.character_id]))
+
+
 def _again(priority, key_id, attempt, delay, slot):
     """Run a key's validation after a delay (at its reserved slot when it has one)."""
     markers.renew(get_redis(), sweeping.VALIDATE, key_id)
@@ -86,6 +102,16 @@ def enqueue_validation(key_id, priority):
         return False
     validate(key_id, priority=priority)
     return True
+
+
+def queue_check(key_id):
+    """Queue a key's validation at on-demand priority (a member's or director's click); False when
+    one is queued already. When Redis cannot be reached the key simply waits for the sweep."""
+    try:
+        return enqueue_validation(key_id, PRIORITY_ON_DEMAND)
+    except RedisError as exc:
+        log.warning("could not queue a check of key %s now: %s", key_id, exc)
+        return True
 
 
 @app_task(name="keys.sweep", context=True)

@@ -7,11 +7,11 @@ from datetime import timedelta
 from flask import current_app
 from huey import crontab
 
+from app.clock import utcnow
 from app.extensions import db
 from app.jobs import deadstore, heartbeat, inflight
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
-from app.models import utcnow
 from tasks import app_periodic_task, app_task, requeue
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,17 @@
-"""Service tasks: sync one grant with its outside system; expire manual grants on time."""
+"""Service tasks: sync one grant with its outside system; expire grants by hand on time."""
 
 import logging
 
+from redis.exceptions import RedisError
+
+from app.access.models import Grant
+from app.access.reconcile import reconcile_user_grants, users_with_expired_grants
+from app.accounts.models import User
+from app.extensions import db
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
-from app.services.sync import sync_grant
+from app.services.sync import grants_to_resync, sync_grant
 from tasks import PRIORITY_DEFAULT, app_task, worker_name
 from tasks.errors import GaveUp, checked_id
 
@@ -57,19 +63,33 @@ def enqueue_sync(grant_id, priority=PRIORITY_DEFAULT):
         sync(grant_id, priority=priority)
 
 
+def queue_follow_up(follow_up):
+    """Queue what a committed change to access calls for: syncs, and grants by hand ending on time.
+
+    A Redis outage leaves the syncs to services.resync and the expiries to services.expire.
+    """
+    for grant_id in follow_up.syncs:
+        try:
+            enqueue_sync(grant_id)
+        except RedisError as exc:
+            log.warning("could not queue the sync of grant %s now: %s", grant_id, exc)
+    for grant_id, moment in follow_up.expiries:
+        try:
+            expire_grant.schedule(args=(grant_id,), eta=moment)
+        except RedisError as exc:
+            log.warning("could not schedule the expiry of grant %s: %s", grant_id, exc)
+
+
 @app_task(name="services.expire", context=True)
 def expire(task=None):
     """Manual grants whose time is up are revoked (unless the policy gives the service anyway)."""
-    from app.accounts.models import User
-    from app.extensions import db
-    from app.services.logic import settle
-    from app.services.policy import users_with_expired_grants
-
     done = 0
     for user_id in users_with_expired_grants():
         user = db.session.get(User, user_id)
         if user is not None:
-            done += len(settle(user))
+            follow_up = reconcile_user_grants(user)
+            queue_follow_up(follow_up)
+            done += len(follow_up.syncs)
     if done:
         log.info("task %s services.expire: %s grants changed", task.id, done)
     return done
@@ -77,38 +97,19 @@ def expire(task=None):
 
 @app_task(name="services.expire_grant", target="grant", context=True)
 def expire_grant(grant_id, task=None):
-    """One manual grant's time is up: settle its user's grants now."""
-    from app.extensions import db
-    from app.services.logic import settle
-    from app.services.models import Grant
-
+    """One manual grant's time is up: reconcile its user's grants now."""
     grant = db.session.get(Grant, checked_id(grant_id, "grant_id"))
     if grant is None:
         return "gone"
-    return len(settle(grant.user))
-
-
-RESYNC_AFTER_S = 120
-RESYNC_BATCH = 1000
+    follow_up = reconcile_user_grants(grant.user)
+    queue_follow_up(follow_up)
+    return len(follow_up.syncs)
 
 
 @app_task(name="services.resync")
 def resync():
     """Queue syncs that should have happened by now (a sync lost with Redis, say)."""
-    from datetime import timedelta
-
-    from app.extensions import db
-    from app.models import utcnow
-    from app.services.models import Grant
-
-    cutoff = utcnow() - timedelta(seconds=RESYNC_AFTER_S)
-    grant_ids = db.session.scalars(
-        db.select(Grant.id)
-        .where(Grant.sync_status == "pending", Grant.updated_at < cutoff)
-        .where(db.or_(Grant.sync_error.is_(None), ~Grant.sync_error.startswith("Waiting")))
-        .order_by(Grant.updated_at)
-        .limit(RESYNC_BATCH)
-    ).all()
+    grant_ids = grants_to_resync()
     for grant_id in grant_ids:
         enqueue_sync(grant_id)
     if grant_ids:

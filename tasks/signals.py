@@ -5,10 +5,15 @@ import logging
 import threading
 import time
 import traceback
+from datetime import timedelta
 
 from huey import signals as S
 
-from tasks import huey, registry_name, requeue, target_of, worker_name
+from app.clock import utcnow
+from app.extensions import write_transaction
+from app.jobs import counters, deadstore, heartbeat, inflight
+from app.jobs.models import TaskRecord
+from tasks import _task_app, huey, registry_name, requeue, target_of, worker_name
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +23,6 @@ _upkeep_running = False
 
 
 def _app():
-    from tasks import _task_app
-
     return _task_app()
 
 
@@ -32,12 +35,6 @@ _started = {}  # task id -> monotonic start, for durations (a task runs in one t
 
 def _record_failure(task, outcome, error, attempt, seconds):
     """Keep a failed attempt in the database, for the history on a dead task's page."""
-    from datetime import timedelta
-
-    from app.extensions import write_transaction
-    from app.jobs.models import TaskRecord
-    from app.models import utcnow
-
     try:
         with _app().app_context(), write_transaction() as session:
             finished = utcnow()
@@ -67,8 +64,6 @@ def _attempt(task):
 @huey.signal(S.SIGNAL_EXECUTING)
 def task_started(signal, task):
     """Record the task in the in-flight registry."""
-    from app.jobs import inflight
-
     _started[task.id] = time.monotonic()
     inflight.register(
         _redis(),
@@ -85,20 +80,16 @@ def task_started(signal, task):
 @huey.signal(S.SIGNAL_COMPLETE)
 def task_done(signal, task):
     """Done: out of the registry, counted with its duration."""
-    from app.jobs import inflight, stats
-
     name = registry_name(task)
     pipe = _redis().pipeline(transaction=False)
     inflight.finish(pipe, task.id, inflight.identity_of(name, task.args or (), task.kwargs or {}))
-    stats.count_task(pipe, name, "done", _elapsed(task))
+    counters.count_task(pipe, name, "done", _elapsed(task))
     pipe.execute()
 
 
 @huey.signal(S.SIGNAL_ERROR)
 def task_failed(signal, task, exc=None):
     """Failed: out of the registry; with no retry left, into the dead store."""
-    from app.jobs import deadstore, inflight, stats
-
     redis = _redis()
     name = registry_name(task)
     seconds = _elapsed(task)
@@ -106,9 +97,9 @@ def task_failed(signal, task, exc=None):
     final = not task.retries
     pipe = redis.pipeline(transaction=False)
     inflight.finish(pipe, task.id)
-    stats.count_task(pipe, name, "failed", seconds)
+    counters.count_task(pipe, name, "failed", seconds)
     if final:
-        stats.count_task(pipe, name, "dead")
+        counters.count_task(pipe, name, "dead")
     pipe.execute()
     _record_failure(task, "dead" if final else "failed", error, _attempt(task), seconds)
     if not final:
@@ -132,8 +123,6 @@ def task_failed(signal, task, exc=None):
 @huey.signal(S.SIGNAL_CANCELED, S.SIGNAL_EXPIRED, S.SIGNAL_REVOKED, S.SIGNAL_LOCKED)
 def task_dropped(signal, task, *args):
     """Not run: out of the registry."""
-    from app.jobs import inflight
-
     _started.pop(task.id, None)
     inflight.finish(_redis(), task.id)
 
@@ -145,8 +134,6 @@ def _elapsed(task):
 
 def _upkeep():
     """Keep this process's liveness key fresh and reap tasks of dead workers, every few seconds."""
-    from app.jobs import heartbeat, inflight
-
     while True:
         try:
             with _app().app_context():

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app.access.models import AccessRequest, Grant
 from app.accounts.models import Directorship, User
 from app.corps.models import Character, Corporation
 from app.keys.models import Key
-from app.services.models import AccessRequest, Grant, Service
+from app.services.models import Service
 from tests.support import csrf_token_from
 
 PASSWORD = "correct horse battery"

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from app.accounts.models import User
 from app.extensions import db, login_manager
 
 
@@ -35,8 +36,6 @@ def safe_next(target, default="main.index"):
 @login_manager.user_loader
 def load_user(user_id):
     """Load the user behind a session, or nothing for a malformed id."""
-    from app.accounts.models import User
-
     try:
         return db.session.get(User, int(user_id))
     except (TypeError, ValueError):

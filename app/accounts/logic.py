@@ -2,12 +2,12 @@
 
 from app.accounts.models import User
 from app.admin.models import record
+from app.clock import utcnow
 from app.corps.logic import find_character
 from app.extensions import db
 from app.keys.logic import discard_grant, register_key
 from app.keys.models import Key
 from app.keys.validation import REASON_SOLD
-from app.models import utcnow
 
 
 class LoginRefused(Exception):

@@ -3,8 +3,8 @@
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 ROLES = ("member", "director", "admin")
 STATES = ("member", "blue", "guest")

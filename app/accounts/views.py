@@ -7,8 +7,8 @@ from app.accounts import bp
 from app.accounts.auth import is_safe_next, safe_next
 from app.accounts.forms import LoginForm, LogoutForm
 from app.accounts.models import User
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 
 @bp.route("/login", methods=["GET", "POST"])

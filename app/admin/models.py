@@ -1,7 +1,7 @@
 """The audit log."""
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 
 class AuditEntry(db.Model):

@@ -1,149 +1,183 @@
-"""What the queue page and ``/admin/queue/status`` show, read from Redis only.
+"""The live queue page, its JSON twin, and the actions on dead tasks and the whole queue.
 
-Every figure comes from a counter, an index or a short list, never from reading the whole queue:
-pending work by task and priority is counted by the queue's storage (tasks/storage.py), locks
-are indexed by expiry, dead tasks by when they failed.
+Every action is a POST with a CSRF token, admin only, and written to the audit log.
 """
 
-import time
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
-from app.jobs import deadstore, heartbeat, inflight, keys, stats
+from app.accounts.auth import admin_required, safe_next
+from app.admin import bp
+from app.admin.models import record
+from app.extensions import db
+from app.forms import ActionForm, page_number, require_action_form
+from app.jobs import deadstore, monitor, pause
 from app.jobs.connection import get_redis
-from app.jobs.locks import list_locks
-from app.jobs.setup import get_governor
-from tasks import PRIORITY_DEFAULT, PRIORITY_ON_DEMAND, PRIORITY_SWEEP, TASK_NAMESPACE, huey, target_of
-from tasks import periodic as _every_task  # noqa: F401  (registers every task, to read queued ones)
+from app.jobs.models import TaskRecord
+from tasks import PRIORITY_ON_DEMAND, huey, requeue
+from tasks import periodic as _every_task  # noqa: F401  (registers every task, to read scheduled ones)
+from tasks.keys import sweep
 
-PRIORITY_NAMES = {PRIORITY_ON_DEMAND: "on demand", PRIORITY_DEFAULT: "default", PRIORITY_SWEEP: "sweep"}
-LOCKS_SHOWN = 100
-SCHEDULED_SHOWN = 25
-DEAD_PAGE = 25
+HISTORY_SHOWN = 50
 
 
-def short(name):
-    """ "bastion.keys.validate" -> "keys.validate"."""
-    return name.removeprefix(f"{TASK_NAMESPACE}.")
-
-
-def _paused(redis_client):
-    raw = redis_client.get(keys.PAUSED)
-    if raw is None:
-        return {"paused": False, "by": None, "since": None}
-    who, _, since = raw.partition("|")
-    return {"paused": True, "by": who, "since": float(since) if since else None}
-
-
-def status(now=None):
-    """The state of the work: consumers, queue, tasks by name, upstreams, locks, throughput."""
-    now = time.time() if now is None else now
-    redis_client = get_redis()
-    governor = get_governor()
-    processes = inflight.processes(redis_client, now)
-    age = heartbeat.age_seconds(redis_client, now)
-    running = inflight.running(redis_client)
-    by_task = {}
-    for (name, priority), count in huey.storage.pending_by_task().items():
-        row = by_task.setdefault(short(name), {"pending": 0, "by_priority": {}})
-        row["pending"] += count
-        row["by_priority"][str(priority)] = count
-    locks, held = list_locks(redis_client, limit=LOCKS_SHOWN, now=now)
-    pause = _paused(redis_client)
+def _panel_context():
     return {
-        "generated_at": round(now, 3),
-        "consumer": {
-            "alive": any(p["alive"] for p in processes),
-            "heartbeat_age_s": None if age is None else round(age, 1),
-            "processes": processes,
-        },
-        "queue": {
-            "pending": huey.pending_count(),
-            "scheduled": huey.scheduled_count(),
-            "running": len(running),
-            "dead": deadstore.count(redis_client),
-        },
-        "by_task": dict(sorted(by_task.items())),
-        "running": [
-            {
-                "task": short(row["name"]),
-                "target": row.get("target"),
-                "worker": row.get("worker"),
-                "started_at": row["started_at"],
-                "elapsed_s": round(max(0.0, now - row["started_at"]), 1),
-            }
-            for row in running
-        ],
-        "upstreams": {name: governor.state(name, now) for name in governor.upstreams()},
-        "locks": locks,
-        "locks_held": held,
-        "paused": pause["paused"],
-        "paused_by": pause["by"],
-        "paused_since": pause["since"],
-        "throughput": stats.throughput(redis_client, 60, now),
+        "status": monitor.status(huey),
+        "scheduled": monitor.scheduled(huey),
+        "dead": monitor.dead_page(huey, page_number()),
+        "form": ActionForm(),
+        "priority_names": huey.priority_names,
     }
 
 
-def scheduled(limit=SCHEDULED_SHOWN):
-    """The next scheduled tasks (retries, backoffs, reserved slots), soonest first."""
-    rows = []
-    for task in huey.scheduled(limit):
-        rows.append(
-            {
-                "task": short(huey._registry.task_to_string(type(task))),
-                "target": target_of(task),
-                "eta": task.eta.timestamp() if task.eta else None,
-                "priority": task.priority,
-            }
+@bp.get("/queue")
+@login_required
+@admin_required
+def queue():
+    """The live queue: pending, scheduled, running, locks, governors, dead tasks, pause switch."""
+    return render_template("admin/queue.html", **_panel_context())
+
+
+@bp.get("/queue/panel")
+@login_required
+@admin_required
+def queue_panel():
+    """The live part of the queue page, polled by the page."""
+    return render_template("admin/_queue_panel.html", **_panel_context())
+
+
+@bp.get("/queue/status")
+@login_required
+@admin_required
+def queue_status():
+    """The queue's state as JSON, for scripts."""
+    return jsonify(monitor.status(huey))
+
+
+@bp.get("/queue/dead/<dead_id>")
+@login_required
+@admin_required
+def dead_task(dead_id):
+    """One dead task: its arguments, traceback and the history of its attempts."""
+    entry = deadstore.get(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded.", "info")
+        return redirect(url_for("admin.queue"))
+    entry["task"] = huey.short_name(entry["name"])
+    history = db.session.scalars(
+        db.select(TaskRecord)
+        .where(TaskRecord.name == entry["name"], TaskRecord.target == entry["target"])
+        .order_by(TaskRecord.finished_at.desc(), TaskRecord.id.desc())
+        .limit(HISTORY_SHOWN)
+    ).all()
+    return render_template("admin/dead_task.html", entry=entry, history=history, form=ActionForm())
+
+
+def _back():
+    return redirect(safe_next(request.form.get("next"), default="admin.queue"))
+
+
+def _take_dead(dead_id):
+    """Take a dead task out of the store (after the form's check); None, said, when it is gone."""
+    require_action_form()
+    entry = deadstore.take(get_redis(), dead_id)
+    if entry is None:
+        flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
+    return entry
+
+
+@bp.post("/queue/dead/<dead_id>/retry")
+@login_required
+@admin_required
+def retry_dead(dead_id):
+    """Run a dead task again, with the same name and arguments."""
+    entry = _take_dead(dead_id)
+    if entry is None:
+        return _back()
+    requeue(entry)
+    task = huey.short_name(entry["name"])
+    db.session.add(
+        TaskRecord(
+            task_id=entry.get("task_id") or dead_id,
+            name=entry["name"],
+            target=(entry.get("target") or "")[:64],
+            outcome="retried",
+            attempt=entry.get("attempts") or 1,
+            worker=current_user.display_name[:128],
         )
-    return rows
-
-
-def dead_page(page=1, per_page=DEAD_PAGE):
-    """One page of dead tasks (newest first) and the number of pages."""
-    redis_client = get_redis()
-    total = deadstore.count(redis_client)
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = deadstore.page(redis_client, (page - 1) * per_page, per_page)
-    for row in rows:
-        row["task"] = short(row["name"])
-    return {"items": rows, "page": page, "pages": pages, "total": total}
-
-
-def failures_last_day():
-    """Failed attempts in the last 24 hours, from the task history."""
-    from datetime import timedelta
-
-    from sqlalchemy import func
-
-    from app.extensions import db
-    from app.jobs.models import TaskRecord
-    from app.models import utcnow
-
-    since = utcnow() - timedelta(hours=24)
-    query = db.select(func.count()).where(
-        TaskRecord.finished_at >= since, TaskRecord.outcome.in_(("failed", "dead"))
     )
-    return db.session.execute(query).scalar_one()
+    detail = f"{task} {entry['target']}"
+    record("task.retry", current_user, target_type="task", target_id=dead_id, detail=detail)
+    db.session.commit()
+    flash(f"{task} for {entry['target']} is queued again.", "success")
+    return redirect(url_for("admin.queue"))
 
 
-def sparkline(throughput, width=600, height=60):
-    """SVG polyline points for done and failed per minute, scaled to the busiest minute."""
-    peak = max([1] + [row["done"] + row["failed"] for row in throughput])
-    step = width / max(1, len(throughput) - 1)
+@bp.post("/queue/dead/retry-all")
+@login_required
+@admin_required
+def retry_all_dead():
+    """Run every dead task again."""
+    require_action_form()
+    count = deadstore.retry_all(get_redis(), requeue)
+    record("task.retry_all", current_user, target_type="queue", detail=f"{count} dead tasks queued again")
+    db.session.commit()
+    plural = "s" if count != 1 else ""
+    flash(f"{count} dead task{plural} queued again." if count else "There were no dead tasks.", "success")
+    return _back()
 
-    def points(values):
-        scale = (height - 4) / peak
-        return " ".join(f"{i * step:.1f},{height - 2 - value * scale:.1f}" for i, value in enumerate(values))
 
-    done = [row["done"] for row in throughput]
-    failed = [row["failed"] for row in throughput]
-    return {
-        "width": width,
-        "height": height,
-        "done": points(done),
-        "failed": points(failed),
-        "peak": peak,
-        "last_done": done[-1] if done else 0,
-        "total_done": sum(done),
-        "total_failed": sum(failed),
-    }
+@bp.post("/queue/dead/<dead_id>/discard")
+@login_required
+@admin_required
+def discard_dead(dead_id):
+    """Forget a dead task without running it."""
+    entry = _take_dead(dead_id)
+    if entry is None:
+        return redirect(url_for("admin.queue"))
+    task = huey.short_name(entry["name"])
+    detail = f"{task} {entry['target']}"
+    record("task.discard", current_user, target_type="task", target_id=dead_id, detail=detail)
+    db.session.commit()
+    flash(f"{task} for {entry['target']} was discarded.", "success")
+    return redirect(url_for("admin.queue"))
+
+
+@bp.post("/queue/pause")
+@login_required
+@admin_required
+def pause_queue():
+    """Stop every upstream call and the sweeps; queued work waits."""
+    require_action_form()
+    pause.pause(get_redis(), who=current_user.display_name)
+    record("queue.pause", current_user, target_type="queue")
+    db.session.commit()
+    flash("Paused: no call goes to EVE or Discord until you resume.", "warning")
+    return _back()
+
+
+@bp.post("/queue/resume")
+@login_required
+@admin_required
+def resume_queue():
+    """Let work flow again."""
+    require_action_form()
+    pause.resume(get_redis())
+    record("queue.resume", current_user, target_type="queue")
+    db.session.commit()
+    flash("Resumed: waiting work continues.", "success")
+    return _back()
+
+
+@bp.post("/queue/sweep")
+@login_required
+@admin_required
+def sweep_now():
+    """Queue a sweep of due keys now, ahead of its schedule."""
+    require_action_form()
+    sweep(priority=PRIORITY_ON_DEMAND)
+    record("queue.sweep", current_user, target_type="queue")
+    db.session.commit()
+    flash("A sweep of due keys is queued.", "success")
+    return _back()

@@ -12,14 +12,14 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
+from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import BadRequest, EveError, NotFound
 from app.extensions import db, write_transaction
-from app.jobs import keys
+from app.jobs import redis_keys
 from app.jobs.connection import get_redis
 from app.jobs.setup import get_governor
-from app.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +30,19 @@ def gather(character_ids, now=None):
     now = time.time() if now is None else now
     pipe = get_redis().pipeline(transaction=False)
     if ids:
-        pipe.zadd(keys.AFFILIATION_PENDING, dict.fromkeys(ids, now), nx=True)
-    pipe.zcard(keys.AFFILIATION_PENDING)
+        pipe.zadd(redis_keys.AFFILIATION_PENDING, dict.fromkeys(ids, now), nx=True)
+    pipe.zcard(redis_keys.AFFILIATION_PENDING)
     return pipe.execute()[-1]
 
 
 def pending_count():
     """How many characters wait for a round."""
-    return get_redis().zcard(keys.AFFILIATION_PENDING)
+    return get_redis().zcard(redis_keys.AFFILIATION_PENDING)
 
 
 def oldest_wait(now=None):
     """Seconds the longest-waiting character has waited, or None when none waits."""
-    first = get_redis().zrange(keys.AFFILIATION_PENDING, 0, 0, withscores=True)
+    first = get_redis().zrange(redis_keys.AFFILIATION_PENDING, 0, 0, withscores=True)
     if not first:
         return None
     now = time.time() if now is None else now
@@ -85,14 +85,14 @@ def run_round(batch_size=None):
     if reason != "ok" or wait > 0.005:
         result.wait = max(wait, 0.01)
         return result
-    popped = redis.zpopmin(keys.AFFILIATION_PENDING, batch_size)
+    popped = redis.zpopmin(redis_keys.AFFILIATION_PENDING, batch_size)
     ids = [int(member) for member, _ in popped]
     if not ids:
         return result
     try:
         rows = _affiliations(ids, result)
     except EveError as exc:
-        redis.zadd(keys.AFFILIATION_PENDING, {member: score for member, score in popped})
+        redis.zadd(redis_keys.AFFILIATION_PENDING, {member: score for member, score in popped})
         result.returned = len(ids)
         result.wait = float(getattr(exc, "retry_after", None) or getattr(exc, "reset", None) or 5.0)
         log.warning("affiliation round put %s ids back: %s", len(ids), exc)

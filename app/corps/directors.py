@@ -35,7 +35,7 @@ def is_tracked(corporation):
     )
 
 
-def settle_directorships(user_id, character_id, is_director):
+def reconcile_directorships(user_id, character_id, is_director):
     """Record a character's Director role and bring the user's ESI directorships in line."""
     with write_transaction() as session:
         character = session.get(Character, character_id)

@@ -3,11 +3,11 @@
 import logging
 from datetime import timedelta
 
+from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import EveError
 from app.extensions import db
-from app.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """EVE entities: alliances, corporations and characters."""
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 TRACKING = ("member", "blue")
 

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
+from app.clock import utcnow
 from app.corps.logic import CACHE_SECONDS, apply_alliance, apply_corporation
 from app.corps.models import Alliance, Corporation
 from app.eve import get_client
 from app.eve.errors import EveError, NotFound
 from app.extensions import db
 from app.jobs.setup import get_governor
-from app.models import utcnow
 
 log = logging.getLogger(__name__)
 

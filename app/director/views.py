@@ -1,12 +1,13 @@
 """Directors see and act on their own corporations only (admins on every tracked one)."""
 
-import time
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import exists, func
 from sqlalchemy.orm import selectinload
 
+from app.access.grants import AccessRefused, grant_manually, revoke_manually
+from app.access.models import AccessRequest, Grant
+from app.access.requests import decide
 from app.accounts.auth import director_required
 from app.accounts.models import User
 from app.admin.models import record
@@ -14,18 +15,16 @@ from app.corps.directors import directs, is_tracked, tracked_corporations
 from app.corps.models import Character, Corporation
 from app.director import bp
 from app.extensions import db
-from app.forms import choices, page_number
-from app.jobs import keys
-from app.jobs.connection import get_redis
-from app.keys.forms import ActionForm, require_action_form
+from app.forms import ActionForm, choices, page_number, require_action_form
+from app.keys import revalidation
 from app.keys.models import Key
 from app.services.forms import DecisionForm, GrantForm, RevokeForm
-from app.services.logic import AccessRefused, decide, grant_manually, revoke_manually
-from app.services.models import AccessRequest, Grant, Service
+from app.services.models import Service
+from tasks.keys import queue_check
+from tasks.services import queue_follow_up
 
 PER_PAGE = 50
 FILTERS = {"invalid": "Invalid keys", "nokeys": "No keys", "requests": "Pending requests"}
-REVALIDATION_TTL = 6 * 3600
 
 
 def _corporation(corporation_id):
@@ -128,7 +127,7 @@ def _corporation_page(corp, decision_errors=None, status=200):
         decision=DecisionForm(),
         action=ActionForm(),
         keys_total=keys_total,
-        progress=_progress(corp.id),
+        progress=revalidation.progress(corp.id),
         decision_errors=decision_errors or {},
     ), status
 
@@ -176,7 +175,7 @@ def grant(corporation_id, user_id):
         return _member_page(corp, user, form, 400)
     service = db.session.scalars(db.select(Service).filter_by(slug=form.service.data, enabled=True)).first()
     try:
-        grant_manually(
+        _, follow_up = grant_manually(
             user,
             service,
             current_user,
@@ -187,6 +186,7 @@ def grant(corporation_id, user_id):
         db.session.rollback()
         form.service.errors.append(str(exc))
         return _member_page(corp, user, form, 400)
+    queue_follow_up(follow_up)
     until = f" until {form.expires_at.moment:%Y-%m-%d %H:%M:%S} UTC" if form.expires_at.moment else ""
     flash(f"{user.display_name} has {service.name}{until}.", "success")
     return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
@@ -204,10 +204,11 @@ def revoke(corporation_id, grant_id):
         errors = form.reason.errors or ["The form has expired; reload the page and try again."]
         return _member_page(corp, user, GrantForm(formdata=None), 400, revoke_errors={found.id: errors})
     try:
-        revoke_manually(found, current_user, reason=(form.reason.data or "").strip() or None)
+        _, follow_up = revoke_manually(found, current_user, reason=(form.reason.data or "").strip() or None)
     except AccessRefused as exc:
         db.session.rollback()
         return _member_page(corp, user, GrantForm(formdata=None), 400, revoke_errors={found.id: [str(exc)]})
+    queue_follow_up(follow_up)
     flash(f"{found.service.name} was revoked from {user.display_name}.", "success")
     return redirect(url_for("director.member", corporation_id=corp.id, user_id=user.id))
 
@@ -227,7 +228,7 @@ def decide_request(corporation_id, request_id):
         return _corporation_page(corp, {found.id: errors}, 400)
     approve = form.decision.data == "approve"
     try:
-        decide(
+        _, follow_up = decide(
             found,
             current_user,
             approve,
@@ -237,25 +238,13 @@ def decide_request(corporation_id, request_id):
     except AccessRefused as exc:
         db.session.rollback()
         return _corporation_page(corp, {found.id: [str(exc)]}, 400)
-    else:
-        verb = "approved" if approve else "denied"
-        flash(f"{found.user.display_name}'s request for {found.service.name} was {verb}.", "success")
+    queue_follow_up(follow_up)
+    verb = "approved" if approve else "denied"
+    flash(f"{found.user.display_name}'s request for {found.service.name} was {verb}.", "success")
     return redirect(url_for("director.corporation", corporation_id=corp.id))
 
 
 # Re-validate all
-
-
-def _progress_key(corporation_id):
-    return keys.revalidation(corporation_id)
-
-
-def _corp_key_ids(corporation_id):
-    return db.session.scalars(
-        db.select(Key.id)
-        .join(Character, Character.id == Key.character_id)
-        .where(Character.corporation_id == corporation_id)
-    ).all()
 
 
 @bp.post("/director/corporations/<int:corporation_id>/revalidate")
@@ -263,13 +252,9 @@ def _corp_key_ids(corporation_id):
 @director_required
 def revalidate(corporation_id):
     """Queue every key of the corporation's characters at on-demand priority."""
-    from app.keys.checks import queue_check
-
     corp = _corporation(corporation_id)
     require_action_form()
-    key_ids = _corp_key_ids(corp.id)
-    started = time.time()
-    get_redis().set(_progress_key(corp.id), f"{started:.3f}|{len(key_ids)}", ex=REVALIDATION_TTL)
+    key_ids = revalidation.start(corp.id)
     for key_id in key_ids:
         queue_check(key_id)
     record(
@@ -284,37 +269,10 @@ def revalidate(corporation_id):
     return redirect(url_for("director.corporation", corporation_id=corp.id))
 
 
-def _progress(corporation_id):
-    """How far the last "Re-validate all" has come, or None."""
-    from datetime import UTC, datetime
-
-    raw = get_redis().get(_progress_key(corporation_id))
-    if not raw:
-        return None
-    started_text, _, total_text = raw.partition("|")
-    started = datetime.fromtimestamp(float(started_text), UTC).replace(tzinfo=None)
-    rows = db.session.execute(
-        db.select(Key.status, func.count())
-        .join(Character, Character.id == Key.character_id)
-        .where(Character.corporation_id == corporation_id, Key.last_checked_at >= started)
-        .group_by(Key.status)
-    ).all()
-    by_status = dict(rows)
-    done = sum(by_status.values())
-    total = int(total_text)
-    return {
-        "total": total,
-        "done": min(done, total),
-        "by_status": by_status,
-        "finished": done >= total,
-        "started": float(started_text),
-    }
-
-
 @bp.get("/director/corporations/<int:corporation_id>/progress")
 @login_required
 @director_required
 def progress(corporation_id):
     """The live progress of "Re-validate all" (polled)."""
     corp = _corporation(corporation_id)
-    return render_template("director/_progress.html", corp=corp, progress=_progress(corp.id))
+    return render_template("director/_progress.html", corp=corp, progress=revalidation.progress(corp.id))

@@ -4,7 +4,7 @@ import json
 import time
 import uuid
 
-from app.jobs import keys
+from app.jobs import redis_keys
 
 MAX_TRACEBACK = 20_000
 
@@ -29,37 +29,37 @@ def add(
         "failed_at": now,
     }
     pipe = redis_client.pipeline()
-    pipe.hset(keys.DEAD, dead_id, json.dumps(entry))
-    pipe.zadd(keys.DEAD_INDEX, {dead_id: now})
+    pipe.hset(redis_keys.DEAD, dead_id, json.dumps(entry))
+    pipe.zadd(redis_keys.DEAD_INDEX, {dead_id: now})
     pipe.execute()
     return dead_id
 
 
 def count(redis_client):
     """How many tasks are dead."""
-    return redis_client.zcard(keys.DEAD_INDEX)
+    return redis_client.zcard(redis_keys.DEAD_INDEX)
 
 
 def page(redis_client, offset=0, limit=50):
     """Dead tasks, newest first."""
-    ids = redis_client.zrevrange(keys.DEAD_INDEX, offset, offset + limit - 1)
+    ids = redis_client.zrevrange(redis_keys.DEAD_INDEX, offset, offset + limit - 1)
     if not ids:
         return []
-    return [json.loads(raw) for raw in redis_client.hmget(keys.DEAD, ids) if raw]
+    return [json.loads(raw) for raw in redis_client.hmget(redis_keys.DEAD, ids) if raw]
 
 
 def get(redis_client, dead_id):
     """One dead task, or None."""
-    raw = redis_client.hget(keys.DEAD, dead_id)
+    raw = redis_client.hget(redis_keys.DEAD, dead_id)
     return json.loads(raw) if raw else None
 
 
 def take(redis_client, dead_id):
     """Remove a dead task and return it (None when another click took it first)."""
-    raw = redis_client.hget(keys.DEAD, dead_id)
-    if raw is None or not redis_client.zrem(keys.DEAD_INDEX, dead_id):
+    raw = redis_client.hget(redis_keys.DEAD, dead_id)
+    if raw is None or not redis_client.zrem(redis_keys.DEAD_INDEX, dead_id):
         return None
-    redis_client.hdel(keys.DEAD, dead_id)
+    redis_client.hdel(redis_keys.DEAD, dead_id)
     return json.loads(raw)
 
 
@@ -75,7 +75,7 @@ def retry(redis_client, dead_id, requeue):
 def retry_all(redis_client, requeue):
     """Run every dead task again; returns how many."""
     done = 0
-    for dead_id in redis_client.zrange(keys.DEAD_INDEX, 0, -1):
+    for dead_id in redis_client.zrange(redis_keys.DEAD_INDEX, 0, -1):
         done += retry(redis_client, dead_id, requeue)
     return done
 
@@ -87,8 +87,8 @@ def discard(redis_client, dead_id):
 
 def prune(redis_client, older_than):
     """Forget dead tasks that failed before a time; returns how many."""
-    ids = redis_client.zrangebyscore(keys.DEAD_INDEX, "-inf", older_than)
+    ids = redis_client.zrangebyscore(redis_keys.DEAD_INDEX, "-inf", older_than)
     if ids:
-        redis_client.hdel(keys.DEAD, *ids)
-        redis_client.zrem(keys.DEAD_INDEX, *ids)
+        redis_client.hdel(redis_keys.DEAD, *ids)
+        redis_client.zrem(redis_keys.DEAD_INDEX, *ids)
     return len(ids)

@@ -20,8 +20,8 @@ import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
-from app.jobs import keys
-from app.jobs.stats import call_field
+from app.jobs import redis_keys
+from app.jobs.counters import call_field
 
 PERMIT_LUA = """
 local state, permits, paused, sends = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -264,14 +264,14 @@ class Governor:
         cfg = self.settings_for(upstream)
         known = cfg.known_limit * cfg.safety if cfg.known_limit else 0
         if upstream not in self._indexed:
-            self.redis.sadd(keys.GOVERNOR_INDEX, upstream)
+            self.redis.sadd(redis_keys.GOVERNOR_INDEX, upstream)
             self._indexed.add(upstream)
         reason, wait = self._permit(
             keys=[
-                keys.governor(upstream),
-                keys.governor_log(upstream, "permits"),
-                keys.PAUSED,
-                keys.governor_log(upstream, "sends"),
+                redis_keys.governor(upstream),
+                redis_keys.governor_log(upstream, "permits"),
+                redis_keys.PAUSED,
+                redis_keys.governor_log(upstream, "sends"),
             ],
             args=[
                 f"{now:.6f}",
@@ -295,7 +295,11 @@ class Governor:
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
         self._observe(
-            keys=[keys.governor(upstream), keys.governor_log(upstream, "ok"), keys.UPSTREAM_STATS],
+            keys=[
+                redis_keys.governor(upstream),
+                redis_keys.governor_log(upstream, "ok"),
+                redis_keys.UPSTREAM_STATS,
+            ],
             args=[
                 f"{now:.6f}",
                 outcome,
@@ -319,19 +323,19 @@ class Governor:
         """Remember ESI's error budget from a response's headers."""
         now = time.time() if now is None else now
         self.redis.hset(
-            keys.governor(upstream),
+            redis_keys.governor(upstream),
             mapping={"error_remain": int(remain), "error_reset_at": f"{now + reset:.3f}"},
         )
 
     def spend_error_budget(self, upstream):
         """A timeout costs budget too but brings no headers: count it down ourselves."""
-        if self.redis.hexists(keys.governor(upstream), "error_remain"):
-            self.redis.hincrby(keys.governor(upstream), "error_remain", -1)
+        if self.redis.hexists(redis_keys.governor(upstream), "error_remain"):
+            self.redis.hincrby(redis_keys.governor(upstream), "error_remain", -1)
 
     def note_bucket(self, upstream, group, limit, remaining):
         """Remember an ESI bucket's state from a response's headers."""
         self.redis.hset(
-            keys.governor(upstream),
+            redis_keys.governor(upstream),
             mapping={"bucket_group": group, "bucket_limit": limit, "bucket_remaining": remaining},
         )
 
@@ -370,21 +374,21 @@ class Governor:
     def reset(self, upstream):
         """Forget what was learnt about an upstream."""
         self.redis.delete(
-            keys.governor(upstream),
-            keys.governor_log(upstream, "permits"),
-            keys.governor_log(upstream, "ok"),
-            keys.governor_log(upstream, "sends"),
+            redis_keys.governor(upstream),
+            redis_keys.governor_log(upstream, "permits"),
+            redis_keys.governor_log(upstream, "ok"),
+            redis_keys.governor_log(upstream, "sends"),
         )
 
     def state(self, upstream, now=None):
         """Everything the dashboard shows about one upstream."""
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
-        raw = self.redis.hgetall(keys.governor(upstream))
+        raw = self.redis.hgetall(redis_keys.governor(upstream))
         backoff_until = float(raw.get("backoff_until") or 0)
         remain = raw.get("error_remain")
         reset_at = float(raw.get("error_reset_at") or 0)
-        paused = bool(self.redis.exists(keys.PAUSED))
+        paused = bool(self.redis.exists(redis_keys.PAUSED))
         down = downtime_until(cfg.downtime, now)
         if paused:
             label = "paused"
@@ -400,7 +404,7 @@ class Governor:
         else:
             label = "ok"
         rate = cfg.known_limit * cfg.safety if cfg.known_limit else float(raw.get("rate") or cfg.initial_rate)
-        recent = self.redis.zcount(keys.governor_log(upstream, "sends"), now - 1, now)
+        recent = self.redis.zcount(redis_keys.governor_log(upstream, "sends"), now - 1, now)
         return {
             "state": label,
             "rate_per_s": round(rate, 2),
@@ -424,7 +428,7 @@ class Governor:
 
     def upstreams(self):
         """Every upstream the governor has seen or is configured for."""
-        names = set(self.redis.smembers(keys.GOVERNOR_INDEX)) | set(self.settings)
+        names = set(self.redis.smembers(redis_keys.GOVERNOR_INDEX)) | set(self.settings)
         return sorted(names)
 
 

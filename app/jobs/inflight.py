@@ -10,13 +10,13 @@ import os
 import socket
 import time
 
-from app.jobs import deadstore, keys
+from app.jobs import deadstore, redis_keys
 
 DEFAULT_LEASE = 120
 WORKER_TTL = 20
 PROCESS_MEMORY = 3600  # processes that stopped beating stay listed (as gone) for an hour
 MAX_REAPS = 3
-REAPED = f"{keys.PREFIX}:reaped"
+REAPED = f"{redis_keys.PREFIX}:reaped"
 
 
 def process_id():
@@ -29,9 +29,9 @@ def beat_process(redis_client, now=None):
     now = time.time() if now is None else now
     me = process_id()
     pipe = redis_client.pipeline(transaction=False)
-    pipe.set(keys.worker(me), f"{now:.0f}", ex=WORKER_TTL)
-    pipe.zadd(keys.WORKERS, {me: now})
-    pipe.zremrangebyscore(keys.WORKERS, "-inf", now - PROCESS_MEMORY)
+    pipe.set(redis_keys.worker(me), f"{now:.0f}", ex=WORKER_TTL)
+    pipe.zadd(redis_keys.WORKERS, {me: now})
+    pipe.zremrangebyscore(redis_keys.WORKERS, "-inf", now - PROCESS_MEMORY)
     pipe.execute()
 
 
@@ -39,7 +39,7 @@ def processes(redis_client, now=None):
     """Consumer processes seen in the last hour: id, seconds since their last beat, alive or not."""
     now = time.time() if now is None else now
     rows = []
-    for name, beat in redis_client.zrevrange(keys.WORKERS, 0, 49, withscores=True):
+    for name, beat in redis_client.zrevrange(redis_keys.WORKERS, 0, 49, withscores=True):
         age = max(0.0, now - beat)
         rows.append({"id": name, "beat_age_s": round(age, 1), "alive": age <= WORKER_TTL})
     return rows
@@ -61,28 +61,28 @@ def register(
         "started_at": now,
         "lease_until": now + lease,
     }
-    redis_client.hset(keys.INFLIGHT, task_id, json.dumps(entry))
+    redis_client.hset(redis_keys.INFLIGHT, task_id, json.dumps(entry))
 
 
 def extend(redis_client, task_id, lease=DEFAULT_LEASE):
     """The task is still working: push its lease out."""
-    raw = redis_client.hget(keys.INFLIGHT, task_id)
+    raw = redis_client.hget(redis_keys.INFLIGHT, task_id)
     if raw:
         entry = json.loads(raw)
         entry["lease_until"] = time.time() + lease
-        redis_client.hset(keys.INFLIGHT, task_id, json.dumps(entry))
+        redis_client.hset(redis_keys.INFLIGHT, task_id, json.dumps(entry))
 
 
 def finish(redis_client, task_id, identity=None):
     """The task ended (done, failed or rescheduled)."""
-    redis_client.hdel(keys.INFLIGHT, task_id)
+    redis_client.hdel(redis_keys.INFLIGHT, task_id)
     if identity:
         redis_client.hdel(REAPED, identity)
 
 
 def running(redis_client):
     """Every running task, oldest first."""
-    rows = [json.loads(raw) for raw in redis_client.hvals(keys.INFLIGHT)]
+    rows = [json.loads(raw) for raw in redis_client.hvals(redis_keys.INFLIGHT)]
     return sorted(rows, key=lambda r: r["started_at"])
 
 
@@ -102,7 +102,7 @@ def _process_gone(redis_client, worker, now, started_at):
         except PermissionError:
             return False
         return False
-    return now - started_at > WORKER_TTL and not redis_client.exists(keys.worker(f"{host}:{pid}"))
+    return now - started_at > WORKER_TTL and not redis_client.exists(redis_keys.worker(f"{host}:{pid}"))
 
 
 def reap(redis_client, requeue, now=None):
@@ -113,12 +113,12 @@ def reap(redis_client, requeue, now=None):
     """
     now = time.time() if now is None else now
     requeued = dead = 0
-    for task_id, raw in redis_client.hgetall(keys.INFLIGHT).items():
+    for task_id, raw in redis_client.hgetall(redis_keys.INFLIGHT).items():
         entry = json.loads(raw)
         expired = entry["lease_until"] < now
         if not expired and not _process_gone(redis_client, entry["worker"], now, entry["started_at"]):
             continue
-        if not redis_client.hdel(keys.INFLIGHT, task_id):
+        if not redis_client.hdel(redis_keys.INFLIGHT, task_id):
             continue  # another reaper took it
         identity = identity_of(entry["name"], entry["args"], entry["kwargs"])
         count = redis_client.hincrby(REAPED, identity, 1)

@@ -10,7 +10,7 @@ import time
 
 from redis.exceptions import LockError, LockNotOwnedError
 
-from app.jobs import keys
+from app.jobs import redis_keys
 
 DEFAULT_TTL = 60
 RETRY_SOON = 1.0
@@ -20,7 +20,7 @@ class TargetLock:
     """A lock on one target (a key, a user) owned by one task run."""
 
     def __init__(self, redis_client, name, owner, ttl=DEFAULT_TTL):
-        self.name = keys.lock(name)
+        self.name = redis_keys.lock(name)
         self.owner = owner
         self.ttl = ttl
         self._lock = redis_client.lock(self.name, timeout=ttl, blocking=False, thread_local=False)
@@ -31,7 +31,7 @@ class TargetLock:
         now = time.time()
         token = f"{self.owner}|{now:.3f}"
         if self._lock.acquire(token=token):
-            self._redis.zadd(keys.LOCK_INDEX, {self.name: now + self.ttl})
+            self._redis.zadd(redis_keys.LOCK_INDEX, {self.name: now + self.ttl})
             return True, 0.0
         # The holder usually finishes long before its TTL: look again soon.
         left = self._redis.pttl(self.name)
@@ -43,14 +43,14 @@ class TargetLock:
             self._lock.reacquire()
         except (LockError, LockNotOwnedError):
             return False
-        self._redis.zadd(keys.LOCK_INDEX, {self.name: time.time() + self.ttl})
+        self._redis.zadd(redis_keys.LOCK_INDEX, {self.name: time.time() + self.ttl})
         return True
 
     def release(self):
         """Release the lock if this run still owns it."""
         with contextlib.suppress(LockError, LockNotOwnedError):
             self._lock.release()
-            self._redis.zrem(keys.LOCK_INDEX, self.name)
+            self._redis.zrem(redis_keys.LOCK_INDEX, self.name)
 
 
 def list_locks(redis_client, limit=500, now=None):
@@ -59,9 +59,9 @@ def list_locks(redis_client, limit=500, now=None):
     Every lock is indexed by when it would expire, so listing them never scans the keyspace.
     """
     now = time.time() if now is None else now
-    redis_client.zremrangebyscore(keys.LOCK_INDEX, "-inf", now)
-    held = redis_client.zcard(keys.LOCK_INDEX)
-    names = redis_client.zrange(keys.LOCK_INDEX, 0, limit - 1)
+    redis_client.zremrangebyscore(redis_keys.LOCK_INDEX, "-inf", now)
+    held = redis_client.zcard(redis_keys.LOCK_INDEX)
+    names = redis_client.zrange(redis_keys.LOCK_INDEX, 0, limit - 1)
     pipe = redis_client.pipeline(transaction=False)
     for name in names:
         pipe.get(name)
@@ -70,12 +70,12 @@ def list_locks(redis_client, limit=500, now=None):
     rows = []
     for name, value, ttl in zip(names, answers[::2], answers[1::2], strict=True):
         if value is None:
-            redis_client.zrem(keys.LOCK_INDEX, name)  # released without the index hearing of it
+            redis_client.zrem(redis_keys.LOCK_INDEX, name)  # released without the index hearing of it
             held -= 1
             continue
         rows.append(
             {
-                "name": name.removeprefix(keys.lock("")),
+                "name": name.removeprefix(redis_keys.lock("")),
                 "owner": value.split("|", 1)[0],
                 "ttl_s": round(ttl / 1000.0, 1) if ttl and ttl > 0 else None,
             }

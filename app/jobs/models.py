@@ -1,7 +1,7 @@
 """Task records: the durable history of background work, for throughput and the dashboard."""
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 TASK_OUTCOMES = ("done", "failed", "dead", "retried")
 

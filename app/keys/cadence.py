@@ -3,8 +3,8 @@
 import random
 from datetime import UTC, datetime, timedelta
 
+from app.clock import utcnow
 from app.jobs.governor import downtime_until, parse_window
-from app.models import utcnow
 
 
 def spread(seconds, jitter):

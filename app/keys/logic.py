@@ -4,13 +4,13 @@ import logging
 
 from app import crypto
 from app.admin.models import record
+from app.clock import utcnow
 from app.corps.logic import find_character, refresh_affiliation
 from app.corps.models import Character
 from app.eve import get_client
 from app.eve.errors import EveError
 from app.extensions import db
 from app.keys.models import Key
-from app.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Keys: one character's SSO grant, with its health."""
 
+from app.clock import utcnow
 from app.extensions import db
-from app.models import utcnow
 
 KEY_STATUSES = ("pending", "valid", "invalid", "error")
 

@@ -3,13 +3,13 @@
 from flask import current_app
 from sqlalchemy import select
 
+from app.clock import utcnow
 from app.extensions import db
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.pause import is_paused
 from app.jobs.setup import get_governor
 from app.keys.models import Key
-from app.models import utcnow
 
 VALIDATE = "keys.validate"
 CHUNK = 500

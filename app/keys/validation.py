@@ -19,8 +19,10 @@ from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from app import crypto
+from app.access.state import reconcile_states
 from app.admin.models import record
-from app.corps.directors import DIRECTOR_ROLE, settle_directorships
+from app.clock import utcnow
+from app.corps.directors import DIRECTOR_ROLE, reconcile_directorships
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
@@ -30,8 +32,6 @@ from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check, retry_delay
 from app.keys.models import Key
-from app.models import utcnow
-from app.services.reconcile import reconcile_in
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def _check(row, lock, attempt):
     director = _holds_director_role(client, row, tokens["access_token"], claims["scp"])
     verdict = _finish(row, "valid", None, new_token)
     if director is not None and (director or row.is_director):
-        settle_directorships(row.user_id, row.character_id, director)
+        reconcile_directorships(row.user_id, row.character_id, director)
     return verdict
 
 
@@ -288,7 +288,7 @@ def _finish(row, status, reason, extra=None):
         conn = session.connection()
         conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(**values))
         if changed:
-            reconcile_in(conn, [row.user_id], now)
+            reconcile_states(conn, [row.user_id], now)
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
     return Verdict(

@@ -3,15 +3,17 @@
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.accounts.sso import start_flow
+from app.access.reconcile import reconcile_user
+from app.accounts.sso_views import start_flow
 from app.corps.models import Character
 from app.extensions import db
+from app.forms import ActionForm, require_action_form
 from app.keys import bp
-from app.keys.checks import being_checked, queue_check
-from app.keys.forms import ActionForm, require_action_form
+from app.keys.checks import being_checked
 from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
 from app.keys.models import Key
-from app.services.reconcile import reconcile_user
+from tasks.keys import queue_check
+from tasks.services import queue_follow_up
 
 
 @bp.get("/keys")
@@ -104,6 +106,6 @@ def make_main(character_id):
         db.session.rollback()
         abort(404)
     db.session.commit()
-    reconcile_user(current_user.id)  # the main character decides the member's standing
+    queue_follow_up(reconcile_user(current_user.id).follow_up)  # the main decides the member's standing
     flash(f"{character.name} is now your main character.", "success")
     return redirect(url_for("keys.index"))

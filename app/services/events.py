@@ -2,7 +2,7 @@
 
 import uuid
 
-from app.models import utcnow
+from app.clock import utcnow
 
 
 def _iso(moment):

@@ -16,8 +16,9 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, Optional
 
 from app.accounts.models import STATES
+from app.extensions import db
 from app.forms import BaseForm, choices
-from app.services.models import SERVICE_KINDS
+from app.services.models import SERVICE_KINDS, Service
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DISCORD_ID_RE = re.compile(r"[0-9]{1,20}")
@@ -97,9 +98,6 @@ class ServiceForm(BaseForm):
             raise ValidationError(
                 "Use lower-case letters, digits and dashes, starting with a letter or digit."
             )
-        from app.extensions import db
-        from app.services.models import Service
-
         other = db.session.scalars(db.select(Service).filter_by(slug=field.data)).first()
         if other is not None and other is not self.service:
             raise ValidationError("Another service has this short name.")

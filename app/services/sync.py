@@ -1,20 +1,22 @@
 """One sync of one grant: tell its service's outside system what the grant is now.
 
 Active grants are provisioned (or updated when provisioned already); grants that ended are
-deprovisioned once. The connector's calls go through the governor of that service.
+deprovisioned once. The connector's calls go through the governor of that service, and its
+response hook tells that governor how each call went.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app
 
+from app.access.models import Grant
+from app.clock import utcnow
 from app.extensions import db
 from app.jobs.setup import get_governor
 from app.keys.cadence import retry_delay
-from app.models import utcnow
 from app.services.connectors import ConnectorError, connector_for
 from app.services.events import grant_event, identity
-from app.services.models import Grant
 
 
 @dataclass
@@ -49,7 +51,6 @@ def sync_grant(grant_id, attempt=1):
         if reason != "ok":
             return SyncOutcome("wait", delay=max(wait, 0.05), message=f"{connector.upstream}: {reason}")
     event = grant_event(grant)
-    governor = get_governor()
     try:
         if want:
             (connector.update if grant.provisioned else connector.provision)(event)
@@ -61,11 +62,6 @@ def sync_grant(grant_id, attempt=1):
             grant.sync_error = f"Waiting: {exc}."
             db.session.commit()
             return SyncOutcome("nothing", message=str(exc))
-        if connector.calls_out and not connector.observes_itself:
-            if exc.status == 429:
-                governor.record(connector.upstream, "429", exc.retry_after or 1.0)
-            elif exc.transient:
-                governor.record(connector.upstream, "5xx")
         max_attempts = current_app.config["VALIDATE_MAX_ATTEMPTS"]
         if exc.transient and attempt < max_attempts:
             grant.sync_error = f"{exc} (attempt {attempt} of {max_attempts}, trying again)"
@@ -78,8 +74,6 @@ def sync_grant(grant_id, attempt=1):
             )
             return SyncOutcome("retry", delay=delay, message=str(exc))
         return _failed(grant, str(exc), final=exc.transient)
-    if connector.calls_out and not connector.observes_itself and (want or grant.provisioned):
-        governor.record(connector.upstream, "ok")
     grant.provisioned = want
     grant.synced_identity = who if want else None
     grant.sync_status = "synced"
@@ -94,3 +88,22 @@ def _failed(grant, message, final):
     grant.sync_error = message
     db.session.commit()
     return SyncOutcome("give_up" if final else "failed", message=message)
+
+
+RESYNC_AFTER_S = 120
+RESYNC_BATCH = 1000
+
+
+def grants_to_resync(now=None):
+    """Ids of grants whose sync should have happened by now (lost with Redis, say), oldest first.
+
+    Grants waiting for the member (to link Discord, say) are left alone.
+    """
+    cutoff = (now or utcnow()) - timedelta(seconds=RESYNC_AFTER_S)
+    return db.session.scalars(
+        db.select(Grant.id)
+        .where(Grant.sync_status == "pending", Grant.updated_at < cutoff)
+        .where(db.or_(Grant.sync_error.is_(None), ~Grant.sync_error.startswith("Waiting")))
+        .order_by(Grant.updated_at)
+        .limit(RESYNC_BATCH)
+    ).all()

@@ -8,15 +8,20 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import current_user, login_required
 
 from app import crypto
+from app.access import FollowUp
+from app.access.grants import AccessRefused
+from app.access.models import AccessRequest, Grant
+from app.access.requests import request_access
 from app.admin.models import record
 from app.extensions import csrf, db
-from app.keys.forms import ActionForm, require_action_form
-from app.services import bp, discord
-from app.services.connectors import ConnectorError, DiscordConnector
+from app.forms import ActionForm, require_action_form
+from app.services import bp
+from app.services.connectors import ConnectorError, discord
+from app.services.connectors.discord import DiscordConnector
 from app.services.events import grant_event
 from app.services.forms import RequestForm
-from app.services.logic import AccessRefused, queue_syncs, request_access
-from app.services.models import AccessRequest, DiscordLink, Grant, Service
+from app.services.models import DiscordLink, Service
+from tasks.services import queue_follow_up
 
 log = logging.getLogger(__name__)
 DISCORD_FLOW = "discord_flow"
@@ -87,10 +92,11 @@ def request_service(slug):
     if not form.validate_on_submit():
         return _services_page({slug: form.note.errors or ["The form was out of date; reload the page."]}, 400)
     try:
-        made = request_access(current_user, service, note=(form.note.data or "").strip() or None)
+        made, follow_up = request_access(current_user, service, note=(form.note.data or "").strip() or None)
     except AccessRefused as exc:
         db.session.rollback()
         return _services_page({slug: [str(exc)]}, 400)
+    queue_follow_up(follow_up)
     if made.status == "approved":
         flash(f"You have {service.name} now.", "success")
     else:
@@ -199,7 +205,7 @@ def discord_callback():
         detail=f"Discord {link.username} ({link.discord_user_id})",
     )
     db.session.commit()
-    queue_syncs(grants)
+    queue_follow_up(FollowUp.of(grants))
     flash(f"Discord account {link.username} is linked; your roles follow in a moment.", "success")
     return redirect(url_for("services.index"))
 

@@ -3,7 +3,7 @@
 from app.accounts.models import Directorship, User
 from app.admin.models import AuditEntry
 from app.corps.models import Alliance, Corporation
-from app.services.connectors import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from app.services.models import Service
 from tests.support import WebhookReceiver, csrf_token_from
 

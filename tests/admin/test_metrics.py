@@ -2,7 +2,7 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.jobs import deadstore, keys, stats
+from app.jobs import counters, deadstore, redis_keys
 from app.jobs.setup import get_governor
 
 TOKEN = "scrape-me-please"
@@ -37,12 +37,12 @@ def test_metrics_report_queue_tasks_upstreams_governors_and_keys(app, client, re
     validate(1)
     deadstore.add(redis_client, "bastion.keys.validate", [2], {}, 100, "key:2", "GaveUp: x", "", 5)
     pipe = redis_client.pipeline()
-    stats.count_task(pipe, "bastion.keys.validate", "done", 0.25)
-    stats.count_task(pipe, "bastion.keys.validate", "done", 0.75)
-    stats.count_task(pipe, "bastion.keys.validate", "failed", 1.0)
+    counters.count_task(pipe, "bastion.keys.validate", "done", 0.25)
+    counters.count_task(pipe, "bastion.keys.validate", "done", 0.75)
+    counters.count_task(pipe, "bastion.keys.validate", "failed", 1.0)
     pipe.execute()
     for status in (200, 429):  # as a consumer's governor would have counted them
-        redis_client.hincrby(keys.UPSTREAM_STATS, stats.call_field("sso", status), 1)
+        redis_client.hincrby(redis_keys.UPSTREAM_STATS, counters.call_field("sso", status), 1)
     get_governor().record("esi", "ok", status=200)  # the governor counts calls as it records them
     app.config["METRICS_TOKEN"] = TOKEN
     try:

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from app.access.models import Grant
+from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship, User
+from app.clock import utcnow
 from app.keys.models import Key
-from app.models import utcnow
-from app.services.connectors import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from app.services.models import Grant, Service
-from app.services.reconcile import reconcile_user
+from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from app.services.models import Service
+from tasks.services import queue_follow_up
 from tests.support import WebhookReceiver, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -44,7 +46,7 @@ def _member(db, key_factory, username):
     user.username = username
     user.set_password(PASSWORD)
     db.session.commit()
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     return user.id, made
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.access.grants import grant_manually
 from app.accounts.models import User
-from app.services.logic import grant_manually
 from app.services.models import Service
 from tests.support import IN_CI, free_port, wait_for
 

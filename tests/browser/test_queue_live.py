@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from app.jobs import deadstore, inflight, keys
+from app.jobs import deadstore, inflight, redis_keys
 from app.keys.models import Key
 from tests.support import wait_for
 
@@ -97,9 +97,9 @@ def test_dead_task_retry_retry_all_and_pause_from_the_live_page(
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("pause").click()
     page.get_by_test_id("paused").wait_for()
-    wait_for(lambda: not redis_client.hlen(keys.INFLIGHT), timeout=10, message="running work to settle")
+    wait_for(lambda: not redis_client.hlen(redis_keys.INFLIGHT), timeout=10, message="running work to settle")
     before = _refreshes(sandbox)
-    redis_client.hset(keys.governor("sso"), "tat", "0")
+    redis_client.hset(redis_keys.governor("sso"), "tat", "0")
     validate(key_id, priority=PRIORITY_ON_DEMAND)
     wait_for(
         lambda: _scheduled_or_idle(redis_client), timeout=15, message="the check to wait for the pause to end"
@@ -117,13 +117,21 @@ def test_dead_task_retry_retry_all_and_pause_from_the_live_page(
 def _scheduled_or_idle(redis_client):
     from tasks import huey
 
-    return huey.pending_count() == 0 and huey.scheduled_count() >= 1 and not redis_client.hlen(keys.INFLIGHT)
+    return (
+        huey.pending_count() == 0
+        and huey.scheduled_count() >= 1
+        and not redis_client.hlen(redis_keys.INFLIGHT)
+    )
 
 
 def _idle(redis_client):
     from tasks import huey
 
-    return huey.pending_count() == 0 and huey.scheduled_count() == 0 and not redis_client.hlen(keys.INFLIGHT)
+    return (
+        huey.pending_count() == 0
+        and huey.scheduled_count() == 0
+        and not redis_client.hlen(redis_keys.INFLIGHT)
+    )
 
 
 def test_the_queue_page_under_load(page, make_user, redis_client):
@@ -131,7 +139,7 @@ def test_the_queue_page_under_load(page, make_user, redis_client):
     import math
     import time
 
-    from app.jobs import heartbeat, stats
+    from app.jobs import counters, heartbeat
     from app.jobs.locks import TargetLock
     from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, huey
     from tasks.keys import validate
@@ -140,9 +148,9 @@ def test_the_queue_page_under_load(page, make_user, redis_client):
     now = time.time()
     for minute in range(60):
         for _ in range(int(40 + 30 * math.sin(minute / 6))):
-            stats.count_task(pipe, "bastion.keys.validate", "done", 0.2, now=now - minute * 60)
+            counters.count_task(pipe, "bastion.keys.validate", "done", 0.2, now=now - minute * 60)
         if minute % 17 == 3:
-            stats.count_task(pipe, "bastion.keys.validate", "failed", 0.2, now=now - minute * 60)
+            counters.count_task(pipe, "bastion.keys.validate", "failed", 0.2, now=now - minute * 60)
     pipe.execute()
     for key_id in range(1, 1501):
         validate(key_id, priority=PRIORITY_SWEEP)
@@ -176,7 +184,7 @@ def test_the_queue_page_under_load(page, make_user, redis_client):
             now=now - n * 0.7,
         )
         TargetLock(redis_client, target, f"{inflight.process_id()}:Worker-{n}", ttl=60).acquire()
-    redis_client.hset(keys.governor("esi"), mapping={"error_remain": 14, "error_reset_at": now + 38})
+    redis_client.hset(redis_keys.governor("esi"), mapping={"error_remain": 14, "error_reset_at": now + 38})
     _sign_in(page, make_user)
     assert page.get_by_test_id("pending").inner_text() == str(huey.pending_count()) == "1520"
     assert page.get_by_test_id("dead-count").inner_text() == "40"

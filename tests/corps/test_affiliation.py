@@ -2,7 +2,7 @@
 
 from app.corps import affiliation
 from app.corps.models import Character, Corporation
-from app.jobs import keys
+from app.jobs import redis_keys
 
 
 def characters(db, sandbox, count, corporation_id=None, user=None):
@@ -76,12 +76,12 @@ def test_ids_are_put_back_when_esi_cannot_answer(db, sandbox, redis_client):
     sandbox.configure(esi_fault_rate=1.0, timeout_share=0.0)
     result = affiliation.run_round()
     assert result.returned == 3 and result.wait > 0
-    assert redis_client.zcard(keys.AFFILIATION_PENDING) == 3
+    assert redis_client.zcard(redis_keys.AFFILIATION_PENDING) == 3
 
 
 def test_a_character_waiting_keeps_its_place(redis_client, app):
     with app.app_context():
         affiliation.gather([11], now=100.0)
         affiliation.gather([11, 12], now=200.0)
-        assert redis_client.zscore(keys.AFFILIATION_PENDING, "11") == 100.0
+        assert redis_client.zscore(redis_keys.AFFILIATION_PENDING, "11") == 100.0
         assert affiliation.oldest_wait(now=300.0) == 200.0

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 import pytest
 
+from app.access.models import AccessRequest, Grant
 from app.accounts.models import Directorship, User
 from app.admin.models import AuditEntry
+from app.clock import utcnow
 from app.corps.models import Character, Corporation
 from app.keys.models import Key
-from app.models import utcnow
-from app.services.models import AccessRequest, Grant, Service
+from app.services.models import Service
 from tests.support import csrf_token_from
 
 

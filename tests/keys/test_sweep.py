@@ -2,11 +2,11 @@
 
 from datetime import timedelta
 
+from app.clock import utcnow
 from app.jobs import markers
 from app.jobs.pause import pause
 from app.keys.models import Key
 from app.keys.sweep import VALIDATE, high_water_mark, sweep
-from app.models import utcnow
 
 
 def make_keys(db, key_factory, count):

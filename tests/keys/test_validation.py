@@ -5,10 +5,10 @@ from datetime import timedelta
 import requests
 
 from app import crypto
+from app.access.reconcile import reconcile_user
+from app.clock import utcnow
 from app.keys.models import Key
 from app.keys.validation import REASON_REAUTH, REASON_REVOKED, REASON_SOLD, validate_key
-from app.models import utcnow
-from app.services.reconcile import reconcile_user
 from tests.conftest import SCOPE, TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 
@@ -135,7 +135,7 @@ def test_a_refresh_cut_off_after_rotation_asks_for_reauthorisation(db, sandbox, 
     key = fresh(db, key_id)
     assert verdict.action == "done"
     assert key.status == "error" and key.needs_reauth and key.reason == REASON_REAUTH
-    assert reconcile_user(key.user_id) == "member"  # access is kept while re-authorisation is asked
+    assert reconcile_user(key.user_id).state == "member"  # access is kept while re-authorisation is asked
 
 
 def test_a_fresh_claim_by_another_run_makes_this_one_wait(db, sandbox, key_factory):

@@ -6,10 +6,12 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
+from app.access.models import Grant
+from app.access.reconcile import reconcile_user
 from app.keys.models import Key
-from app.services.models import DiscordLink, Grant, Service
-from app.services.reconcile import reconcile_user
+from app.services.models import DiscordLink, Service
 from app.services.sync import sync_grant
+from tasks.services import queue_follow_up
 
 
 @pytest.fixture()
@@ -51,7 +53,7 @@ def _log_in_as_key_owner(client, db, key_factory, auth):
     user.set_password("correct horse battery")
     db.session.commit()
     assert auth.login("valowner").status_code == 302
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     return user.id, made
 
 
@@ -82,7 +84,7 @@ def test_a_member_links_discord_and_the_bot_gives_roles_and_nickname_then_takes_
         Key, db.session.scalars(db.select(Key.id).filter_by(user_id=user_id)).one()
     ).status = "invalid"
     db.session.commit()
-    reconcile_user(user_id)
+    queue_follow_up(reconcile_user(user_id).follow_up)
     assert sync_grant(grant.id).action == "done"
     members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")
     assert members[link.discord_user_id]["roles"] == []
@@ -100,14 +102,14 @@ def test_a_cancelled_or_forged_link_changes_nothing(client, db, sandbox, key_fac
 
 def test_discord_rate_limit_headers_hold_the_bot_back_before_a_429(app, db, sandbox, guild, redis_client):
     from app.jobs.setup import get_governor
-    from app.services import discord
+    from app.services.connectors import discord
 
     user = sandbox.control("POST", "/discord/users", json={"username": "someone"})
     role = next(iter(guild["roles"].values()))
     path = f"/guilds/{guild['guild_id']}/members/{user['id']}/roles/{role}"
     for _ in range(5):  # the bucket holds five; the member is unknown, so each answer is a 404
         with pytest.raises(discord.ConnectorError):
-            discord.call("PUT", path, bot=True)
+            discord.request("PUT", path, bot=True)
     reason, wait = get_governor().gate(discord.UPSTREAM)
     assert reason == "backoff" and 0 < wait <= 5.0
     assert sandbox.control("GET", "/discord/stats")["rate_limited"] == 0

@@ -1,7 +1,8 @@
 """GET /auth/forward/<service>: 200 with identity headers for an active grant; else 401, 403 or 404."""
 
+from app.access.models import Grant
 from app.keys.models import Key
-from app.services.models import Grant, Service
+from app.services.models import Service
 
 
 def _service(db, slug="wiki", kind="forward_auth"):

@@ -4,16 +4,22 @@ from datetime import timedelta
 
 import pytest
 
+from app.access import grants, requests
+from app.access.models import AccessRequest, Grant
+from app.access.reconcile import (
+    reconcile_grants,
+    reconcile_user,
+    reconcile_user_grants,
+    users_with_expired_grants,
+)
 from app.accounts.models import User
 from app.admin.models import AuditEntry
+from app.clock import utcnow
 from app.keys.models import Key
-from app.models import utcnow
-from app.services import logic
-from app.services.connectors import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from app.services.models import AccessRequest, Grant, Service
-from app.services.policy import reconcile_grants, users_with_expired_grants
-from app.services.reconcile import reconcile_user
+from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from app.services.models import Service
 from app.services.sync import sync_grant
+from tasks.services import queue_follow_up
 from tests.support import WebhookReceiver
 
 SECRET = "hook-secret-123"
@@ -39,7 +45,7 @@ def _service(db, slug="forum", kind="webhook", auto="member", url=None, **fields
 def _member(db, key_factory, status="valid"):
     key_id, made, _ = key_factory(status=status, tracked="member")
     user = db.session.get(Key, key_id).user
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     db.session.expire_all()
     return db.session.get(User, user.id), made
 
@@ -62,7 +68,7 @@ def test_policy_grants_are_reconciled_once_and_follow_the_state(db, key_factory,
     )
     user.main_character.corporation.tracked_as = None
     db.session.commit()
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     grant = _grant(db, user, service)
     assert (grant.status, grant.reason) == ("revoked", "Not given automatically to guests.")
 
@@ -75,7 +81,7 @@ def test_a_strict_service_is_suspended_while_any_key_is_invalid_naming_its_chara
     key = db.session.scalars(db.select(Key).filter_by(user_id=user.id)).first()
     key.status = "invalid"
     db.session.commit()
-    logic.settle(user)
+    queue_follow_up(reconcile_user_grants(user))
     grant = _grant(db, user, service)
     assert grant.status == "suspended"
     assert grant.reason == f"The key of {made['name']} is invalid."
@@ -85,7 +91,7 @@ def test_a_manual_grant_expires_and_a_request_waits_for_approval(db, key_factory
     service = _service(db, slug="wiki", auto="", requires_approval=True)
     director = make_user(role="director")
     user, _ = _member(db, key_factory)
-    logic.grant_manually(
+    grants.grant_manually(
         user, service, director, expires_at=utcnow() + timedelta(seconds=30), reason="Op week"
     )
     assert _grant(db, user, service).status == "active"
@@ -94,29 +100,29 @@ def test_a_manual_grant_expires_and_a_request_waits_for_approval(db, key_factory
     grant.expires_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert users_with_expired_grants() == [user.id]
-    logic.settle(user)
+    queue_follow_up(reconcile_user_grants(user))
     assert (_grant(db, user, service).status, _grant(db, user, service).reason) == (
         "revoked",
         "The grant expired.",
     )
 
-    request = logic.request_access(user, service, note="I edit the fitting pages")
+    request, _ = requests.request_access(user, service, note="I edit the fitting pages")
     assert request.status == "pending" and _grant(db, user, service).status == "revoked"
-    with pytest.raises(logic.AccessRefused, match="waiting for a director already"):
-        logic.request_access(user, service)
-    logic.decide(db.session.get(AccessRequest, request.id), director, approve=True, reason="Welcome")
+    with pytest.raises(grants.AccessRefused, match="waiting for a director already"):
+        requests.request_access(user, service)
+    requests.decide(db.session.get(AccessRequest, request.id), director, approve=True, reason="Welcome")
     assert _grant(db, user, service).status == "active"
-    with pytest.raises(logic.AccessRefused, match="approved already"):
-        logic.decide(db.session.get(AccessRequest, request.id), director, approve=False)
-    logic.revoke_manually(_grant(db, user, service), director, reason="Left the wiki team")
+    with pytest.raises(grants.AccessRefused, match="approved already"):
+        requests.decide(db.session.get(AccessRequest, request.id), director, approve=False)
+    grants.revoke_manually(_grant(db, user, service), director, reason="Left the wiki team")
     assert _grant(db, user, service).status == "revoked"
 
 
 def test_a_service_given_by_policy_cannot_be_revoked_by_hand(db, key_factory, make_user, redis_client):
     service = _service(db)
     user, _ = _member(db, key_factory)
-    with pytest.raises(logic.AccessRefused, match="automatically"):
-        logic.revoke_manually(_grant(db, user, service), make_user(role="director"))
+    with pytest.raises(grants.AccessRefused, match="automatically"):
+        grants.revoke_manually(_grant(db, user, service), make_user(role="director"))
 
 
 def test_a_webhook_gets_signed_grant_and_revoke_events(db, key_factory, receiver, redis_client):
@@ -127,7 +133,7 @@ def test_a_webhook_gets_signed_grant_and_revoke_events(db, key_factory, receiver
     assert sync_grant(grant.id).action == "nothing"  # in sync: nothing is sent twice
     user.main_character.corporation.tracked_as = None
     db.session.commit()
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     assert sync_grant(grant.id).action == "done"
     events = receiver.received()
     assert [e["event"] for e, _, _ in events] == ["grant", "revoke"]
@@ -187,7 +193,7 @@ def test_a_member_who_moves_between_tracked_corporations_gets_an_update_event(
     db.session.add(Corporation(id=98000999, name="Second Corp", ticker="SCND", tracked_as="member"))
     user.main_character.corporation_id = 98000999
     db.session.commit()
-    reconcile_user(user.id)
+    queue_follow_up(reconcile_user(user.id).follow_up)
     assert sync_grant(grant.id).action == "done"
     events = [e for e, _, _ in receiver.received()]
     assert [e["event"] for e in events] == ["grant", "update"]

@@ -2,12 +2,13 @@
 
 import pytest
 
+from app.access.reconcile import reconcile_user
+from app.access.state import state_from
 from app.accounts.models import User
 from app.admin.models import AuditEntry
 from app.corps.models import Alliance, Corporation
 from app.extensions import db as _db
 from app.keys.models import Key
-from app.services.reconcile import reconcile_user, state_from
 
 
 @pytest.mark.parametrize(
@@ -31,8 +32,8 @@ def test_state_from(status, corp, alliance, expected):
 def test_reconciling_is_idempotent_and_audited(db, key_factory):
     key_id, _, _ = key_factory(status="valid", tracked="member")
     user_id = db.session.get(Key, key_id).user_id
-    assert reconcile_user(user_id) == "member"
-    assert reconcile_user(user_id) == "member"
+    assert reconcile_user(user_id).state == "member"
+    assert reconcile_user(user_id).state == "member"
     entries = db.session.scalars(_db.select(AuditEntry).filter_by(action="user.state")).all()
     assert [e.detail for e in entries] == ["guest -> member"]
     db.session.expire_all()
@@ -47,11 +48,11 @@ def test_tracking_an_alliance_as_blue_makes_its_members_blue(db, key_factory):
     db.session.flush()
     key.character.alliance_id = alliance.id
     db.session.commit()
-    assert reconcile_user(key.user_id) == "blue"
+    assert reconcile_user(key.user_id).state == "blue"
     db.session.get(Corporation, key.character.corporation_id).tracked_as = "member"
     db.session.commit()
-    assert reconcile_user(key.user_id) == "member"
+    assert reconcile_user(key.user_id).state == "member"
 
 
 def test_a_gone_user_reconciles_to_nothing(db):
-    assert reconcile_user(424242) is None
+    assert reconcile_user(424242).state is None

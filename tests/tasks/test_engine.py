@@ -2,7 +2,7 @@
 reaped, locks expire after a kill, failed tasks go to the dead store and come back with Retry."""
 
 from app import crypto
-from app.jobs import deadstore, inflight, keys
+from app.jobs import deadstore, inflight, redis_keys
 from app.jobs.locks import list_locks
 from app.keys.models import Key
 from tests.support import wait_for
@@ -19,7 +19,11 @@ def idle(redis_client):
     """Nothing queued, scheduled or running."""
     from tasks import huey
 
-    return huey.pending_count() == 0 and huey.scheduled_count() == 0 and not redis_client.hlen(keys.INFLIGHT)
+    return (
+        huey.pending_count() == 0
+        and huey.scheduled_count() == 0
+        and not redis_client.hlen(redis_keys.INFLIGHT)
+    )
 
 
 def test_two_consumers_never_refresh_one_key_at_once(db, sandbox, redis_client, consumer, key_factory):
@@ -55,7 +59,7 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
     victim = consumer(periodic=False, extra_env=short)
     validate(key_id, priority=PRIORITY_ON_DEMAND)
     wait_for(
-        lambda: sandbox.stats()["in_flight"] >= 1 and redis_client.hlen(keys.INFLIGHT) == 1,
+        lambda: sandbox.stats()["in_flight"] >= 1 and redis_client.hlen(redis_keys.INFLIGHT) == 1,
         timeout=30,
         message=lambda: f"the refresh to be in flight; log:\n{victim.log()[-2000:]}",
     )
@@ -64,7 +68,7 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
     assert [lock["name"] for lock in held] == [f"key:{key_id}"]
     assert 0 < held[0]["ttl_s"] <= 6
     wait_for(lambda: not list_locks(redis_client)[0], timeout=15, message="the dead worker's lock to expire")
-    assert redis_client.hlen(keys.INFLIGHT) == 1  # nobody has taken its work back yet
+    assert redis_client.hlen(redis_keys.INFLIGHT) == 1  # nobody has taken its work back yet
     sandbox.configure(latency_ms=0)
     rescuer = consumer(periodic=False, extra_env=short)
     wait_for(
@@ -133,4 +137,4 @@ def test_the_reaper_leaves_live_work_alone(redis_client):
     worker = f"{socket.gethostname()}:{os.getpid()}:Worker-1"
     inflight.register(redis_client, "t2", "bastion.keys.validate", [8], {}, 100, "validate:8", worker)
     assert inflight.reap(redis_client, lambda entry: None) == (0, 0)
-    assert redis_client.hlen(keys.INFLIGHT) == 1
+    assert redis_client.hlen(redis_keys.INFLIGHT) == 1

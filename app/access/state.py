@@ -1,7 +1,7 @@
-"""Reconciliation: a user's state (member, blue, guest) from their main character; idempotent.
+"""A user's state (member, blue or guest) from their main character's key and affiliation.
 
-The state is written with plain SQL so that it can run inside the transaction that records a
-key's verdict; grants follow from it (app/services/policy.py) in reconcile_user.
+The state is written with plain SQL so that it can be reconciled inside the transaction that
+records a key's verdict (app/keys/validation.py); grants follow from it in app/access/reconcile.py.
 """
 
 import functools
@@ -11,10 +11,9 @@ from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
 from app.admin.models import AuditEntry
+from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
-from app.extensions import db, write_transaction
 from app.keys.models import Key
-from app.models import utcnow
 
 # A main character's key proves the affiliation only in these statuses ("error" keeps the last verdict).
 PROVING_STATUSES = ("valid", "error")
@@ -48,8 +47,8 @@ def _standing_query():
     )
 
 
-def reconcile_in(conn, user_ids, now=None):
-    """Reconcile users on an open connection (inside the caller's transaction); {user_id: state}."""
+def reconcile_states(conn, user_ids, now=None):
+    """Reconcile users' states on an open connection (inside the caller's transaction); {user_id: state}."""
     now = now or utcnow()
     users = User.__table__
     rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
@@ -79,15 +78,3 @@ def reconcile_in(conn, user_ids, now=None):
     if states:
         conn.execute(update(users).where(users.c.id.in_(list(states))).values(reconciled_at=now))
     return states
-
-
-def reconcile_user(user_id):
-    """Bring one user's state, then their grants, in line; returns the state, or None if gone."""
-    from app.services.logic import settle
-
-    with write_transaction() as session:
-        state = reconcile_in(session.connection(), [user_id]).get(user_id)
-    if state is not None:
-        db.session.expire_all()
-        settle(db.session.get(User, user_id))
-    return state

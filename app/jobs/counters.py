@@ -8,7 +8,7 @@ Failed attempts are also written to the database (TaskRecord), for the history o
 
 import time
 
-from app.jobs import keys
+from app.jobs import redis_keys
 
 THROUGHPUT_TTL = 2 * 3600
 OUTCOMES = ("done", "failed", "dead")
@@ -17,14 +17,14 @@ OUTCOMES = ("done", "failed", "dead")
 def count_task(pipe, name, outcome, seconds=None, now=None):
     """Count one finished attempt (in the caller's pipeline)."""
     now = time.time() if now is None else now
-    minute_key = keys.throughput(int(now // 60))
+    minute_key = redis_keys.throughput(int(now // 60))
     if outcome in ("done", "failed"):
         pipe.hincrby(minute_key, outcome, 1)
         pipe.expire(minute_key, THROUGHPUT_TTL)
-    pipe.hincrby(keys.TASK_STATS, f"{name}|{outcome}", 1)
+    pipe.hincrby(redis_keys.TASK_STATS, f"{name}|{outcome}", 1)
     if seconds is not None:
-        pipe.hincrbyfloat(keys.TASK_STATS, f"{name}|seconds", round(seconds, 6))
-        pipe.hincrby(keys.TASK_STATS, f"{name}|timed", 1)
+        pipe.hincrbyfloat(redis_keys.TASK_STATS, f"{name}|seconds", round(seconds, 6))
+        pipe.hincrby(redis_keys.TASK_STATS, f"{name}|timed", 1)
 
 
 def call_field(upstream, status):
@@ -42,7 +42,7 @@ def throughput(redis_client, minutes=60, now=None):
     span = range(current - minutes + 1, current + 1)
     pipe = redis_client.pipeline(transaction=False)
     for minute in span:
-        pipe.hmget(keys.throughput(minute), "done", "failed")
+        pipe.hmget(redis_keys.throughput(minute), "done", "failed")
     rows = []
     for minute, (done, failed) in zip(span, pipe.execute(), strict=True):
         rows.append({"minute": minute * 60, "done": int(done or 0), "failed": int(failed or 0)})
@@ -52,7 +52,7 @@ def throughput(redis_client, minutes=60, now=None):
 def task_totals(redis_client):
     """{task name: {"done", "failed", "dead", "seconds", "timed"}} since Redis started."""
     totals = {}
-    for field, value in redis_client.hgetall(keys.TASK_STATS).items():
+    for field, value in redis_client.hgetall(redis_keys.TASK_STATS).items():
         name, _, what = field.rpartition("|")
         row = totals.setdefault(name, {"done": 0, "failed": 0, "dead": 0, "seconds": 0.0, "timed": 0})
         row[what] = float(value) if what == "seconds" else int(value)
@@ -62,7 +62,7 @@ def task_totals(redis_client):
 def upstream_calls(redis_client):
     """{(upstream, status): calls} since Redis started."""
     calls = {}
-    for field, value in redis_client.hgetall(keys.UPSTREAM_STATS).items():
+    for field, value in redis_client.hgetall(redis_keys.UPSTREAM_STATS).items():
         upstream, _, status = field.rpartition("|")
         calls[(upstream, status)] = int(value)
     return calls

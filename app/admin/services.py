@@ -4,15 +4,18 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
+from app.access import FollowUp
+from app.access.models import Grant
 from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.models import record
 from app.extensions import db
-from app.keys.forms import ActionForm, require_action_form
+from app.forms import ActionForm, require_action_form
 from app.services.connectors import ConnectorError, connector_for
 from app.services.forms import ServiceForm
-from app.services.logic import queue_syncs
-from app.services.models import Grant, Service
+from app.services.models import Service
+from tasks.access import reconcile_all
+from tasks.services import queue_follow_up
 
 
 def _service(service_id):
@@ -63,10 +66,8 @@ def _apply(form, service):
     service.settings = settings
 
 
-def _resettle_everyone():
+def _reconcile_everyone():
     """A policy changed: every user's grants are reconciled (by a task that queues one per user)."""
-    from tasks.access import reconcile_all
-
     reconcile_all()
 
 
@@ -83,7 +84,7 @@ def new_service():
         db.session.flush()
         record("service.created", current_user, target=service, detail=f"{service.slug} ({service.kind})")
         db.session.commit()
-        _resettle_everyone()
+        _reconcile_everyone()
         flash(f"{service.name} was added; members' grants are being worked out.", "success")
         return redirect(url_for("admin.edit_service", service_id=service.id))
     status = 400 if form.is_submitted() else 200
@@ -107,7 +108,7 @@ def edit_service(service_id):
         _apply(form, service)
         record("service.updated", current_user, target=service, detail=service.slug)
         db.session.commit()
-        _resettle_everyone()
+        _reconcile_everyone()
         flash(f"{service.name} was saved; grants follow the new policy.", "success")
         return redirect(url_for("admin.edit_service", service_id=service.id))
     failing = db.session.scalars(
@@ -153,6 +154,6 @@ def resync_service(service_id):
         grant.sync_status = "pending"
     record("service.resync", current_user, target=service, detail=f"{len(failing)} grants")
     db.session.commit()
-    queue_syncs(failing)
+    queue_follow_up(FollowUp.of(failing))
     flash(f"{len(failing)} failed sync{'s' if len(failing) != 1 else ''} queued again.", "success")
     return redirect(url_for("admin.edit_service", service_id=service.id))

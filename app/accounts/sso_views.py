@@ -14,8 +14,8 @@ from app.eve import get_client
 from app.eve.client import pkce_pair
 from app.eve.errors import EveError, InvalidGrant, InvalidToken
 from app.extensions import db
-from app.keys.checks import queue_check
 from app.keys.logic import KeyRefused, discard_grant, register_key
+from tasks.keys import queue_check
 
 log = logging.getLogger(__name__)
 

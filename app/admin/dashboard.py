@@ -5,9 +5,8 @@ from flask_login import login_required
 
 from app.accounts.auth import admin_required
 from app.admin import bp
-from app.admin import queue as q
-from app.admin.stats import overview
-from app.health import check_health
+from app.jobs import monitor
+from tasks import huey
 
 
 @bp.route("/")
@@ -15,14 +14,14 @@ from app.health import check_health
 @admin_required
 def dashboard():
     """Keys, users, the queue, throughput, consumers and upstreams at a glance."""
-    health, healthy = check_health()
-    status = q.status() if health["redis"]["ok"] else None
+    health, healthy = monitor.health()
+    status = monitor.status(huey) if health["redis"]["ok"] else None
     return render_template(
         "admin/dashboard.html",
-        stats=overview(),
+        stats=monitor.overview(),
         health=health,
         healthy=healthy,
         status=status,
-        failures=q.failures_last_day(),
-        spark=q.sparkline(status["throughput"]) if status else None,
+        failures=monitor.failures_last_day(),
+        spark=monitor.sparkline(status["throughput"]) if status else None,
     )

@@ -1,52 +1,29 @@
-"""Which grants a user should have: from their state, each service's policy and manual grants.
+"""Reconciliation: bring a user's state, then their grants, in line with the facts; idempotent.
 
-``reconcile_grants`` compares that with the grants there are, changes only what differs, writes
-each change to the audit log, and returns the grants whose outside systems must hear of it.
-Running it twice changes nothing the second time.
+``reconcile_grants`` compares what policy and grants by hand call for with the grants there are,
+changes only what differs, writes each change to the audit log, and returns the grants whose
+outside systems must hear of it. Running it twice changes nothing the second time.
 """
 
+from typing import NamedTuple
+
+from app.access import FollowUp
+from app.access.models import Grant
+from app.access.policy import desired, invalid_key_character
+from app.access.state import reconcile_states
+from app.accounts.models import User
 from app.admin.models import record
-from app.extensions import db
-from app.keys.models import Key
-from app.models import utcnow
+from app.clock import utcnow
+from app.extensions import db, write_transaction
 from app.services.events import identity
-from app.services.models import Grant, Service
+from app.services.models import Service
 
 
-def invalid_key_character(user):
-    """The name of a character of the user whose key is invalid, or None."""
-    key = db.session.scalars(
-        db.select(Key).where(Key.user_id == user.id, Key.status == "invalid").order_by(Key.id).limit(1)
-    ).first()
-    return key.character.name if key is not None else None
+class Reconciled(NamedTuple):
+    """A user's state after reconciliation (None when the user is gone), and what must follow."""
 
-
-def manual_in_force(grant, now):
-    """A director's or an approved request's grant that has not been revoked and has not expired."""
-    return (
-        grant is not None
-        and grant.source == "manual"
-        and grant.status != "revoked"
-        and (grant.expires_at is None or grant.expires_at > now)
-    )
-
-
-def desired(user, service, grant, invalid_character, now):
-    """(status, source, reason) the grant should have; status None when no grant is needed."""
-    manual = manual_in_force(grant, now)
-    automatic = user.state in service.auto_state_list and user.is_active_account
-    if not (manual or automatic):
-        if grant is None or grant.status == "revoked":
-            return None, None, None
-        if grant.source == "manual" and grant.expires_at is not None and grant.expires_at <= now:
-            return "revoked", "manual", "The grant expired."
-        return "revoked", grant.source, f"Not given automatically to {user.state}s."
-    source = "manual" if manual else "policy"
-    if service.strict and invalid_character:
-        return "suspended", source, f"The key of {invalid_character} is invalid."
-    if manual:
-        return "active", source, grant.reason
-    return "active", source, f"Given automatically to {user.state}s."
+    state: str | None
+    follow_up: FollowUp
 
 
 def reconcile_grants(user, now=None):
@@ -93,9 +70,21 @@ def reconcile_grants(user, now=None):
     return changed
 
 
-def any_service():
-    """True when some service is enabled (else there are no grants to reconcile)."""
-    return db.session.scalar(db.select(Service.id).where(Service.enabled.is_(True)).limit(1)) is not None
+def reconcile_user_grants(user):
+    """Reconcile a user's grants and commit; returns what must follow (the syncs of changed grants)."""
+    with write_transaction():
+        changed = reconcile_grants(user)
+    return FollowUp.of(changed)
+
+
+def reconcile_user(user_id):
+    """Bring one user's state, then their grants, in line, committed; the state and what must follow."""
+    with write_transaction() as session:
+        state = reconcile_states(session.connection(), [user_id]).get(user_id)
+    if state is None:
+        return Reconciled(None, FollowUp())
+    db.session.expire_all()
+    return Reconciled(state, reconcile_user_grants(db.session.get(User, user_id)))
 
 
 def users_with_expired_grants(now=None):
@@ -106,3 +95,10 @@ def users_with_expired_grants(now=None):
         .where(Grant.source == "manual", Grant.status != "revoked", Grant.expires_at <= now)
         .distinct()
     ).all()
+
+
+def active_user_ids():
+    """Ids of every active user (a policy change reconciles them all)."""
+    user_ids = db.session.scalars(db.select(User.id).where(User.is_active_account.is_(True))).all()
+    db.session.commit()
+    return user_ids

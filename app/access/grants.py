@@ -1,0 +1,81 @@
+"""Grants by hand: a director or an admin gives or ends a user's access to a service; audited.
+
+Each function changes the database, reconciles the user's grants and commits; it returns what
+must follow (the syncs that tell the outside systems, the moment a grant by hand ends), which its
+caller queues, so a sync never reads a change that was not committed.
+"""
+
+from app.access import FollowUp
+from app.access.models import Grant
+from app.access.reconcile import reconcile_grants
+from app.admin.models import record
+from app.clock import utcnow
+from app.extensions import db
+
+
+class AccessRefused(Exception):
+    """A grant, revoke or request that cannot be done, with a message for the person."""
+
+
+def grant_of(user, service):
+    """The user's grant of the service, whatever its status, or None."""
+    return db.session.scalars(
+        db.select(Grant).where(Grant.user_id == user.id, Grant.service_id == service.id)
+    ).first()
+
+
+def grant_manually(user, service, actor, expires_at=None, reason=None):
+    """Give a user a service by hand (until expires_at, when given); (grant, follow-up)."""
+    if not service.enabled:
+        raise AccessRefused(f"{service.name} is disabled.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise AccessRefused("The expiry must be in the future.")
+    grant = grant_of(user, service)
+    if grant is None:
+        grant = Grant(user=user, service=service, status="pending", source="manual")
+        db.session.add(grant)
+    grant.source = "manual"
+    grant.status = "active" if grant.status == "revoked" else grant.status
+    grant.expires_at = expires_at
+    grant.reason = reason or f"Granted by {actor.display_name}."
+    grant.granted_by = actor
+    db.session.flush()
+    until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+    record(
+        "grant.manual",
+        actor,
+        target=grant,
+        detail=f"{service.slug} for {user.display_name}{until}",
+        reason=reason,
+    )
+    changed = reconcile_grants(user)
+    db.session.commit()
+    return grant, FollowUp.of([grant, *changed], expiring=grant)
+
+
+def revoke_manually(grant, actor, reason=None):
+    """End a grant given by hand; a service the user gets automatically stays (its policy decides).
+
+    Returns (grant, follow-up).
+    """
+    if grant.status == "revoked":
+        raise AccessRefused("That grant is revoked already.")
+    if grant.source != "manual":
+        raise AccessRefused(
+            f"{grant.user.display_name} gets {grant.service.name} automatically as a {grant.user.state}; "
+            "change the service's policy instead."
+        )
+    grant.status = "revoked"
+    grant.expires_at = None
+    grant.reason = reason or f"Revoked by {actor.display_name}."
+    grant.sync_status = "pending"
+    record(
+        "grant.revoked",
+        actor,
+        target=grant,
+        detail=f"{grant.service.slug} for {grant.user.display_name}",
+        reason=reason,
+    )
+    changed = reconcile_grants(grant.user)
+    db.session.commit()
+    return grant, FollowUp.of([grant, *changed])

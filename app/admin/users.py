@@ -1,0 +1,138 @@
+"""Admin pages for users: search, one user's page, roles and directorships."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_
+
+from app.accounts.auth import admin_required
+from app.accounts.models import Directorship, User
+from app.admin import bp
+from app.admin.forms import AppointForm, RoleForm, UserSearchForm
+from app.admin.models import record
+from app.corps.directors import tracked_corporations
+from app.corps.models import Character, Corporation
+from app.extensions import db
+from app.forms import ActionForm, choices, page_number, require_action_form
+from app.keys.checks import being_checked
+
+PER_PAGE = 50
+
+
+@bp.get("/users")
+@login_required
+@admin_required
+def users():
+    """Every user with role, state and main character; search and paginate."""
+    form = UserSearchForm(request.args)
+    query = db.select(User).outerjoin(Character, Character.id == User.main_character_id).order_by(User.id)
+    if form.validate():
+        if form.q.data:
+            like = f"%{form.q.data.strip()}%"
+            query = query.where(or_(Character.name.ilike(like), User.username.ilike(like)))
+        if form.role.data:
+            query = query.where(User.role == form.role.data)
+        if form.state.data:
+            query = query.where(User.state == form.state.data)
+    page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
+    return render_template("admin/users.html", form=form, page=page)
+
+
+def _user(user_id):
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _user_page(user, role_form=None, appoint_form=None):
+    appoint_form = appoint_form or AppointForm()
+    appoint_form.corporation_id.choices = _corp_choices()
+    return render_template(
+        "admin/user.html",
+        user=user,
+        role_form=role_form or RoleForm(role=user.role),
+        appoint_form=appoint_form,
+        action=ActionForm(),
+        checking=being_checked([k.id for k in user.keys]),
+    )
+
+
+def _corp_choices():
+    corps = tracked_corporations()
+    return choices((str(c.id), f"{c.name} [{c.ticker}]") for c in corps)
+
+
+@bp.get("/users/<int:user_id>")
+@login_required
+@admin_required
+def user(user_id):
+    """One user: characters and keys, grants, directorships, role."""
+    return _user_page(_user(user_id))
+
+
+@bp.post("/users/<int:user_id>/role")
+@login_required
+@admin_required
+def change_role(user_id):
+    """Make a user a member, a director or an admin."""
+    target = _user(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _user_page(target, role_form=form), 400
+    if target.id == current_user.id and form.role.data != "admin":
+        form.role.errors.append("You cannot take away your own admin role; ask another admin.")
+        return _user_page(target, role_form=form), 400
+    before, target.role = target.role, form.role.data
+    record("user.role", current_user, target=target, detail=f"{before} -> {target.role}")
+    db.session.commit()
+    flash(f"{target.display_name} is {'an' if target.role == 'admin' else 'a'} {target.role} now.", "success")
+    return redirect(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/users/<int:user_id>/directorships")
+@login_required
+@admin_required
+def appoint(user_id):
+    """Appoint a user director of a tracked corporation."""
+    target = _user(user_id)
+    form = AppointForm()
+    form.corporation_id.choices = _corp_choices()
+    if not form.validate_on_submit():
+        return _user_page(target, appoint_form=form), 400
+    corporation = db.session.get(Corporation, int(form.corporation_id.data))
+    existing = db.session.scalars(
+        db.select(Directorship).filter_by(user_id=target.id, corporation_id=corporation.id)
+    ).first()
+    if existing is not None:
+        form.corporation_id.errors.append(f"{target.display_name} directs {corporation.name} already.")
+        return _user_page(target, appoint_form=form), 400
+    db.session.add(Directorship(user=target, corporation=corporation, source="appointed"))
+    if target.role == "member":
+        target.role = "director"
+    record(
+        "director.appoint", current_user, target=target, detail=f"{corporation.name} [{corporation.ticker}]"
+    )
+    db.session.commit()
+    flash(f"{target.display_name} directs {corporation.name} now.", "success")
+    return redirect(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/users/<int:user_id>/directorships/<int:directorship_id>/remove")
+@login_required
+@admin_required
+def dismiss(user_id, directorship_id):
+    """End an appointment."""
+    require_action_form()
+    target = _user(user_id)
+    directorship = db.session.get(Directorship, directorship_id)
+    if directorship is None or directorship.user_id != target.id:
+        abort(404)
+    name = directorship.corporation.name
+    db.session.delete(directorship)
+    db.session.flush()
+    if target.role == "director" and not target.directorships:
+        target.role = "member"
+    record("director.dismiss", current_user, target=target, detail=name)
+    db.session.commit()
+    flash(f"{target.display_name} no longer directs {name}.", "success")
+    return redirect(url_for("admin.user", user_id=target.id))

@@ -1,0 +1,70 @@
+"""Which corporations and alliances count: tracked as member or blue by an admin, by EVE id.
+
+A change of tracking changes the standing of everyone with a character there; the functions
+return those users' ids, and the caller queues their reconciliation.
+"""
+
+from app.admin.models import record
+from app.clock import utcnow
+from app.corps.logic import apply_alliance, apply_corporation, ensure_alliance
+from app.corps.models import Alliance, Character, Corporation
+from app.eve import get_client
+from app.eve.errors import EveError, NotFound
+from app.extensions import db
+
+KINDS = {
+    "corporation": (Corporation, Character.corporation_id),
+    "alliance": (Alliance, Character.alliance_id),
+}
+
+
+class TrackingRefused(Exception):
+    """The corporation or alliance cannot be tracked; the message says why, for the admin."""
+
+
+def tracked_entity(kind, entity_id):
+    """A corporation or alliance by kind and EVE id, or None."""
+    model, _ = KINDS.get(kind, (None, None))
+    return db.session.get(model, entity_id) if model else None
+
+
+def users_with_characters_in(kind, entity_id):
+    """Ids of users with a character in the corporation or alliance."""
+    _, column = KINDS[kind]
+    return db.session.scalars(
+        db.select(Character.user_id).where(column == entity_id, Character.user_id.is_not(None)).distinct()
+    ).all()
+
+
+def set_tracking(entity, kind, tracked_as, actor):
+    """Count a corporation or alliance as member, blue or nothing; audited and committed.
+
+    Returns the ids of the users to reconcile.
+    """
+    before, entity.tracked_as = entity.tracked_as, tracked_as
+    detail = f"{entity.name} [{entity.ticker}]: {before} -> {tracked_as}"
+    record(f"{kind}.track", actor, target_type=kind, target_id=entity.id, detail=detail)
+    db.session.commit()
+    return users_with_characters_in(kind, entity.id)
+
+
+def track(kind, entity_id, tracked_as, actor):
+    """Fetch a corporation or alliance from ESI and track it; (entity, ids of users to reconcile)."""
+    client = get_client()
+    try:
+        data = client.corporation(entity_id) if kind == "corporation" else client.alliance(entity_id)
+    except NotFound:
+        raise TrackingRefused(f"EVE knows no {kind} with id {entity_id}.") from None
+    except EveError as exc:
+        raise TrackingRefused(f"EVE could not be asked just now ({exc}); try again in a minute.") from None
+    now = utcnow()
+    model, _ = KINDS[kind]
+    entity = db.session.get(model, entity_id) or model(id=entity_id)
+    if kind == "corporation":
+        if data.get("alliance_id"):
+            ensure_alliance(data["alliance_id"])
+        apply_corporation(entity, data, now)
+    else:
+        apply_alliance(entity, data, now)
+    db.session.add(entity)
+    return entity, set_tracking(entity, kind, tracked_as, actor)
