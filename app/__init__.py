@@ -1,6 +1,12 @@
-"""Bastion: access management for EVE Online corporations and alliances."""
+"""Bastion: access management for EVE Online corporations and alliances.
+
+create_app is the one place that knows every area. Its register_* steps import the areas inside
+the functions, on purpose: ``import app.clock`` (say, in a consumer or a migration) must not load
+every view, and the views import the tasks, which import logic from app.
+"""
 
 import logging
+from pathlib import Path
 
 from flask import Flask, abort, request
 
@@ -173,6 +179,7 @@ def register_cli(app):
 
 def _import_all_models():
     """Import every area's models so that db.metadata holds the whole schema (Alembic reads it)."""
+    from app.access import models as _access  # noqa: F401
     from app.accounts import models as _accounts  # noqa: F401
     from app.admin import models as _admin  # noqa: F401
     from app.corps import models as _corps  # noqa: F401
@@ -183,6 +190,4 @@ def _import_all_models():
 
 def _root():
     """The project's top folder."""
-    from pathlib import Path
-
     return Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 from flask import Flask, g, request
 
-from sandbox import control, discord, esi, sso
+from sandbox import control, discord_api, discord_control, discord_state, esi, sso
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey
 
@@ -13,13 +13,13 @@ def create_sandbox_app(world=None, key=None):
     app.extensions["sandbox"] = {
         "universe": world or Universe(),
         "key": key or SigningKey(),
-        "discord": discord.DiscordWorld(),
+        "discord": discord_state.DiscordWorld(),
     }
     app.register_blueprint(sso.bp)
     app.register_blueprint(esi.bp, url_prefix="/esi")
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
-    app.register_blueprint(discord.bp, url_prefix="/discord")
-    app.register_blueprint(discord.control, url_prefix="/_sandbox")
+    app.register_blueprint(discord_api.bp, url_prefix="/discord")
+    app.register_blueprint(discord_control.control, url_prefix="/_sandbox")
     _count_calls(app)
     return app
 

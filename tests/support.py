@@ -7,6 +7,16 @@ from bench.servers import ConsumerProcess, RedisServer, free_port, wait_for  # n
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# The suite's applications, registered with the sandbox's SSO and Discord.
+TEST_CLIENT_ID = "bastion-test"
+TEST_CLIENT_SECRET = "bastion-test-secret"
+TEST_DISCORD_CLIENT_ID = "bastion-discord-test"
+TEST_DISCORD_CLIENT_SECRET = "bastion-discord-test-secret"
+TEST_DISCORD_BOT_TOKEN = "bastion-bot-test-token"
+
+# The scope key_factory's keys hold (ESI roles, for directors).
+SCOPE = "esi-characters.read_corporation_roles.v1"
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 

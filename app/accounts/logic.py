@@ -50,3 +50,19 @@ def _flag_transferred(character):
         key.last_checked_at = utcnow()
         record("key.invalid", target=key, detail="owner hash changed at login")
     db.session.commit()
+
+
+class RoleRefused(Exception):
+    """A role change that cannot be made; the message says why, for the admin."""
+
+
+def change_role(user, role, actor):
+    """Make a user a member, a director or an admin; audited and committed.
+
+    No admin takes their own admin role away: another admin must (so one always remains).
+    """
+    if user.id == actor.id and role != "admin":
+        raise RoleRefused("You cannot take away your own admin role; ask another admin.")
+    before, user.role = user.role, role
+    record("user.role", actor, target=user, detail=f"{before} -> {role}")
+    db.session.commit()

@@ -4,12 +4,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import or_
 
+from app.accounts import logic as accounts
 from app.accounts.auth import admin_required
 from app.accounts.models import Directorship, User
 from app.admin import bp
 from app.admin.forms import AppointForm, RoleForm, UserSearchForm
-from app.admin.models import record
-from app.corps.directors import tracked_corporations
+from app.corps.directors import DirectorshipRefused, tracked_corporations
+from app.corps.directors import appoint as appoint_director
+from app.corps.directors import dismiss as dismiss_director
 from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.forms import ActionForm, choices, page_number, require_action_form
@@ -79,12 +81,11 @@ def change_role(user_id):
     form = RoleForm()
     if not form.validate_on_submit():
         return _user_page(target, role_form=form), 400
-    if target.id == current_user.id and form.role.data != "admin":
-        form.role.errors.append("You cannot take away your own admin role; ask another admin.")
+    try:
+        accounts.change_role(target, form.role.data, current_user)
+    except accounts.RoleRefused as exc:
+        form.role.errors.append(str(exc))
         return _user_page(target, role_form=form), 400
-    before, target.role = target.role, form.role.data
-    record("user.role", current_user, target=target, detail=f"{before} -> {target.role}")
-    db.session.commit()
     flash(f"{target.display_name} is {'an' if target.role == 'admin' else 'a'} {target.role} now.", "success")
     return redirect(url_for("admin.user", user_id=target.id))
 
@@ -100,19 +101,11 @@ def appoint(user_id):
     if not form.validate_on_submit():
         return _user_page(target, appoint_form=form), 400
     corporation = db.session.get(Corporation, int(form.corporation_id.data))
-    existing = db.session.scalars(
-        db.select(Directorship).filter_by(user_id=target.id, corporation_id=corporation.id)
-    ).first()
-    if existing is not None:
-        form.corporation_id.errors.append(f"{target.display_name} directs {corporation.name} already.")
+    try:
+        appoint_director(target, corporation, current_user)
+    except DirectorshipRefused as exc:
+        form.corporation_id.errors.append(str(exc))
         return _user_page(target, appoint_form=form), 400
-    db.session.add(Directorship(user=target, corporation=corporation, source="appointed"))
-    if target.role == "member":
-        target.role = "director"
-    record(
-        "director.appoint", current_user, target=target, detail=f"{corporation.name} [{corporation.ticker}]"
-    )
-    db.session.commit()
     flash(f"{target.display_name} directs {corporation.name} now.", "success")
     return redirect(url_for("admin.user", user_id=target.id))
 
@@ -127,12 +120,6 @@ def dismiss(user_id, directorship_id):
     directorship = db.session.get(Directorship, directorship_id)
     if directorship is None or directorship.user_id != target.id:
         abort(404)
-    name = directorship.corporation.name
-    db.session.delete(directorship)
-    db.session.flush()
-    if target.role == "director" and not target.directorships:
-        target.role = "member"
-    record("director.dismiss", current_user, target=target, detail=name)
-    db.session.commit()
+    name = dismiss_director(target, directorship, current_user)
     flash(f"{target.display_name} no longer directs {name}.", "success")
     return redirect(url_for("admin.user", user_id=target.id))

@@ -79,3 +79,33 @@ def directs(user, corporation_id):
     if user.is_admin:
         return True
     return any(d.corporation_id == corporation_id for d in user.directorships)
+
+
+class DirectorshipRefused(Exception):
+    """An appointment that cannot be made; the message says why, for the admin."""
+
+
+def appoint(user, corporation, actor):
+    """Appoint a user director of a corporation (by an admin); audited and committed."""
+    existing = db.session.scalars(
+        db.select(Directorship).filter_by(user_id=user.id, corporation_id=corporation.id)
+    ).first()
+    if existing is not None:
+        raise DirectorshipRefused(f"{user.display_name} directs {corporation.name} already.")
+    db.session.add(Directorship(user=user, corporation=corporation, source="appointed"))
+    if user.role == "member":
+        user.role = "director"
+    record("director.appoint", actor, target=user, detail=f"{corporation.name} [{corporation.ticker}]")
+    db.session.commit()
+
+
+def dismiss(user, directorship, actor):
+    """End a user's directorship; a director with none left is a member again. Audited, committed."""
+    name = directorship.corporation.name
+    db.session.delete(directorship)
+    db.session.flush()
+    if user.role == "director" and not user.directorships:
+        user.role = "member"
+    record("director.dismiss", actor, target=user, detail=name)
+    db.session.commit()
+    return name

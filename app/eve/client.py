@@ -27,6 +27,7 @@ from app.eve.errors import (
     UpstreamDown,
 )
 from app.eve.jwt_check import JwksCache, verify_access_token
+from app.http import header_number
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,6 @@ def pkce_pair():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     return verifier, challenge
-
-
-def _header_number(response, name, default=None):
-    value = response.headers.get(name)
-    try:
-        return float(value) if value is not None else default
-    except ValueError:
-        return default
 
 
 class EtagCache:
@@ -157,10 +150,10 @@ class EveClient:
             body = {}
         message = body.get("error_description") or body.get("error") or response.reason or str(status)
         if status == 420:
-            reset = _header_number(response, "X-ESI-Error-Limit-Reset", 60.0)
+            reset = header_number(response.headers.get("X-ESI-Error-Limit-Reset"), 60.0)
             raise ErrorLimited(f"{upstream} error limit reached: {message}", reset, upstream=upstream)
         if status == 429:
-            retry_after = _header_number(response, "Retry-After", 1.0)
+            retry_after = header_number(response.headers.get("Retry-After"), 1.0)
             raise RateLimited(f"{upstream} rate limited: {message}", retry_after, upstream=upstream)
         if status >= 500:
             raise UpstreamDown(f"{upstream} answered {status}: {message}", status, upstream)

@@ -20,128 +20,10 @@ import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
+from app.http import header_number
 from app.jobs import redis_keys
 from app.jobs.counters import call_field
-
-PERMIT_LUA = """
-local state, permits, paused, sends = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local now = tonumber(ARGV[1])
-local known = tonumber(ARGV[2])
-local initial = tonumber(ARGV[3])
-local threshold = tonumber(ARGV[4])
-local downtime_until = tonumber(ARGV[5])
-local member = ARGV[6]
-local reserve = ARGV[7] == '1'
-local horizon = tonumber(ARGV[8])
-if redis.call('EXISTS', paused) == 1 then return {'paused', '5'} end
-local s = redis.call('HMGET', state, 'backoff_until', 'error_remain', 'error_reset_at', 'rate', 'tat')
-local backoff_until = tonumber(s[1]) or 0
-if backoff_until > now then return {'backoff', tostring(backoff_until - now)} end
-if downtime_until > now then return {'downtime', tostring(downtime_until - now)} end
-local remain, reset_at = tonumber(s[2]), tonumber(s[3]) or 0
-if remain ~= nil and remain <= threshold and reset_at > now then
-  return {'budget', tostring(reset_at - now)}
-end
-local rate = known
-if rate <= 0 then rate = tonumber(s[4]) or initial end
-if not reserve then
-  -- The gate, just before a call goes out: never more than the gate rate in any one-second
-  -- window. Slots are handed out a little slower than the gate allows, so callers catching up
-  -- after a delay rarely have to wait here.
-  local gate_rate = rate * tonumber(ARGV[9])
-  local window = 1.0
-  if gate_rate < 1 then window = 1.0 / gate_rate end
-  local allowed = math.max(1, math.floor(gate_rate * window + 1e-9))
-  redis.call('ZREMRANGEBYSCORE', sends, '-inf', now - window)
-  if redis.call('ZCARD', sends) >= allowed then
-    redis.call('HINCRBY', state, 'gate_waits', 1)
-    local oldest = redis.call('ZRANGE', sends, 0, 0, 'WITHSCORES')
-    local wait = tonumber(oldest[2]) + window - now
-    if wait < 0.001 then wait = 0.001 end
-    return {'rate', tostring(wait)}
-  end
-  redis.call('ZADD', sends, now, member)
-  redis.call('PEXPIRE', sends, math.ceil(window * 1000) + 1000)
-  return {'ok', '0'}
-end
-local tat = tonumber(s[5]) or now
-local slot = math.max(tat, now)
-if slot - now > horizon then return {'rate', tostring(slot - now - horizon)} end
-redis.call('HSET', state, 'tat', tostring(slot + 1.0 / rate))
-redis.call('ZADD', permits, slot, member)
-redis.call('ZREMRANGEBYSCORE', permits, '-inf', now - 2)
-redis.call('PEXPIRE', permits, math.ceil(horizon * 1000) + 3000)
-return {'ok', tostring(slot - now)}
-"""
-
-OBSERVE_LUA = """
-local state, oklog = KEYS[1], KEYS[2]
-if ARGV[15] ~= '' then redis.call('HINCRBY', KEYS[3], ARGV[15], 1) end  -- calls by upstream and status
-local now = tonumber(ARGV[1])
-local outcome = ARGV[2]
-local number = tonumber(ARGV[3]) or 0
-local adaptive = ARGV[4] == '1'
-local initial, min_rate, max_rate = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local step, probe, alpha = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
-local base, cap, fails_threshold = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])
-local s = redis.call('HMGET', state, 'rate', 'ceiling', 'level', 'fails', 'last_event_at', 'backoff_until')
-local rate = tonumber(s[1]) or initial
-local ceiling = tonumber(s[2]) or -1
-local level = tonumber(s[3]) or 0
-local fails = tonumber(s[4]) or 0
-local last_event = tonumber(s[5]) or 0
-local backoff_until = tonumber(s[6]) or 0
-if outcome == 'ok' then
-  fails = 0
-  redis.call('ZADD', oklog, now, ARGV[14])
-  redis.call('ZREMRANGEBYSCORE', oklog, '-inf', now - 1)
-  redis.call('PEXPIRE', oklog, 2000)
-  if adaptive then
-    -- Grow only while the rate is actually used: a rate nobody reaches proves nothing.
-    local served = redis.call('ZCARD', oklog)
-    if served >= 0.5 * rate then
-      if ceiling < 0 then
-        rate = rate + 1
-      elseif rate < 0.95 * ceiling then
-        rate = rate + step / math.max(rate, 1)
-      else
-        rate = rate + probe / math.max(rate, 1)
-      end
-      if rate > max_rate then rate = max_rate end
-    end
-  end
-  if level > 0 and now - last_event > 20 then level = level - 1; last_event = now end
-elseif outcome == '429' then
-  level = level + 1
-  last_event = now
-  if adaptive then
-    redis.call('ZREMRANGEBYSCORE', oklog, '-inf', now - 1)
-    local served = redis.call('ZCARD', oklog)
-    ceiling = math.max(min_rate, served)
-    local target = math.min(rate, 0.97 * ceiling)
-    rate = math.max(min_rate, target * math.pow(level, -alpha))
-  end
-  if now + number > backoff_until then backoff_until = now + number end
-elseif outcome == '420' then
-  level = level + 1
-  last_event = now
-  if now + number > backoff_until then backoff_until = now + number end
-elseif outcome == '5xx' then
-  fails = fails + 1
-  if fails >= fails_threshold then
-    level = level + 1
-    last_event = now
-    fails = 0
-    local pause = math.min(cap, base * level * level)
-    if now + pause > backoff_until then backoff_until = now + pause end
-    if adaptive then rate = math.max(min_rate, rate * 0.8) end
-  end
-end
-redis.call('HSET', state, 'rate', tostring(rate), 'ceiling', tostring(ceiling), 'level', level,
-  'fails', fails, 'last_event_at', tostring(last_event), 'backoff_until', tostring(backoff_until),
-  'updated_at', tostring(now))
-return tostring(rate)
-"""
+from app.jobs.governor_lua import OBSERVE_ARGS, OBSERVE_LUA, PERMIT_ARGS, PERMIT_LUA, script_args
 
 
 class Settings:
@@ -273,17 +155,18 @@ class Governor:
                 redis_keys.PAUSED,
                 redis_keys.governor_log(upstream, "sends"),
             ],
-            args=[
-                f"{now:.6f}",
-                known,
-                cfg.initial_rate,
-                cfg.error_threshold,
-                f"{downtime_until(cfg.downtime, now):.3f}",
-                self._member(now),
-                "1" if reserve else "0",
-                cfg.horizon,
-                cfg.gate_safety / cfg.safety,
-            ],
+            args=script_args(
+                PERMIT_ARGS,
+                now=f"{now:.6f}",
+                known=known,
+                initial=cfg.initial_rate,
+                error_threshold=cfg.error_threshold,
+                downtime_until=f"{downtime_until(cfg.downtime, now):.3f}",
+                member=self._member(now),
+                reserve="1" if reserve else "0",
+                horizon=cfg.horizon,
+                gate_factor=cfg.gate_safety / cfg.safety,
+            ),
         )
         return reason, float(wait)
 
@@ -300,23 +183,24 @@ class Governor:
                 redis_keys.governor_log(upstream, "ok"),
                 redis_keys.UPSTREAM_STATS,
             ],
-            args=[
-                f"{now:.6f}",
-                outcome,
-                number,
-                "0" if cfg.known_limit else "1",
-                cfg.initial_rate,
-                cfg.min_rate,
-                cfg.max_rate,
-                cfg.step,
-                cfg.probe,
-                cfg.alpha,
-                cfg.backoff_base,
-                cfg.backoff_cap,
-                cfg.fails_threshold,
-                self._member(now),
-                "" if status is None else call_field(upstream, status),
-            ],
+            args=script_args(
+                OBSERVE_ARGS,
+                now=f"{now:.6f}",
+                outcome=outcome,
+                number=number,
+                adaptive="0" if cfg.known_limit else "1",
+                initial=cfg.initial_rate,
+                min_rate=cfg.min_rate,
+                max_rate=cfg.max_rate,
+                step=cfg.step,
+                probe=cfg.probe,
+                alpha=cfg.alpha,
+                backoff_base=cfg.backoff_base,
+                backoff_cap=cfg.backoff_cap,
+                fails_threshold=cfg.fails_threshold,
+                member=self._member(now),
+                call_field="" if status is None else call_field(upstream, status),
+            ),
         )
 
     def note_error_budget(self, upstream, remain, reset, now=None):
@@ -361,9 +245,11 @@ class Governor:
             )
         status = response.status_code
         if status == 429:
-            self.record(upstream, "429", _number(headers.get("Retry-After"), 1.0), status=status)
+            self.record(upstream, "429", header_number(headers.get("Retry-After"), 1.0), status=status)
         elif status == 420:
-            self.record(upstream, "420", _number(headers.get("X-ESI-Error-Limit-Reset"), 60.0), status=status)
+            self.record(
+                upstream, "420", header_number(headers.get("X-ESI-Error-Limit-Reset"), 60.0), status=status
+            )
         elif status >= 500:
             self.record(upstream, "5xx", status=status)
         elif status < 400:
@@ -430,10 +316,3 @@ class Governor:
         """Every upstream the governor has seen or is configured for."""
         names = set(self.redis.smembers(redis_keys.GOVERNOR_INDEX)) | set(self.settings)
         return sorted(names)
-
-
-def _number(value, default):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default

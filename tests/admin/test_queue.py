@@ -1,5 +1,6 @@
-"""The queue page, its JSON status and its actions, against a real Redis."""
+"""The queue page, its JSON status, `flask queue status` and the actions, against a real Redis."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,7 @@ def _token(client, path="/admin/queue"):
 
 
 def test_status_reports_queue_tasks_running_work_locks_governors_pause_and_throughput(
-    client, admin, redis_client
+    client, runner, admin, redis_client
 ):
     from app.jobs.setup import get_governor
     from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, huey
@@ -70,6 +71,15 @@ def test_status_reports_queue_tasks_running_work_locks_governors_pause_and_throu
         assert field in sso
     assert len(body["throughput"]) == 60
     assert set(body["throughput"][-1]) == {"minute", "done", "failed"}
+
+    # The command line reads the same monitor.
+    text = runner.invoke(args=["queue", "status"])
+    assert text.exit_code == 0, text.output
+    assert "queue: 4 pending, 1 scheduled, 1 running, 1 dead" in text.output
+    assert "PAUSED by alice" in text.output
+    assert "keys.validate: 4 pending" in text.output
+    as_json = runner.invoke(args=["queue", "status", "--json"])
+    assert json.loads(as_json.output)["queue"] == body["queue"]
 
 
 def test_an_empty_queue_page_says_so(client, admin, redis_client):

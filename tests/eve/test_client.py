@@ -4,7 +4,7 @@ import pytest
 
 from app.eve.client import EveClient
 from app.eve.errors import ErrorLimited, InvalidClient, InvalidGrant, NotFound, RateLimited, UpstreamDown
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 
 @pytest.fixture()

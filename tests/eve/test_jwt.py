@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from app.eve.errors import InvalidToken
 from app.eve.jwt_check import JwksCache, accepted_issuers, verify_access_token
 from sandbox.tokens import SigningKey, access_token_claims
-from tests.conftest import TEST_CLIENT_ID
+from tests.support import TEST_CLIENT_ID
 
 
 class Pilot:

@@ -7,8 +7,9 @@ import pytest
 from app.eve.client import EveClient
 from app.eve.errors import NotFound, RateLimited
 from app.jobs.governor import Governor, Settings, downtime_until, parse_limits, parse_window
+from app.jobs.governor_lua import PERMIT_ARGS, script_args
 from app.jobs.pause import pause, resume
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 T0 = 1_800_000_000.0
 
@@ -170,3 +171,35 @@ def test_the_gate_keeps_sent_calls_within_the_rate_in_any_second(governor):
     reason, wait = governor.gate("known", now=T0 + 0.5)
     assert reason == "rate" and wait == pytest.approx(0.5)
     assert governor.gate("known", now=T0 + 1.001)[0] == "ok"
+
+
+def test_a_420_waits_for_the_error_window_to_reset(governor):
+    governor.record("known", "420", 30, now=T0)
+    reason, wait = governor.permit("known", now=T0 + 1)
+    assert reason == "backoff" and wait == pytest.approx(29)
+    assert governor.gate("known", now=T0 + 29.5)[0] == "backoff"
+    assert governor.permit("known", now=T0 + 30.5)[0] == "ok"
+    assert governor.state("known", now=T0 + 1)["backoff_level"] == 1
+
+
+def test_the_backoff_level_decays_one_step_per_quiet_20_seconds(governor):
+    governor.record("known", "429", 1, now=T0)
+    governor.record("known", "429", 1, now=T0 + 1)
+    assert governor.state("known", now=T0 + 2)["backoff_level"] == 2
+    governor.record("known", "ok", now=T0 + 10)  # too soon after the last 429: no decay
+    assert governor.state("known", now=T0 + 10)["backoff_level"] == 2
+    governor.record("known", "ok", now=T0 + 22)
+    assert governor.state("known", now=T0 + 22)["backoff_level"] == 1
+    governor.record("known", "ok", now=T0 + 30)  # the decay itself starts the next quiet period
+    assert governor.state("known", now=T0 + 30)["backoff_level"] == 1
+    governor.record("known", "ok", now=T0 + 43)
+    assert governor.state("known", now=T0 + 43)["backoff_level"] == 0
+
+
+def test_script_arguments_are_named_and_complete():
+    values = dict.fromkeys(PERMIT_ARGS, 1)
+    assert script_args(PERMIT_ARGS, **values) == [1] * len(PERMIT_ARGS)
+    with pytest.raises(TypeError, match="missing \\['now'\\]"):
+        script_args(PERMIT_ARGS, **{k: v for k, v in values.items() if k != "now"})
+    with pytest.raises(TypeError, match="unexpected \\['nowe'\\]"):
+        script_args(PERMIT_ARGS, **values, nowe=1)

@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 from app.corps.models import Character
 from app.keys.models import Key
 from tests.accounts.test_sso_login import _csrf, approve, start
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 
 def login_new(client, sandbox, name):

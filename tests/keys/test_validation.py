@@ -9,7 +9,7 @@ from app.access.reconcile import reconcile_user
 from app.clock import utcnow
 from app.keys.models import Key
 from app.keys.validation import REASON_REAUTH, REASON_REVOKED, REASON_SOLD, validate_key
-from tests.conftest import SCOPE, TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import SCOPE, TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 
 def check(key_id, **kwargs):

@@ -8,8 +8,7 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
-from tests.support import IN_CI
+from tests.support import IN_CI, TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "esi" / "openapi.json"
 HEADERS = {"X-Compatibility-Date": "2020-01-01", "User-Agent": "contract-test"}

@@ -4,7 +4,7 @@ import time
 
 import requests
 
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 HEADERS = {"X-Compatibility-Date": "2020-01-01", "User-Agent": "tests"}
 

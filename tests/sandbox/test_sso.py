@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.conftest import TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
 AUTH = (TEST_CLIENT_ID, TEST_CLIENT_SECRET)
 REDIRECT = "http://localhost/sso/callback"

@@ -116,7 +116,7 @@ def test_discord_rate_limit_headers_hold_the_bot_back_before_a_429(app, db, sand
 
 
 def test_the_sandbox_answers_429_as_discord_does(sandbox, guild):
-    from tests.conftest import TEST_DISCORD_BOT_TOKEN
+    from tests.support import TEST_DISCORD_BOT_TOKEN
 
     user = sandbox.control("POST", "/discord/users", json={"username": "hammer"})
     role = next(iter(guild["roles"].values()))

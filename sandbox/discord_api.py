@@ -9,53 +9,14 @@ and ``Retry-After``. The control API registers applications, bots, users and gui
 """
 
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, g, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, g, jsonify, make_response, redirect, render_template, request
+
+from sandbox.discord_state import GLOBAL_LIMIT, ROUTE_LIMIT, ROUTE_WINDOW, world
 
 bp = Blueprint("discord", __name__)
-control = Blueprint("discord_control", __name__)
-
-ROUTE_LIMIT = 5  # per bucket and bot, in ROUTE_WINDOW seconds (Discord's member routes are similar)
-ROUTE_WINDOW = 5.0
-GLOBAL_LIMIT = 50  # requests per second per bot
-DISCORD_EPOCH_ID = 900_000_000_000_000_000
-
-
-class DiscordWorld:
-    """Users, applications, bots, guilds and their members; guarded by one lock."""
-
-    def __init__(self):
-        self.lock = threading.RLock()
-        self.users = {}  # id -> {"id", "username", "global_name"}
-        self.apps = {}  # client_id -> {"secret", "redirect_uris"}
-        self.bots = set()  # valid bot tokens
-        self.guilds = {}  # id -> {"id", "name", "roles": {id: name}, "members": {user id: {"roles", "nick"}}}
-        self.codes = {}  # code -> (user id, client id, redirect uri, scopes)
-        self.tokens = {}  # access token -> (user id, scopes, expires at)
-        self.refresh_tokens = {}  # refresh token -> (user id, scopes)
-        self.windows = defaultdict(deque)  # (bot, bucket) -> times
-        self.global_window = defaultdict(deque)  # bot -> times
-        self.counters = {"rate_limited": 0, "invalid_requests": 0}
-        self.next_id = DISCORD_EPOCH_ID
-
-    def new_id(self):
-        with self.lock:
-            self.next_id += 1
-            return str(self.next_id)
-
-    def reset(self):
-        with self.lock:
-            self.windows.clear()
-            self.global_window.clear()
-            self.counters = {"rate_limited": 0, "invalid_requests": 0}
-
-
-def world():
-    return current_app.extensions["sandbox"]["discord"]
 
 
 def _error(status, message, code=0):
@@ -312,92 +273,3 @@ def modify_member(guild_id, user_id):
 def _member_json(guild, user_id):
     member = guild["members"][user_id]
     return {"user": world().users[user_id], "nick": member["nick"], "roles": sorted(member["roles"])}
-
-
-# Control
-
-
-def _body():
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
-@control.post("/discord/apps")
-def add_app():
-    """Register an OAuth2 application: client_id, client_secret, redirect_uris."""
-    body = _body()
-    if not body.get("client_id") or not body.get("client_secret"):
-        return {"error": "missing: client_id, client_secret"}, 400
-    with world().lock:
-        world().apps[body["client_id"]] = {
-            "secret": body["client_secret"],
-            "redirect_uris": list(body.get("redirect_uris") or []),
-        }
-    return {"client_id": body["client_id"]}, 201
-
-
-@control.post("/discord/apps/<client_id>/redirect-uris")
-def add_redirect(client_id):
-    """Allow one more redirect URI for an application."""
-    app = world().apps.get(client_id)
-    if app is None:
-        return {"error": "no such application"}, 404
-    with world().lock:
-        app["redirect_uris"].append(_body().get("uri", ""))
-    return {"redirect_uris": app["redirect_uris"]}
-
-
-@control.post("/discord/bots")
-def add_bot():
-    """Accept a bot token."""
-    token = _body().get("token")
-    if not token:
-        return {"error": "missing: token"}, 400
-    with world().lock:
-        world().bots.add(token)
-    return {"ok": True}, 201
-
-
-@control.post("/discord/guilds")
-def add_guild():
-    """Create a guild with roles: name, roles (names) -> guild_id and role ids by name."""
-    body = _body()
-    w = world()
-    with w.lock:
-        guild_id = str(body.get("guild_id") or w.new_id())
-        roles = {w.new_id(): name for name in body.get("roles") or []}
-        w.guilds[guild_id] = {
-            "id": guild_id,
-            "name": body.get("name") or "Guild",
-            "roles": roles,
-            "members": {},
-        }
-    return {"guild_id": guild_id, "roles": {name: role_id for role_id, name in roles.items()}}, 201
-
-
-@control.post("/discord/users")
-def add_user():
-    """Create a Discord user: username."""
-    name = _body().get("username") or "someone"
-    w = world()
-    with w.lock:
-        user_id = w.new_id()
-        w.users[user_id] = {"id": user_id, "username": name, "global_name": name}
-    return w.users[user_id], 201
-
-
-@control.get("/discord/guilds/<guild_id>/members")
-def members(guild_id):
-    """A guild's members with their roles and nicks."""
-    guild = world().guilds.get(guild_id)
-    if guild is None:
-        return {"error": "no such guild"}, 404
-    with world().lock:
-        return {uid: {"nick": m["nick"], "roles": sorted(m["roles"])} for uid, m in guild["members"].items()}
-
-
-@control.get("/discord/stats")
-def stats():
-    """Discord's counters: 429s served, invalid requests."""
-    with world().lock:
-        return dict(world().counters)
