@@ -37,9 +37,9 @@ OBSERVE_ARGS = (
 
 
 def prologue(names):
-    """Lua that binds each ARGV value to arg.<name>, in the order of names."""
-    listed = ", ".join(f"'{name}'" for name in names)
-    return f"local arg = {{}}\nfor i, name in ipairs({{{listed}}}) do arg[name] = ARGV[i] end\n"
+    """Lua that binds each ARGV value to arg.<name>, in the order of names (one table constructor)."""
+    fields = ", ".join(f"{name} = ARGV[{position}]" for position, name in enumerate(names, start=1))
+    return f"local arg = {{{fields}}}\n"
 
 
 def script_args(names, **values):
