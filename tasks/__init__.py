@@ -16,6 +16,7 @@ from huey.consumer import Consumer, Scheduler
 from redis import ConnectionPool
 
 from config import Config
+from tasks.errors import UnknownTask
 from tasks.storage import CountingPriorityStorage
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,21 @@ class BastionHuey(PriorityRedisHuey):
     def create_consumer(self, **options):
         """Used by huey_consumer."""
         return BastionConsumer(self, **options)
+
+    # Called with (raw data, message or None, error) when a queued message cannot become a task:
+    # undecodable, or naming a task this version does not know (tasks/signals.py keeps it).
+    on_poison = None
+
+    def deserialize_task(self, data):
+        """A queued message as a task; a poisoned one is handed to on_poison, then refused."""
+        message = None
+        try:
+            message = self.serializer.deserialize(data)
+            return self._registry.create_task(message)
+        except Exception as exc:
+            if self.on_poison is not None:
+                self.on_poison(data, message, exc)
+            raise
 
     def task_name(self, task):
         """The name a task is registered and queued under, e.g. "bastion.keys.validate"."""
@@ -168,8 +184,16 @@ def registry_name(task):
 
 
 def requeue(entry):
-    """Enqueue a task again from a stored entry (name, args, kwargs, priority)."""
-    task_class = huey._registry.string_to_task(entry["name"])
+    """Enqueue a task again from a stored entry (name, args, kwargs, priority).
+
+    UnknownTask when the entry was a message this version cannot run (it can only be discarded).
+    """
+    if entry.get("raw") is not None:
+        raise UnknownTask(f"{entry['name']} was a message this version cannot run; discard it")
+    try:
+        task_class = huey._registry.string_to_task(entry["name"])
+    except Exception:
+        raise UnknownTask(f"this version knows no task {entry['name']!r}; discard it") from None
     task = task_class(
         args=tuple(entry["args"]), kwargs=dict(entry.get("kwargs") or {}), priority=entry.get("priority")
     )

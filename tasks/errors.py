@@ -9,8 +9,17 @@ class TaskArgumentError(ValueError):
     """A task was queued with an argument it cannot use."""
 
 
+# Ids are 64-bit in the database (EVE's character ids are large); anything bigger names nothing.
+MAX_ID = 2**63 - 1
+
+
 def checked_id(value, name):
-    """A positive whole number, or a clear error naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TaskArgumentError(f"{name} must be a positive whole number, got {value!r}")
+    """A positive whole number that fits an id, or a clear error naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
+        raise TaskArgumentError(f"{name} must be a positive whole number below 2**63, got {shown}")
     return value
+
+
+class UnknownTask(LookupError):
+    """A stored task names no task this version knows (or could not be read): it cannot run again."""

@@ -1,6 +1,7 @@
 """Huey signal handlers and the consumer's upkeep thread: the in-flight registry, the dead store,
 throughput counters, process liveness and the reaper."""
 
+import base64
 import logging
 import threading
 import time
@@ -118,6 +119,40 @@ def task_failed(signal, task, exc=None):
         task_id=task.id,
     )
     log.error("task %s %s failed for good: %s", task.id, type(task).__name__, exc)
+
+
+def keep_poison(data, message, exc):
+    """A queued message that cannot become a task goes to the dead store with its raw content.
+
+    It is undecodable, or names a task this version does not know (a deploy half done); the
+    dashboard counts it and an admin reads and discards it. It is never retried.
+    """
+    name = getattr(message, "name", None) or "undecodable message"
+    error = f"{type(exc).__name__}: {exc}"
+    try:
+        redis = _redis()
+        deadstore.add(
+            redis,
+            name=name,
+            args=list(getattr(message, "args", None) or ()),
+            kwargs=dict(getattr(message, "kwargs", None) or {}),
+            priority=getattr(message, "priority", None),
+            target=name.removeprefix("bastion."),
+            error=error,
+            traceback="".join(traceback.format_exception(exc)),
+            attempts=0,
+            task_id=getattr(message, "id", None),
+            raw=base64.b64encode(data).decode() if isinstance(data, bytes) else repr(data),
+        )
+        pipe = redis.pipeline(transaction=False)
+        counters.count_task(pipe, name, "dead")
+        pipe.execute()
+    except Exception:  # Redis away: the message is lost, but the consumer keeps going
+        log.exception("could not keep a poisoned message")
+    log.error("a queued message could not be run and went to the dead store: %s", error)
+
+
+huey.on_poison = keep_poison
 
 
 @huey.signal(S.SIGNAL_CANCELED, S.SIGNAL_EXPIRED, S.SIGNAL_REVOKED, S.SIGNAL_LOCKED)

@@ -47,7 +47,10 @@ class CountingPriorityStorage(PriorityRedisStorage):
 
     def header(self, data, priority):
         """ "bastion.keys.validate|100" for a message."""
-        name = self.describe(data) if self.describe else "?"
+        try:
+            name = self.describe(data) if self.describe else "?"
+        except Exception:  # a message that cannot be read is still queued (the consumer keeps it)
+            name = "?"
         return f"{name}|{0 if priority is None else priority}"
 
     def enqueue(self, data, priority=None):

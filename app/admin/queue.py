@@ -92,6 +92,15 @@ def _take_dead(dead_id):
 @admin_required
 def retry_dead(dead_id):
     """Run a dead task again, with the same name and arguments."""
+    require_action_form()
+    waiting = deadstore.get(get_redis(), dead_id)
+    if waiting is not None and not deadstore.runnable(waiting):
+        flash(
+            f"{huey.short_name(waiting['name'])} was a message this version cannot run "
+            "(undecodable, or a task it does not know); it can only be discarded.",
+            "warning",
+        )
+        return _back()
     entry = _take_dead(dead_id)
     if entry is None:
         return _back()
@@ -124,7 +133,12 @@ def retry_all_dead():
     record("task.retry_all", current_user, target_type="queue", detail=f"{count} dead tasks queued again")
     db.session.commit()
     plural = "s" if count != 1 else ""
-    flash(f"{count} dead task{plural} queued again." if count else "There were no dead tasks.", "success")
+    left = deadstore.count(get_redis())
+    flash(
+        f"{count} dead task{plural} queued again." if count else "No dead task could be retried.", "success"
+    )
+    if left:
+        flash(f"{left} left that this version cannot run; read and discard them.", "warning")
     return _back()
 
 

@@ -10,9 +10,24 @@ MAX_TRACEBACK = 20_000
 
 
 def add(
-    redis_client, name, args, kwargs, priority, target, error, traceback, attempts, task_id=None, now=None
+    redis_client,
+    name,
+    args,
+    kwargs,
+    priority,
+    target,
+    error,
+    traceback,
+    attempts,
+    task_id=None,
+    now=None,
+    raw=None,
 ):
-    """Keep a failed task; returns its dead-store id."""
+    """Keep a failed task; returns its dead-store id.
+
+    raw: a message that never became a task (base64 of what was queued), kept to be read and
+    discarded; such an entry cannot be retried.
+    """
     now = time.time() if now is None else now
     dead_id = uuid.uuid4().hex
     entry = {
@@ -27,9 +42,10 @@ def add(
         "traceback": (traceback or "")[-MAX_TRACEBACK:],
         "attempts": attempts,
         "failed_at": now,
+        "raw": raw,
     }
     pipe = redis_client.pipeline()
-    pipe.hset(redis_keys.DEAD, dead_id, json.dumps(entry))
+    pipe.hset(redis_keys.DEAD, dead_id, json.dumps(entry, default=repr))
     pipe.zadd(redis_keys.DEAD_INDEX, {dead_id: now})
     pipe.execute()
     return dead_id
@@ -63,8 +79,16 @@ def take(redis_client, dead_id):
     return json.loads(raw)
 
 
+def runnable(entry):
+    """False for a message that never became a task: it can only be read and discarded."""
+    return entry.get("raw") is None
+
+
 def retry(redis_client, dead_id, requeue):
-    """Run a dead task again with the same name and arguments; False when it is gone."""
+    """Run a dead task again with the same name and arguments; False when it is gone or cannot run."""
+    entry = get(redis_client, dead_id)
+    if entry is None or not runnable(entry):
+        return False
     entry = take(redis_client, dead_id)
     if entry is None:
         return False
@@ -73,7 +97,7 @@ def retry(redis_client, dead_id, requeue):
 
 
 def retry_all(redis_client, requeue):
-    """Run every dead task again; returns how many."""
+    """Run every dead task that can run again; returns how many."""
     done = 0
     for dead_id in redis_client.zrange(redis_keys.DEAD_INDEX, 0, -1):
         done += retry(redis_client, dead_id, requeue)
