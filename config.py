@@ -105,6 +105,11 @@ class Config:
     VALIDATE_MAX_ATTEMPTS = _int("VALIDATE_MAX_ATTEMPTS", 6)
     RETRY_BASE = _float("RETRY_BASE", 2.0)  # power-law retry: base * attempt**2 seconds, capped
     RETRY_CAP = _float("RETRY_CAP", 300.0)
+    # A database that is briefly unreachable (a restart, a failover) is waited out: the task runs
+    # again after DB_RETRY_BASE * n**2 seconds (at most DB_RETRY_CAP), up to DB_RETRY_ATTEMPTS times.
+    DB_RETRY_ATTEMPTS = _int("DB_RETRY_ATTEMPTS", 8)
+    DB_RETRY_BASE = _float("DB_RETRY_BASE", 0.5)
+    DB_RETRY_CAP = _float("DB_RETRY_CAP", 30.0)
     ERROR_GRACE = _int("ERROR_GRACE", 24 * 3600)  # transient failures this long flag a key
     REAUTH_GRACE = _int("REAUTH_GRACE", 3 * 24 * 3600)  # access kept while re-authorisation is asked
     AFFILIATION_BATCH = _int("AFFILIATION_BATCH", 1000)

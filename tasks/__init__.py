@@ -13,10 +13,11 @@ import threading
 from flask import current_app, has_app_context
 from huey import PriorityRedisHuey
 from huey.consumer import Consumer, Scheduler
+from huey.exceptions import RetryTask
 from redis import ConnectionPool
 
 from config import Config
-from tasks.errors import UnknownTask
+from tasks.errors import UnknownTask, is_database_blip
 from tasks.storage import CountingPriorityStorage
 
 log = logging.getLogger(__name__)
@@ -141,13 +142,42 @@ def _pin_identity(fn):
     fn.__module__ = TASK_NAMESPACE
 
 
-def _in_app_context(fn):
-    """Wrap a task body so each run gets a fresh app context, under a pinned identity."""
+def database_retry_delay(task, config):
+    """Seconds before a task the database failed runs again; None once its retries are spent.
+
+    The count lives in Redis by task id, so it survives the task being queued again.
+    """
+    key = f"{TASK_NAMESPACE}:dbretry:{task.id}"
+    conn = huey.storage.conn
+    tries = conn.incr(key)
+    conn.expire(key, 3600)
+    if tries > config["DB_RETRY_ATTEMPTS"]:
+        return None
+    return min(config["DB_RETRY_CAP"], config["DB_RETRY_BASE"] * tries**2)
+
+
+def _in_app_context(fn, wants_task=False):
+    """Wrap a task body so each run gets a fresh app context, under a pinned identity.
+
+    A database that cannot be reached is waited out: the run is queued again with a growing delay
+    instead of failing for good on the first blip (see database_retry_delay).
+    """
 
     @functools.wraps(fn)
-    def run_in_app(*args, **kwargs):
+    def run_in_app(*args, task=None, **kwargs):
+        if wants_task:
+            kwargs["task"] = task
         with _task_app().app_context():
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if task is None or not is_database_blip(exc):
+                    raise
+                delay = database_retry_delay(task, current_app.config)
+                if delay is None:
+                    raise
+                log.warning("task %s: the database failed (%s); again in %.1f s", task.id, exc, delay)
+                raise RetryTask(delay=delay) from exc
 
     _pin_identity(run_in_app)
     return run_in_app
@@ -160,7 +190,10 @@ def app_task(name, target=None, **task_options):
     """
 
     def decorator(fn):
-        wrapper = huey.task(name=name, **task_options)(_in_app_context(fn))
+        # Every task gets its Huey task object (for the database retries); only those that asked
+        # for it (context=True) see it.
+        wants_task = task_options.pop("context", False)
+        wrapper = huey.task(name=name, context=True, **task_options)(_in_app_context(fn, wants_task))
         wrapper.task_class.target_kind = target
         return wrapper
 

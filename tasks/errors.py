@@ -1,5 +1,7 @@
 """Errors raised by tasks, and checks of task arguments."""
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 
 class GaveUp(Exception):
     """A task stopped retrying; the dead store keeps it for a manual retry."""
@@ -19,6 +21,13 @@ def checked_id(value, name):
         shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}..."
         raise TaskArgumentError(f"{name} must be a positive whole number below 2**63, got {shown}")
     return value
+
+
+def is_database_blip(exc):
+    """True when the database could not be reached or dropped the connection: worth waiting out."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 class UnknownTask(LookupError):

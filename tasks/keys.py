@@ -18,7 +18,7 @@ from app.keys import validation
 from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, app_task, huey, worker_name
 from tasks.access import enqueue_reconcile
 from tasks.corps import schedule_affiliation
-from tasks.errors import GaveUp, checked_id
+from tasks.errors import GaveUp, checked_id, is_database_blip
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,12 @@ def validate(key_id, attempt=1, slot=None, task=None):
         verdict = validation.validate_key(
             key_id, worker_name(task), attempt=attempt, slot=slot, due_only=task.priority == PRIORITY_SWEEP
         )
-    except Exception:
-        with contextlib.suppress(Exception):  # free the key for the next sweep
-            markers.clear(get_redis(), sweeping.VALIDATE, key_id)
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            if is_database_blip(exc):  # the run comes back (tasks/__init__.py): keep the key marked
+                markers.renew(get_redis(), sweeping.VALIDATE, key_id)
+            else:  # free the key for the next sweep
+                markers.clear(get_redis(), sweeping.VALIDATE, key_id)
         raise
     log.debug(
         "task %s keys.validate(%s) attempt %s: %s %s",

@@ -155,6 +155,15 @@ def keep_poison(data, message, exc):
 huey.on_poison = keep_poison
 
 
+@huey.signal(S.SIGNAL_RETRYING)
+def task_retrying(signal, task):
+    """Queued again (the database was away): out of the registry, counted as a failed attempt."""
+    pipe = _redis().pipeline(transaction=False)
+    inflight.finish(pipe, task.id)
+    counters.count_task(pipe, registry_name(task), "failed", _elapsed(task))
+    pipe.execute()
+
+
 @huey.signal(S.SIGNAL_CANCELED, S.SIGNAL_EXPIRED, S.SIGNAL_REVOKED, S.SIGNAL_LOCKED)
 def task_dropped(signal, task, *args):
     """Not run: out of the registry."""

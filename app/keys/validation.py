@@ -146,7 +146,7 @@ def _check(row, lock, attempt):
     uncertain = row.refresh_uncertain or cut_off
     reason, wait = get_governor().gate(UPSTREAM)  # the last check, right before the call
     if reason != "ok":
-        _write(row.id, refresh_started_at=None)
+        _release(row, uncertain)
         # A short wait at the gate keeps the task's turn: it comes back to the gate, not to the
         # end of the line.
         slot = time.time() + wait if reason == "rate" else None
@@ -167,11 +167,11 @@ def _check(row, lock, attempt):
             return _ask_reauthorisation(row)
         return _finish(row, "invalid", REASON_REVOKED)
     except InvalidClient as exc:
-        _write(row.id, refresh_started_at=None)
+        _release(row, uncertain)
         return Verdict("give_up", message=f"EVE refused Bastion's client credentials: {exc}")
     except (RateLimited, ErrorLimited) as exc:
         # Answered with a limit: the token was not used.
-        _write(row.id, refresh_started_at=None)
+        _release(row, uncertain)
         wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
         return Verdict("wait", delay=float(wait), message=str(exc))
     except EveError as exc:
@@ -255,6 +255,13 @@ def _claim_refresh(row, ttl):
         wait = ttl - (now - held).total_seconds() if held else 1.0
         return False, max(0.5, wait), False
     return True, 0.0, row.refresh_started_at is not None
+
+
+def _release(row, uncertain):
+    """Free the key's claim without having used its token; a doubt about an earlier cut-off refresh
+    (the claim this run took over, or one noted before) is kept, so a later invalid_grant asks for
+    re-authorisation instead of counting as definitive."""
+    _write(row.id, refresh_started_at=None, refresh_uncertain=bool(uncertain))
 
 
 def _write(key_id, **values):

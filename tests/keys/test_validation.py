@@ -1,7 +1,9 @@
 """Validating one key against the sandbox: verdicts, definitive versus transient failures, the claim."""
 
+import time
 from datetime import timedelta
 
+import pytest
 import requests
 
 from app import crypto
@@ -164,3 +166,68 @@ def test_a_key_waiting_for_reauthorisation_is_not_refreshed(db, sandbox, key_fac
 
 def test_a_removed_key_is_gone(db):
     assert validate_key(999999, "tests").action == "gone"
+
+
+def _cut_off_after_rotation(db, sandbox, key_id, token):
+    """A worker sent the refresh and died before storing the new token (SSO rotated it)."""
+    requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        timeout=10,
+    ).raise_for_status()
+    key = fresh(db, key_id)
+    key.refresh_started_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+
+
+def _gate_closed(app, sandbox, redis_client):
+    from app.jobs.pause import pause, resume
+
+    pause(redis_client)
+    return lambda: resume(redis_client)
+
+
+def _sso_rate_limited(app, sandbox, redis_client):
+    sandbox.configure(sso_rate_limit=1)
+    requests.post(
+        f"{sandbox.url}/v2/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
+        timeout=10,
+    )
+
+    def reopen():
+        sandbox.configure(sso_rate_limit=0)
+        sandbox.control("POST", "/reset-limits")
+        app.extensions["governor"].reset("sso")
+
+    return reopen
+
+
+def _client_refused(app, sandbox, redis_client):
+    from app.eve import get_client
+
+    client = get_client()
+    secret, client.client_secret = client.client_secret, "not-the-secret"
+    return lambda: setattr(client, "client_secret", secret)
+
+
+@pytest.mark.parametrize("obstacle", [_gate_closed, _sso_rate_limited, _client_refused])
+def test_a_claim_released_without_a_refresh_keeps_the_evidence_of_a_cut_off_one(
+    app, db, sandbox, redis_client, key_factory, obstacle
+):
+    key_id, _, token = key_factory(status="valid")
+    _cut_off_after_rotation(db, sandbox, key_id, token)
+    reopen = obstacle(app, sandbox, redis_client)
+    try:
+        first = validate_key(key_id, "tests", slot=time.time())  # at its slot: straight to the gate
+    finally:
+        reopen()
+    assert first.action in ("wait", "give_up")
+    key = fresh(db, key_id)
+    assert key.refresh_started_at is None and key.refresh_uncertain  # the claim is free, the doubt kept
+    verdict = check(key_id)
+    key = fresh(db, key_id)
+    assert verdict.action == "done"
+    assert key.status == "error" and key.needs_reauth and key.reason == REASON_REAUTH

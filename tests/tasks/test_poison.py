@@ -60,7 +60,9 @@ def test_undecodable_and_unknown_messages_go_to_the_dead_store_with_their_raw_co
     assert unknown["raw"][:40] in detail
     client.post(f"/admin/queue/dead/{unknown['id']}/discard", data={"csrf_token": token})
     assert deadstore.count(redis_client) == 1
-    all_retried = client.post("/admin/queue/dead/retry-all", data={"csrf_token": token}, follow_redirects=True)
+    all_retried = client.post(
+        "/admin/queue/dead/retry-all", data={"csrf_token": token}, follow_redirects=True
+    )
     assert "1 left that this version cannot run" in all_retried.get_data(as_text=True)
     assert deadstore.count(redis_client) == 1
 
@@ -75,13 +77,11 @@ def test_an_id_that_is_not_a_positive_64_bit_whole_number_is_refused_clearly(val
 
 
 def test_validate_with_a_huge_id_fails_with_the_clear_message(app, db, redis_client):
-    from tasks import huey
     from tasks.errors import TaskArgumentError
     from tasks.keys import validate
 
-    huey.immediate = True
-    try:
-        with pytest.raises(TaskArgumentError, match="below 2\\*\\*63, got 1180591620717411303424"):
-            validate.call_local(2**70)
-    finally:
-        huey.immediate = False
+    with (
+        app.app_context(),
+        pytest.raises(TaskArgumentError, match="below 2\\*\\*63, got 1180591620717411303424"),
+    ):
+        validate.call_local(2**70)

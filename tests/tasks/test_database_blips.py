@@ -1,0 +1,52 @@
+"""A database that cannot be reached is waited out: the task runs again later with a growing delay,
+and reaches the dead store only after its database retries are spent."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.jobs import deadstore
+from tests.support import free_port
+
+
+@pytest.fixture()
+def unreachable_app(suite_config, redis_client):
+    """The app, but its database is a PostgreSQL server that is not there (connection refused)."""
+    from app import create_app
+
+    class NoDatabase(suite_config):
+        SQLALCHEMY_DATABASE_URI = f"postgresql+psycopg://nobody:x@127.0.0.1:{free_port()}/gone"
+        SQLALCHEMY_ENGINE_OPTIONS = {"connect_args": {"connect_timeout": 2}}
+        DB_RETRY_ATTEMPTS = 2
+
+    return create_app(NoDatabase)
+
+
+def _delay_of(task):
+    return (task.eta - datetime.now(UTC).replace(tzinfo=None)).total_seconds()
+
+
+def test_a_database_that_cannot_be_reached_is_waited_out_then_the_task_dies(unreachable_app, redis_client):
+    from tasks import huey
+    from tasks import signals as _signals  # noqa: F401  (the dead store listens to task signals)
+    from tasks.keys import validate
+
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    task = validate.s(7)
+    with unreachable_app.app_context():
+        huey.execute(task)  # what a consumer does with the message
+        assert deadstore.count(redis_client) == 0
+        [again] = huey.read_schedule(later)  # queued again, with a delay
+        assert again.id == task.id and again.args == (7,)
+        first_delay = _delay_of(again)
+        assert 0 < first_delay <= 0.5
+        huey.execute(again, timestamp=again.eta)
+        [third] = huey.read_schedule(later)
+        assert _delay_of(third) > first_delay + 1  # the delay grows (0.5 s, then 2 s)
+        assert deadstore.count(redis_client) == 0
+        huey.execute(third, timestamp=third.eta)  # the third blip: its two retries are spent
+    assert huey.read_schedule(later) == []
+    assert deadstore.count(redis_client) == 1
+    entry = deadstore.page(redis_client)[0]
+    assert entry["name"] == "bastion.keys.validate" and entry["args"] == [7]
+    assert "OperationalError" in entry["error"]
