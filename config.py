@@ -108,6 +108,10 @@ class Config:
     # A database that is briefly unreachable (a restart, a failover) is waited out: the task runs
     # again after DB_RETRY_BASE * n**2 seconds (at most DB_RETRY_CAP), up to DB_RETRY_ATTEMPTS times.
     DB_RETRY_ATTEMPTS = _int("DB_RETRY_ATTEMPTS", 8)
+    # How long a stopping consumer lets running tasks finish (an SSO refresh, the ESI roles call and
+    # the database writes each have their own timeout); a deployment allows a little more before
+    # SIGKILL.
+    CONSUMER_SHUTDOWN_TIMEOUT = _float("CONSUMER_SHUTDOWN_TIMEOUT", 30.0)
     DB_RETRY_BASE = _float("DB_RETRY_BASE", 0.5)
     DB_RETRY_CAP = _float("DB_RETRY_CAP", 30.0)
     ERROR_GRACE = _int("ERROR_GRACE", 24 * 3600)  # transient failures this long flag a key

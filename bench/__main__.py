@@ -27,6 +27,9 @@ def parse(argv):
     chaos.add_argument("--keys", type=int, default=1000)
     chaos.add_argument("--kills", type=int, default=3)
     chaos.add_argument("--redis-restarts", type=int, default=0)
+    chaos.add_argument(
+        "--graceful-stops", type=int, default=0, help="SIGTERM, then SIGINT 1 s and SIGKILL 10 s later"
+    )
     chaos.add_argument("--fault-rate", type=float, default=0.0)
     chaos.add_argument("--latency-ms", type=int, default=20)
     chaos.add_argument("--workers", type=int, default=8, help="worker threads per consumer process")

@@ -1,4 +1,8 @@
-"""``python -m bench chaos``: kill -9 consumers and restart Redis (losing its data) during a sweep.
+"""``python -m bench chaos``: kill -9 consumers, stop them as supervisors do, and restart Redis
+(losing its data) during a sweep.
+
+A graceful stop is what systemd, Docker, Kubernetes or honcho do: SIGTERM, SIGINT a second later,
+SIGKILL ten seconds later if the consumer is still there; a new consumer starts at once.
 
 Every kill and restart happens when the share of checked keys crosses a random threshold, so they
 fall at random moments of the work. The run ends when every key has a verdict and every user was
@@ -6,6 +10,7 @@ reconciled.
 """
 
 import random
+import threading
 import time
 
 from bench.harness import Harness
@@ -18,8 +23,10 @@ def run(args):
     events = sorted(
         [(rng.uniform(0.05, 0.9), "kill") for _ in range(args.kills)]
         + [(rng.uniform(0.1, 0.8), "redis") for _ in range(args.redis_restarts)]
+        + [(rng.uniform(0.05, 0.9), "graceful") for _ in range(args.graceful_stops)]
     )
     done_events = []
+    stopping = []
     try:
         consumers = harness.begin(args.consumers, latency_ms=args.latency_ms, fault_rate=args.fault_rate)
         started = time.monotonic()
@@ -32,7 +39,14 @@ def run(args):
             while events and checked >= events[0][0] * args.keys:
                 _, kind = events.pop(0)
                 moment = round(time.monotonic() - started, 1)
-                if kind == "kill":
+                if kind == "graceful":
+                    victim = rng.randrange(len(consumers))
+                    stopped, consumers[victim] = consumers[victim], harness.start_consumer(periodic=victim == 0)
+                    record = {"at_s": moment, "event": "graceful stop of a consumer", "checked": checked}
+                    done_events.append(record)
+                    stopping.append(threading.Thread(target=_stop_gracefully, args=(stopped, record)))
+                    stopping[-1].start()
+                elif kind == "kill":
                     victim = rng.randrange(len(consumers))
                     consumers[victim].kill()
                     consumers[victim] = harness.start_consumer(periodic=victim == 0)
@@ -42,6 +56,8 @@ def run(args):
                     done_events.append({"at_s": moment, "event": "redis restarted empty", "checked": checked})
             time.sleep(0.2)
         seconds = time.monotonic() - started
+        for thread in stopping:
+            thread.join()
         stats = harness.sandbox.control("GET", "/stats")
         counts, reauth = harness.key_counts()
         checked, reconciled = harness.progress()
@@ -66,6 +82,8 @@ def run(args):
             "refresh_calls": stats["refresh_calls"],
             "kills": args.kills,
             "redis_restarts": args.redis_restarts,
+            "graceful_stops": args.graceful_stops,
+            "graceful_stops_killed": sum(1 for e in done_events if e.get("needed_sigkill")),
             "events": done_events,
             "seconds": round(seconds, 2),
             "consumers": args.consumers,
@@ -74,4 +92,13 @@ def run(args):
             "fault_rate": args.fault_rate,
         }
     finally:
+        for thread in stopping:
+            thread.join()
         harness.stop()
+
+
+def _stop_gracefully(consumer, record):
+    """SIGTERM, SIGINT 1 s later, SIGKILL 10 s later if needed; noted on the event."""
+    seconds, killed = consumer.graceful_stop(interrupt_after=1.0, kill_after=10.0)
+    record["exited_after_s"] = seconds
+    record["needed_sigkill"] = killed

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -191,6 +192,10 @@ class ConsumerProcess:
             "0.01",
             "--max-delay",
             "0.1",
+            "--graceful-signal",
+            "TERM",
+            "--shutdown-timeout",
+            "30",
         ]
         if not self.periodic:
             args.append("--no-periodic")
@@ -225,6 +230,25 @@ class ConsumerProcess:
     def log(self):
         """What the consumer printed so far."""
         return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def graceful_stop(self, interrupt_after=1.0, kill_after=10.0):
+        """Stop it as a supervisor does: SIGTERM, then SIGINT, then SIGKILL if it is still there.
+
+        Returns how many seconds it took to exit, and whether SIGKILL was needed.
+        """
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=interrupt_after)
+        except subprocess.TimeoutExpired:
+            if self.alive():
+                self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=max(0.0, kill_after - interrupt_after))
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return round(time.monotonic() - started, 2), True
+        return round(time.monotonic() - started, 2), False
 
     def kill(self):
         """kill -9: the consumer gets no chance to clean up."""

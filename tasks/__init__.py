@@ -7,6 +7,7 @@ consumer (tasks/consumer.py) hands in the app factory, so there is no import cyc
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 
@@ -44,9 +45,21 @@ class FineScheduler(Scheduler):
 
 
 class BastionConsumer(Consumer):
-    """The consumer huey_consumer builds for Bastion's Huey."""
+    """The consumer huey_consumer builds for Bastion's Huey.
+
+    Every stop is graceful: SIGTERM (what systemd, Docker, Kubernetes and honcho send) and SIGINT
+    both let running tasks finish, so an SSO refresh in flight has its rotated token stored; a
+    second signal of the same kind, or the shutdown timeout, interrupts them.
+    """
 
     scheduler_class = FineScheduler
+
+    def __init__(self, huey, shutdown_timeout=None, **options):
+        if shutdown_timeout is None:
+            shutdown_timeout = Config.CONSUMER_SHUTDOWN_TIMEOUT
+        super().__init__(huey, shutdown_timeout=shutdown_timeout, **options)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._signal_actions[signum] = (False, True)  # (restart, graceful)
 
 
 class BastionHuey(PriorityRedisHuey):

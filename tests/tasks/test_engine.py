@@ -138,3 +138,27 @@ def test_the_reaper_leaves_live_work_alone(redis_client):
     inflight.register(redis_client, "t2", "bastion.keys.validate", [8], {}, 100, "validate:8", worker)
     assert inflight.reap(redis_client, lambda entry: None) == (0, 0)
     assert redis_client.hlen(redis_keys.INFLIGHT) == 1
+
+
+def test_a_consumer_stopped_with_sigterm_mid_refresh_stores_the_rotated_token(
+    db, sandbox, redis_client, consumer, key_factory
+):
+    from tasks import PRIORITY_ON_DEMAND
+    from tasks.keys import validate
+
+    key_id, _, token = key_factory(status="valid")
+    sandbox.configure(latency_ms=2000)  # SSO rotates the token, then takes its time to answer
+    worker = consumer(periodic=False)
+    validate(key_id, priority=PRIORITY_ON_DEMAND)
+    wait_for(
+        lambda: sandbox.stats()["in_flight"] >= 1,
+        timeout=30,
+        message=lambda: f"the refresh to be in flight; log:\n{worker.log()[-2000:]}",
+    )
+    seconds, killed = worker.graceful_stop(interrupt_after=1.0, kill_after=20.0)  # as a supervisor does
+    assert not killed and worker.process.returncode == 0, worker.log()[-2000:]
+    key = key_row(db, key_id)
+    assert key.status == "valid" and not key.refresh_uncertain and key.refresh_started_at is None
+    assert crypto.decrypt(key.refresh_token_encrypted) != token  # the rotated token was stored
+    assert sandbox.stats()["rotated_token_reuse"] == 0
+    assert not redis_client.hlen(redis_keys.INFLIGHT)
