@@ -41,7 +41,8 @@ def run(args):
                 moment = round(time.monotonic() - started, 1)
                 if kind == "graceful":
                     victim = rng.randrange(len(consumers))
-                    stopped, consumers[victim] = consumers[victim], harness.start_consumer(periodic=victim == 0)
+                    stopped = consumers[victim]
+                    consumers[victim] = harness.start_consumer(periodic=victim == 0)
                     record = {"at_s": moment, "event": "graceful stop of a consumer", "checked": checked}
                     done_events.append(record)
                     stopping.append(threading.Thread(target=_stop_gracefully, args=(stopped, record)))
