@@ -3,7 +3,12 @@
 import random
 import time
 
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
+
+MAINTENANCE_PAGE = (
+    "<!doctype html><html><head><title>Maintenance</title></head>"
+    "<body><h1>We'll be back shortly</h1><p>EVE Online is undergoing maintenance.</p></body></html>"
+)
 
 
 def universe():
@@ -48,4 +53,10 @@ def injected_fault(target):
     if random.random() < setting("timeout_share"):  # noqa: S311
         time.sleep(setting("hang_s"))
         return error(504, "Timeout contacting upstream")
+    if random.random() < setting("garbage_share"):  # noqa: S311
+        with world.lock:
+            world.counters.garbage_served += 1
+        if random.random() < 0.5:  # noqa: S311
+            return Response(MAINTENANCE_PAGE, 200, mimetype="text/html")
+        return Response('{"access_token": "eyJ', 200, mimetype="application/json")  # cut off
     return error(random.choice([500, 502, 503]), "Internal upstream error")  # noqa: S311

@@ -78,6 +78,9 @@ def esi_route(cache_s, group=None):
                     body, status = {"error": "The datasource tranquility is temporarily unavailable"}, 503
                 else:
                     fault = injected_fault("esi")
+                    if isinstance(fault, Response):  # a 200 with garbage: no ESI headers either
+                        pause()
+                        return fault
                     if fault is not None:
                         body, status = fault[0].get_json(), fault[1]
                     else:

@@ -19,6 +19,7 @@ DEFAULT_CONFIG = {
     "sso_fault_rate": None,  # overrides fault_rate for the token endpoint
     "esi_fault_rate": None,  # overrides fault_rate for ESI
     "timeout_share": 0.25,  # share of faults that hang instead of answering 5xx
+    "garbage_share": 0.0,  # share of the other faults answered 200 with garbage (a maintenance page)
     "hang_s": 5.0,  # how long a hang lasts before a 504
     "sso_rate_limit": None,  # hidden limit: token requests accepted in any one-second window
     "error_limit": 100,  # ESI errors allowed per fixed 60 s window before 420
@@ -124,6 +125,7 @@ class Counters:
         self.esi_429 = 0
         self.esi_errors = 0
         self.faults = 0
+        self.garbage_served = 0
         self.in_flight = 0
         self.peak_concurrency = 0
         self.missing_compatibility_date = 0
@@ -151,6 +153,7 @@ class Counters:
             "esi_429": self.esi_429,
             "esi_errors": self.esi_errors,
             "faults": self.faults,
+            "garbage_served": self.garbage_served,
             "in_flight": self.in_flight,
             "peak_concurrency": self.peak_concurrency,
             "missing_compatibility_date": self.missing_compatibility_date,

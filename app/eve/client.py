@@ -116,8 +116,14 @@ class EveClient:
             self._local.session = session
         return session
 
-    def _send(self, upstream, method, url, **kwargs):
-        """One HTTP call with a timeout; network failures become UpstreamDown."""
+    def _send(self, upstream, method, url, expect=None, **kwargs):
+        """One HTTP call with a timeout; network failures become UpstreamDown.
+
+        expect(body) -> bool checks a 200's JSON body (a dict or list); a 200 whose body is not
+        JSON or fails the check (a maintenance page, a cut-off answer) is an upstream failure: it
+        is reported to the hook as "malformed" (the governor backs off as for a 5xx) and raised as
+        UpstreamDown. The parsed body is left on the response as ``response.body``.
+        """
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.session.request(method, url, **kwargs)
@@ -127,15 +133,27 @@ class EveClient:
         except requests.RequestException as exc:
             self._report(upstream, None, timed_out=True)
             raise UpstreamDown(f"{upstream} unreachable: {type(exc).__name__}", upstream=upstream) from None
+        response.body = None
+        if expect is not None and response.status_code == 200:
+            try:
+                response.body = response.json()
+            except ValueError:
+                response.body = None
+            if not isinstance(response.body, dict | list) or not expect(response.body):
+                self._report(upstream, None, malformed=True)
+                kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+                raise UpstreamDown(
+                    f"{upstream} answered 200 with a malformed body ({kind})", 200, upstream
+                ) from None
         self._report(upstream, response)
         return response
 
-    def _report(self, upstream, response, timed_out=False):
-        """Hand every response's status and limit headers to the hook."""
+    def _report(self, upstream, response, timed_out=False, malformed=False):
+        """Hand every response's status and limit headers to the hook (None: no usable answer)."""
         if self.on_response is None:
             return
         try:
-            self.on_response(upstream, response, timed_out)
+            self.on_response(upstream, response, timed_out, malformed)
         except Exception:  # the hook must never break a call
             log.exception("response hook failed")
 
@@ -172,17 +190,27 @@ class EveClient:
         """The SSO's endpoints, read from its metadata document once."""
         with self._metadata_lock:
             if self._metadata is None:
-                response = self._send(SSO, "GET", f"{self.sso_url}/.well-known/oauth-authorization-server")
+                response = self._send(
+                    SSO,
+                    "GET",
+                    f"{self.sso_url}/.well-known/oauth-authorization-server",
+                    expect=lambda body: isinstance(body, dict) and "token_endpoint" in body,
+                )
                 if response.status_code != 200:
                     self._raise_for(SSO, response)
-                self._metadata = response.json()
+                self._metadata = response.body
             return self._metadata
 
     def _fetch_jwks(self):
-        response = self._send(SSO, "GET", self.metadata()["jwks_uri"])
+        response = self._send(
+            SSO,
+            "GET",
+            self.metadata()["jwks_uri"],
+            expect=lambda body: isinstance(body, dict) and "keys" in body,
+        )
         if response.status_code != 200:
             self._raise_for(SSO, response)
-        return response.json()
+        return response.body
 
     def authorize_url(self, redirect_uri, scopes, state, code_challenge=None):
         """Where to send a person to log in and approve the scopes."""
@@ -205,16 +233,11 @@ class EveClient:
             data=data,
             auth=(self.client_id, self.client_secret),
             headers={"Accept": "application/json"},
+            expect=_holds_tokens,
         )
         if response.status_code != 200:
             self._raise_for(SSO, response)
-        try:
-            tokens = response.json()
-        except ValueError:
-            tokens = None
-        if not isinstance(tokens, dict) or not tokens.get("access_token") or not tokens.get("refresh_token"):
-            raise UpstreamDown("SSO answered 200 without tokens", 200, SSO)
-        return tokens
+        return response.body
 
     def exchange_code(self, code, code_verifier=None):
         """Trade an authorization code for tokens."""
@@ -268,13 +291,13 @@ class EveClient:
             headers["If-None-Match"] = cached[1]
         if access_token:
             headers["Authorization"] = f"Bearer {access_token}"
-        response = self._send(ESI, "GET", url, headers=self._esi_headers(headers))
+        response = self._send(ESI, "GET", url, expect=_any_json, headers=self._esi_headers(headers))
         if response.status_code == 304 and cached:
             self.cache.put(url, cached[0], cached[1], _expires_at(response))
             return cached[0]
         if response.status_code != 200:
             self._raise_for(ESI, response)
-        body = response.json()
+        body = response.body
         if use_cache and access_token is None:
             self.cache.put(url, body, response.headers.get("ETag"), _expires_at(response))
         return body
@@ -305,11 +328,26 @@ class EveClient:
         if not 1 <= len(ids) <= 1000:
             raise ValueError("affiliation takes 1 to 1000 character ids")
         response = self._send(
-            ESI, "POST", f"{self.esi_url}/characters/affiliation", json=ids, headers=self._esi_headers()
+            ESI,
+            "POST",
+            f"{self.esi_url}/characters/affiliation",
+            expect=lambda body: isinstance(body, list),
+            json=ids,
+            headers=self._esi_headers(),
         )
         if response.status_code != 200:
             self._raise_for(ESI, response)
-        return response.json()
+        return response.body
+
+
+def _holds_tokens(body):
+    """A token answer holds both tokens."""
+    return isinstance(body, dict) and bool(body.get("access_token")) and bool(body.get("refresh_token"))
+
+
+def _any_json(body):
+    """Any JSON document will do."""
+    return True
 
 
 __all__ = ["EveClient", "EveError", "pkce_pair"]

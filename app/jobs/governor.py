@@ -200,6 +200,7 @@ class Governor:
                 fails_threshold=cfg.fails_threshold,
                 member=self._member(now),
                 call_field="" if status is None else call_field(upstream, status),
+                failure="" if outcome in ("ok", "other") or status is None else str(status),
             ),
         )
 
@@ -223,8 +224,15 @@ class Governor:
             mapping={"bucket_group": group, "bucket_limit": limit, "bucket_remaining": remaining},
         )
 
-    def observe(self, upstream, response, timed_out=False):
-        """The EVE client's response hook: read status and limit headers of every answer."""
+    def observe(self, upstream, response, timed_out=False, malformed=False):
+        """The EVE client's response hook: read status and limit headers of every answer.
+
+        No response: a timeout or a network failure (timed_out), or a 200 whose body was garbage
+        (malformed, e.g. a maintenance page); either is an upstream failure, like a 5xx.
+        """
+        if malformed:
+            self.record(upstream, "5xx", status="malformed")
+            return
         if timed_out or response is None:
             self.spend_error_budget(upstream)
             self.record(upstream, "5xx", status="timeout")
@@ -300,6 +308,8 @@ class Governor:
             "error_budget_reset_in_s": round(max(0.0, reset_at - now), 1) if remain is not None else None,
             "backoff_level": int(raw.get("level") or 0),
             "gate_waits": int(raw.get("gate_waits") or 0),
+            "last_failure": raw.get("last_failure"),
+            "last_failure_at": float(raw["last_failure_at"]) if raw.get("last_failure_at") else None,
             "backoff_until": backoff_until if backoff_until > now else (down or None),
             "bucket": (
                 {

@@ -33,6 +33,7 @@ OBSERVE_ARGS = (
     "fails_threshold",
     "member",
     "call_field",
+    "failure",
 )
 
 
@@ -108,6 +109,10 @@ OBSERVE_LUA = (
     + """local state, oklog = KEYS[1], KEYS[2]
 -- calls by upstream and status
 if arg.call_field ~= '' then redis.call('HINCRBY', KEYS[3], arg.call_field, 1) end
+-- the last failure, named for the dashboard (a status, "timeout" or "malformed")
+if arg.failure ~= '' then
+  redis.call('HSET', KEYS[1], 'last_failure', arg.failure, 'last_failure_at', arg.now)
+end
 local now = tonumber(arg.now)
 local outcome = arg.outcome
 local number = tonumber(arg.number) or 0

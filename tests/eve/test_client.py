@@ -21,7 +21,9 @@ def client(sandbox, seen):
         TEST_CLIENT_SECRET,
         user_agent="Bastion/test (+tests@example.invalid)",
         timeout=2.0,
-        on_response=lambda upstream, response, timed_out: seen.append((upstream, response, timed_out)),
+        on_response=lambda upstream, response, timed_out, malformed=False: seen.append(
+            (upstream, response, timed_out)
+        ),
     )
 
 

@@ -231,3 +231,38 @@ def test_a_claim_released_without_a_refresh_keeps_the_evidence_of_a_cut_off_one(
     key = fresh(db, key_id)
     assert verdict.action == "done"
     assert key.status == "error" and key.needs_reauth and key.reason == REASON_REAUTH
+
+
+def test_a_200_with_garbage_is_an_upstream_failure_that_backs_the_sso_off(app, db, sandbox, key_factory):
+    from app.jobs import counters
+    from app.jobs.connection import get_redis
+
+    key_id, _, _ = key_factory(status="valid")
+    governor = app.extensions["governor"]
+    governor.reset("sso")
+    sandbox.configure(sso_fault_rate=1.0, timeout_share=0.0, garbage_share=1.0)
+    verdicts = []
+    for attempt in range(1, 6):  # the governor's run of failures before it backs off
+        verdicts.append(validate_key(key_id, "tests", attempt=attempt, slot=time.time()))
+    assert {v.action for v in verdicts} == {"retry"}
+    assert "malformed body" in verdicts[0].message
+    key = fresh(db, key_id)
+    assert key.status == "valid" and key.consecutive_failures == 5  # never invalid for EVE's garbage
+    state = governor.state("sso")
+    assert state["state"] == "backoff" and state["backoff_level"] == 1
+    assert state["last_failure"] == "malformed"
+    assert counters.upstream_calls(get_redis())[("sso", "malformed")] == 5
+    assert sandbox.stats()["garbage_served"] == 5
+    # While it backs off, no call goes out: the check waits instead of spending an attempt.
+    waiting = validate_key(key_id, "tests", attempt=6)
+    assert waiting.action == "wait" and waiting.message == "backoff"
+    assert sandbox.stats()["refresh_calls"] == 5
+
+
+def test_esi_garbage_is_an_upstream_failure_not_a_crash(app, sandbox):
+    from app.eve import get_client
+    from app.eve.errors import UpstreamDown
+
+    sandbox.configure(esi_fault_rate=1.0, timeout_share=0.0, garbage_share=1.0)
+    with app.app_context(), pytest.raises(UpstreamDown, match="malformed body"):
+        get_client().status()
