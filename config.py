@@ -118,6 +118,9 @@ class Config:
     REAUTH_GRACE = _int("REAUTH_GRACE", 3 * 24 * 3600)  # access kept while re-authorisation is asked
     AFFILIATION_BATCH = _int("AFFILIATION_BATCH", 1000)
     AFFILIATION_MAX_WAIT = _float("AFFILIATION_MAX_WAIT", 30.0)  # a partial batch goes after this
+    # A round's hold on the ids it works on, renewed with each ESI call; a dead round's ids come back
+    # to wait when it runs out.
+    AFFILIATION_LEASE = _float("AFFILIATION_LEASE", 30.0)
     HISTORY_DAYS = _int("HISTORY_DAYS", 14)
     SCHEDULER_TICK = _float("SCHEDULER_TICK", 0.02)  # how often due scheduled tasks are released
 

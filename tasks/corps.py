@@ -15,6 +15,7 @@ from tasks.access import enqueue_reconcile
 log = logging.getLogger(__name__)
 
 ROUND = "chars.affiliation_round"
+ROUND_LOCK_TTL = 30
 
 
 def schedule_affiliation(waiting=None):
@@ -38,18 +39,20 @@ def affiliation_round(trigger="timer", task=None):
         raise ValueError(f"trigger must be 'full' or 'timer', got {trigger!r}")
     config = current_app.config
     redis = get_redis()
-    lock = TargetLock(redis, "affiliation-round", worker_name(task), ttl=120)
+    # A short TTL, extended with every ESI call of the round: a round killed mid-way frees the
+    # next one within seconds, and its ids come back through affiliation.put_back_abandoned.
+    lock = TargetLock(redis, "affiliation-round", worker_name(task), ttl=ROUND_LOCK_TTL)
     acquired, wait = lock.acquire()
     if not acquired:  # one round at a time, so no round takes a part of another's batch
         affiliation_round.schedule(args=(trigger,), delay=min(wait, 5.0), priority=task.priority)
         return "another round is running"
     try:
-        return _round(trigger, task, config, redis)
+        return _round(trigger, task, config, redis, lock)
     finally:
         lock.release()
 
 
-def _round(trigger, task, config, redis):
+def _round(trigger, task, config, redis, lock):
     if trigger == "timer":
         waited = affiliation.oldest_wait()
         if waited is None:
@@ -60,7 +63,7 @@ def _round(trigger, task, config, redis):
                 args=("timer",), delay=config["AFFILIATION_MAX_WAIT"] - waited, priority=task.priority
             )
             return "waiting for more"
-    result = affiliation.run_round()
+    result = affiliation.run_round(keep_alive=lock.extend)
     if result.wait:
         affiliation_round.schedule(args=(trigger,), delay=result.wait, priority=task.priority)
         return "waiting for ESI"

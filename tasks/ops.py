@@ -8,11 +8,15 @@ from flask import current_app
 from huey import crontab
 
 from app.clock import utcnow
+from app.corps import affiliation
 from app.extensions import db
-from app.jobs import deadstore, heartbeat, inflight
+from app.jobs import deadstore, heartbeat, inflight, redis_keys
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
-from tasks import app_periodic_task, app_task, requeue
+from tasks import PRIORITY_ON_DEMAND, app_periodic_task, app_task, requeue
+from tasks.corps import affiliation_sweep, schedule_affiliation
+from tasks.keys import sweep
+from tasks.services import resync
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,28 @@ def reap(task=None):
     if requeued or dead:
         log.warning("task %s ops.reap: requeued %s, dead %s", task.id, requeued, dead)
     return requeued, dead
+
+
+def recover_lost_work(redis):
+    """What the upkeep of every consumer does every few seconds besides reaping: find lost work.
+
+    - ids a dead affiliation round was working on go back to wait, and a round is scheduled;
+    - a Redis that lost its data (restarted empty, flushed) has no epoch: the first consumer to
+      notice sets one and queues a sweep of due keys, an affiliation sweep and a resync at once,
+      instead of waiting for their next periodic run.
+    Returns (ids put back, whether Redis had lost its data).
+    """
+    put_back = affiliation.put_back_abandoned()
+    if put_back:
+        log.warning("upkeep: %s character ids of a dead affiliation round put back", put_back)
+        schedule_affiliation()
+    lost = bool(redis.set(redis_keys.EPOCH, f"{time.time():.3f}", nx=True))
+    if lost:
+        log.warning("upkeep: Redis holds no epoch (new, restarted empty or flushed): sweeping now")
+        sweep(priority=PRIORITY_ON_DEMAND)
+        affiliation_sweep(priority=PRIORITY_ON_DEMAND)
+        resync(priority=PRIORITY_ON_DEMAND)
+    return put_back, lost
 
 
 @app_task(name="ops.prune", context=True)

@@ -15,6 +15,7 @@ from app.extensions import write_transaction
 from app.jobs import counters, deadstore, heartbeat, inflight
 from app.jobs.models import TaskRecord
 from tasks import _task_app, huey, registry_name, requeue, target_of, worker_name
+from tasks.ops import recover_lost_work
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,7 @@ def _upkeep():
                 requeued, dead = inflight.reap(redis, requeue)
                 if requeued or dead:
                     log.warning("reaper: requeued %s tasks of dead workers, %s dead", requeued, dead)
+                recover_lost_work(redis)
         except Exception:  # Redis down or restarting: try again next round
             log.warning("upkeep failed", exc_info=True)
         time.sleep(UPKEEP_INTERVAL)

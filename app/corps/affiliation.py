@@ -24,6 +24,30 @@ from app.jobs.setup import get_governor
 log = logging.getLogger(__name__)
 
 
+TAKE_LUA = """
+local popped = redis.call('ZPOPMIN', KEYS[1], ARGV[1])
+for i = 1, #popped, 2 do redis.call('ZADD', KEYS[2], popped[i + 1], popped[i]) end
+if #popped > 0 then redis.call('SET', KEYS[3], '1', 'PX', ARGV[2]) end
+return popped
+"""
+
+# Back to the pending set with the time each id started waiting; only when the lease has gone
+# (ARGV[1] == '1') unless the round itself puts them back.
+PUT_BACK_LUA = """
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+local items = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'NX', items[i + 1], items[i]) end
+redis.call('DEL', KEYS[2], KEYS[3])
+return #items / 2
+"""
+
+_ROUND_KEYS = [
+    redis_keys.AFFILIATION_PENDING,
+    redis_keys.AFFILIATION_PROCESSING,
+    redis_keys.AFFILIATION_LEASE,
+]
+
+
 def gather(character_ids, now=None):
     """Add characters to the next round (a character already waiting keeps its place); how many wait now."""
     ids = [int(i) for i in character_ids]
@@ -76,8 +100,17 @@ class RoundResult:
         self.returned = 0
 
 
-def run_round(batch_size=None):
-    """Take up to one batch of ids and ask ESI where they are; ids are put back if ESI cannot answer."""
+def put_back_abandoned():
+    """Ids a dead round was working on (its lease ran out) go back to wait; returns how many."""
+    return int(get_redis().eval(PUT_BACK_LUA, 3, *_ROUND_KEYS, "1"))
+
+
+def run_round(batch_size=None, keep_alive=None):
+    """Take up to one batch of ids and ask ESI where they are; ids are put back if ESI cannot answer.
+
+    The ids being worked on wait in a processing set under a lease (renewed with every call, and
+    keep_alive() is called too), so a round that dies loses none of them: see put_back_abandoned.
+    """
     redis = get_redis()
     batch_size = batch_size or current_app.config["AFFILIATION_BATCH"]
     result = RoundResult()
@@ -85,25 +118,34 @@ def run_round(batch_size=None):
     if reason != "ok" or wait > 0.005:
         result.wait = max(wait, 0.01)
         return result
-    popped = redis.zpopmin(redis_keys.AFFILIATION_PENDING, batch_size)
-    ids = [int(member) for member, _ in popped]
+    lease_ms = int(current_app.config["AFFILIATION_LEASE"] * 1000)
+    popped = redis.eval(TAKE_LUA, 3, *_ROUND_KEYS, batch_size, lease_ms)
+    ids = [int(member) for member in popped[::2]]
     if not ids:
         return result
+
+    def renew():
+        redis.pexpire(redis_keys.AFFILIATION_LEASE, lease_ms)
+        if keep_alive is not None:
+            keep_alive()
+
     try:
-        rows = _affiliations(ids, result)
+        rows = _affiliations(ids, result, renew)
     except EveError as exc:
-        redis.zadd(redis_keys.AFFILIATION_PENDING, {member: score for member, score in popped})
+        redis.eval(PUT_BACK_LUA, 3, *_ROUND_KEYS, "0")
         result.returned = len(ids)
         result.wait = float(getattr(exc, "retry_after", None) or getattr(exc, "reset", None) or 5.0)
         log.warning("affiliation round put %s ids back: %s", len(ids), exc)
         return result
     _apply(rows, result)
+    redis.delete(redis_keys.AFFILIATION_PROCESSING, redis_keys.AFFILIATION_LEASE)
     return result
 
 
-def _affiliations(ids, result):
+def _affiliations(ids, result, renew):
     """Affiliations of ids; a 4xx batch is split to isolate the ids ESI does not know."""
     client = get_client()
+    renew()
     result.calls += 1
     try:
         return client.affiliation(ids)
@@ -112,7 +154,7 @@ def _affiliations(ids, result):
             result.bad_ids.append(ids[0])
             return []
         middle = len(ids) // 2
-        return _affiliations(ids[:middle], result) + _affiliations(ids[middle:], result)
+        return _affiliations(ids[:middle], result, renew) + _affiliations(ids[middle:], result, renew)
 
 
 def _apply(rows, result):

@@ -14,6 +14,11 @@ INFLIGHT = f"{PREFIX}:inflight"
 DEAD = f"{PREFIX}:dead"
 DEAD_INDEX = f"{PREFIX}:dead:index"
 AFFILIATION_PENDING = f"{PREFIX}:affiliation:pending"
+# The ids a round works on, and its lease: a round that dies leaves them for the upkeep to put back.
+AFFILIATION_PROCESSING = f"{PREFIX}:affiliation:processing"
+AFFILIATION_LEASE = f"{PREFIX}:affiliation:lease"
+# Set once by the first consumer to see this Redis; its absence means Redis lost its data.
+EPOCH = f"{PREFIX}:epoch"
 
 
 def marker(task_name, target):

@@ -85,3 +85,19 @@ def test_a_character_waiting_keeps_its_place(redis_client, app):
         affiliation.gather([11, 12], now=200.0)
         assert redis_client.zscore(redis_keys.AFFILIATION_PENDING, "11") == 100.0
         assert affiliation.oldest_wait(now=300.0) == 200.0
+
+
+def test_ids_of_a_round_that_died_come_back_when_its_lease_runs_out(app, db, redis_client, sandbox):
+    with app.app_context():
+        affiliation.gather([11, 12, 13], now=1000.0)
+        # What a round does first: the batch moves to the processing set under a lease ...
+        taken = redis_client.eval(affiliation.TAKE_LUA, 3, *affiliation._ROUND_KEYS, 1000, 60_000)
+        assert sorted(int(m) for m in taken[::2]) == [11, 12, 13]
+        assert affiliation.pending_count() == 0
+        # ... and then its worker is killed: while the lease holds, nobody touches the ids.
+        assert affiliation.put_back_abandoned() == 0
+        redis_client.delete(redis_keys.AFFILIATION_LEASE)  # the lease ran out
+        assert affiliation.put_back_abandoned() == 3
+        assert affiliation.pending_count() == 3
+        assert redis_client.zscore(redis_keys.AFFILIATION_PENDING, "11") == 1000.0  # their wait is kept
+        assert not redis_client.exists(redis_keys.AFFILIATION_PROCESSING)

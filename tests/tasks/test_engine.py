@@ -162,3 +162,64 @@ def test_a_consumer_stopped_with_sigterm_mid_refresh_stores_the_rotated_token(
     assert crypto.decrypt(key.refresh_token_encrypted) != token  # the rotated token was stored
     assert sandbox.stats()["rotated_token_reuse"] == 0
     assert not redis_client.hlen(redis_keys.INFLIGHT)
+
+
+def test_a_round_killed_mid_call_loses_no_character_and_the_moves_land(
+    db, sandbox, redis_client, consumer, key_factory
+):
+    from app.corps import affiliation
+    from app.corps.models import Character
+    from tasks.corps import schedule_affiliation
+
+    key_id, made, _ = key_factory(status="valid")
+    target = sandbox.control("POST", "/corporations", json={"name": "Elsewhere Inc", "ticker": "ELSE"})
+    sandbox.control(
+        "POST", f"/characters/{made['character_id']}/move", json={"corporation_id": target["corporation_id"]}
+    )
+    sandbox.configure(latency_ms=4000)  # the affiliation call takes its time
+    fast = {"AFFILIATION_LEASE": "2", "AFFILIATION_MAX_WAIT": "0.1"}
+    victim = consumer(periodic=False, extra_env=fast)
+    affiliation.gather([made["character_id"]])
+    schedule_affiliation()
+    wait_for(
+        lambda: sandbox.stats()["in_flight"] >= 1 and redis_client.exists(redis_keys.AFFILIATION_PROCESSING),
+        timeout=30,
+        message=lambda: f"the affiliation call to be in flight; log:\n{victim.log()[-2000:]}",
+    )
+    victim.kill()
+    assert affiliation.pending_count() == 0  # the id is only in the dead round's hands
+    sandbox.configure(latency_ms=0)
+    rescuer = consumer(periodic=False, extra_env=fast)
+
+    def landed():
+        db.session.expire_all()
+        moved = db.session.get(Character, made["character_id"]).corporation_id == target["corporation_id"]
+        db.session.commit()
+        return moved
+
+    wait_for(landed, timeout=45, message=lambda: f"the move to land; log:\n{rescuer.log()[-3000:]}")
+    assert "of a dead affiliation round put back" in rescuer.log()
+
+
+def test_a_redis_that_lost_its_data_is_noticed_by_the_upkeep_and_due_keys_are_swept(
+    db, sandbox, redis_client, consumer, key_factory
+):
+    key_id, _, _ = key_factory(status="pending")
+    worker = consumer(periodic=False)  # no periodic sweep: only the upkeep can find the work
+    wait_for(
+        lambda: redis_client.exists(redis_keys.EPOCH),
+        timeout=20,
+        message=lambda: f"the upkeep to mark this Redis; log:\n{worker.log()[-2000:]}",
+    )
+    wait_for(lambda: key_row(db, key_id).status == "valid", timeout=30, message="the first sweep")
+    key = key_row(db, key_id)
+    key.next_check_at = key.last_checked_at  # due again
+    db.session.commit()
+    redis_client.flushall()  # Redis restarted empty: queue, markers and epoch are gone
+    checked = key_row(db, key_id).last_checked_at
+    wait_for(
+        lambda: key_row(db, key_id).last_checked_at != checked,
+        timeout=30,
+        message=lambda: f"the key to be checked again; log:\n{worker.log()[-2000:]}",
+    )
+    assert "Redis holds no epoch" in worker.log()
