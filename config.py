@@ -121,6 +121,8 @@ class Config:
     # A round's hold on the ids it works on, renewed with each ESI call; a dead round's ids come back
     # to wait when it runs out.
     AFFILIATION_LEASE = _float("AFFILIATION_LEASE", 30.0)
+    # A grant's sync held back by its service's backoff waits at most this long, then fails.
+    SYNC_MAX_WAIT = _float("SYNC_MAX_WAIT", 1800.0)
     HISTORY_DAYS = _int("HISTORY_DAYS", 14)
     SCHEDULER_TICK = _float("SCHEDULER_TICK", 0.02)  # how often due scheduled tasks are released
 

@@ -20,6 +20,12 @@ def parse(argv):
     sweep.add_argument("--fault-rate", type=float, default=0.0)
     sweep.add_argument("--safety", type=float, default=None, help="GOVERNOR_SAFETY for this run")
     sweep.add_argument("--timeout", type=float, default=900)
+    sweep.add_argument(
+        "--service-outage-s",
+        type=float,
+        default=None,
+        help="add a webhook service for members whose receiver answers 503 for this many seconds",
+    )
     sweep.add_argument("--json", action="store_true", help="print JSON (the only output format)")
     sweep.add_argument("--verbose", action="store_true", help="add a timeline and the consumer's log")
 

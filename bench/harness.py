@@ -165,10 +165,12 @@ class Harness:
         self.consumers.append(consumer)
         return consumer
 
-    def begin(self, consumers, **sandbox_settings):
+    def begin(self, consumers, before_consumers=None, **sandbox_settings):
         """Start, seed, set the sandbox up, zero its counters, start the consumers and kick a sweep."""
         self.start()
         self.seed()
+        if before_consumers is not None:
+            before_consumers(self)
         self.sandbox.control("POST", "/config", json={"hang_s": 3.0, **sandbox_settings})
         self.sandbox.control("POST", "/stats/reset")
         started = [self.start_consumer(periodic=index == 0) for index in range(consumers)]
@@ -212,6 +214,30 @@ class Harness:
 
         with self.app.app_context():
             return get_governor().state(upstream)
+
+    def add_webhook_service(self, url, slug="outage-forum"):
+        """A webhook service every member gets automatically."""
+        from app.extensions import db
+        from app.services.models import Service
+
+        with self.app.app_context():
+            service = Service(slug=slug, name="Forum", kind="webhook", auto_states="member")
+            service.settings = {"url": url, "secret": "bench-webhook-secret"}
+            db.session.add(service)
+            db.session.commit()
+
+    def grant_syncs(self):
+        """Grants by sync status."""
+        from app.extensions import db
+
+        with self.app.app_context():
+            rows = db.session.execute(
+                db.text(
+                    "SELECT sync_status, COUNT(*) FROM grants WHERE status = 'active' GROUP BY sync_status"
+                )
+            ).all()
+            db.session.commit()
+        return dict(rows)
 
     def locks(self):
         """Every lock left in Redis, with its owner and TTL."""

@@ -3,6 +3,7 @@
 import time
 
 from bench.harness import Harness
+from bench.servers import OutageReceiver
 
 
 def run(args):
@@ -14,24 +15,32 @@ def run(args):
         known_limit=args.sso_limit if args.known_limit else None,
         extra_env=extra,
     )
+    receiver = OutageReceiver() if args.service_outage_s is not None else None
     try:
         consumers = harness.begin(
             args.consumers,
+            before_consumers=(lambda h: h.add_webhook_service(receiver.url)) if receiver else None,
             latency_ms=args.latency_ms,
             fault_rate=args.fault_rate,
             sso_rate_limit=args.sso_limit,
         )
         started = time.monotonic()
+        if receiver:
+            receiver.go_down_for(args.service_outage_s)
         peak_rss = 0.0
         done = False
+        keys_done_s = None
         timeline = []
         while time.monotonic() - started < args.timeout:
             checked, reconciled = harness.progress()
             timeline.append((round(time.monotonic() - started, 1), checked, reconciled))
             peak_rss = max([peak_rss] + [c.peak_rss_mb() or 0 for c in consumers])
             if checked >= args.keys and reconciled >= args.keys:
-                done = True
-                break
+                keys_done_s = keys_done_s or round(time.monotonic() - started, 2)
+                syncs = harness.grant_syncs() if receiver else {}
+                if not receiver or (syncs and set(syncs) <= {"synced", "failed"}):
+                    done = True
+                    break
             if not all(c.alive() for c in consumers):
                 break
             time.sleep(0.5)
@@ -76,6 +85,17 @@ def run(args):
             "known_limit": bool(args.known_limit),
             "fault_rate": args.fault_rate,
         }
+        if receiver:
+            delivered = [at - started for grant_id, at in receiver.delivered.items() if grant_id]
+            result["service_outage"] = {
+                "outage_s": args.service_outage_s,
+                "keys_checked_s": keys_done_s,
+                "grants_by_sync_status": harness.grant_syncs(),
+                "syncs_delivered": len(delivered),
+                "refused_while_down": receiver.refused,
+                "first_delivered_s": round(min(delivered), 1) if delivered else None,
+                "last_delivered_s": round(max(delivered), 1) if delivered else None,
+            }
         if not done or args.verbose:
             result["consumer_log_tail"] = consumers[0].log()[-3000:]
         if args.verbose:
@@ -83,3 +103,5 @@ def run(args):
         return result
     finally:
         harness.stop()
+        if receiver:
+            receiver.stop()

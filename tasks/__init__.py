@@ -99,6 +99,10 @@ class BastionHuey(PriorityRedisHuey):
         """The name a task is registered and queued under, e.g. "bastion.keys.validate"."""
         return self._registry.task_to_string(type(task))
 
+    def waiting(self, task_wrapper):
+        """How many runs of one task are queued or scheduled (its own share of the queue)."""
+        return self.storage.waiting(self._registry.task_to_string(task_wrapper.task_class))
+
     def short_name(self, name):
         """ "bastion.keys.validate" -> "keys.validate"."""
         return name.removeprefix(f"{TASK_NAMESPACE}.")

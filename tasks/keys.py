@@ -128,7 +128,9 @@ def sweep(task=None):
         _sweep_again()
         return "another sweep is running"
     try:
-        depth = huey.pending_count() + huey.scheduled_count()
+        # Only key checks count against the sweep's room: syncs waiting out a service's backoff,
+        # affiliation rounds and other work have their own pace and never starve the checks.
+        depth = huey.waiting(validate)
         enqueued, more = sweeping.sweep(depth, _queue_at_slot)
     finally:
         lock.release()

@@ -13,7 +13,7 @@ from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.services.sync import grants_to_resync, sync_grant
 from tasks import PRIORITY_DEFAULT, app_task, worker_name
-from tasks.errors import GaveUp, checked_id
+from tasks.errors import GaveUp, TaskArgumentError, checked_id
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +21,12 @@ SYNC = "services.sync"
 
 
 @app_task(name="services.sync", target="grant", context=True)
-def sync(grant_id, attempt=1, task=None):
+def sync(grant_id, attempt=1, waiting_since=None, task=None):
     """Tell a grant's outside system what the grant is now; retries with power-law backoff."""
     grant_id = checked_id(grant_id, "grant_id")
     attempt = checked_id(attempt, "attempt")
+    if waiting_since is not None and not isinstance(waiting_since, int | float):
+        raise TaskArgumentError(f"waiting_since must be a time in seconds, got {waiting_since!r}")
     redis = get_redis()
     markers.clear(redis, SYNC, grant_id)  # a change from now on queues another sync
     lock = TargetLock(redis, f"grant:{grant_id}", worker_name(task), ttl=60)
@@ -33,7 +35,7 @@ def sync(grant_id, attempt=1, task=None):
         sync.schedule(args=(grant_id,), kwargs={"attempt": attempt}, delay=wait, priority=task.priority)
         return "locked"
     try:
-        outcome = sync_grant(grant_id, attempt)
+        outcome = sync_grant(grant_id, attempt, waiting_since)
     finally:
         lock.release()
     log.debug(
@@ -44,10 +46,11 @@ def sync(grant_id, attempt=1, task=None):
         outcome.action,
         outcome.message,
     )
+    if outcome.action in ("wait", "retry"):
+        markers.renew(redis, SYNC, grant_id)  # on its way: no other sync of it is queued meanwhile
     if outcome.action == "wait":
-        sync.schedule(
-            args=(grant_id,), kwargs={"attempt": attempt}, delay=outcome.delay, priority=task.priority
-        )
+        kwargs = {"attempt": attempt, "waiting_since": outcome.waiting_since}
+        sync.schedule(args=(grant_id,), kwargs=kwargs, delay=outcome.delay, priority=task.priority)
     elif outcome.action == "retry":
         sync.schedule(
             args=(grant_id,), kwargs={"attempt": attempt + 1}, delay=outcome.delay, priority=task.priority

@@ -24,6 +24,7 @@ from app.jobs.models import TaskRecord
 from app.jobs.setup import get_governor
 from app.keys.models import KEY_STATUSES, Key
 from app.services.models import Service
+from app.services.sync import HELD_BACK
 
 LOCKS_SHOWN = 100
 SCHEDULED_SHOWN = 25
@@ -48,9 +49,12 @@ def status(queue, now=None):
     running = inflight.running(redis_client)
     by_task = {}
     for (name, priority), count in queue.storage.pending_by_task().items():
-        row = by_task.setdefault(queue.short_name(name), {"pending": 0, "by_priority": {}})
+        row = by_task.setdefault(queue.short_name(name), {"pending": 0, "by_priority": {}, "scheduled": 0})
         row["pending"] += count
         row["by_priority"][str(priority)] = count
+    for name, count in queue.storage.scheduled_by_task().items():
+        row = by_task.setdefault(queue.short_name(name), {"pending": 0, "by_priority": {}, "scheduled": 0})
+        row["scheduled"] = count
     locks, held = list_locks(redis_client, limit=LOCKS_SHOWN, now=now)
     pause = _paused(redis_client)
     return {
@@ -162,6 +166,11 @@ def overview():
         "services": db.session.scalar(db.select(func.count()).select_from(Service)),
         "failed_syncs": db.session.scalar(
             db.select(func.count()).select_from(Grant).where(Grant.sync_status == "failed")
+        ),
+        "held_syncs": db.session.scalar(
+            db.select(func.count())
+            .select_from(Grant)
+            .where(Grant.sync_status == "pending", Grant.sync_error.startswith(HELD_BACK))
         ),
         "pending_requests": db.session.scalar(
             db.select(func.count()).select_from(AccessRequest).where(AccessRequest.status == "pending")

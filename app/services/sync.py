@@ -5,8 +5,9 @@ deprovisioned once. The connector's calls go through the governor of that servic
 response hook tells that governor how each call went.
 """
 
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
@@ -26,10 +27,20 @@ class SyncOutcome:
     action: str
     delay: float = 0.0
     message: str = ""
+    waiting_since: float | None = None  # with wait: since when the service has held this sync back
 
 
-def sync_grant(grant_id, attempt=1):
-    """Sync one grant now, or say when to try again."""
+HELD_BACK = "Held back"
+
+
+def sync_grant(grant_id, attempt=1, waiting_since=None, now=None):
+    """Sync one grant now, or say when to try again.
+
+    A sync held back by its service's governor (backing off, paused) waits without spending an
+    attempt, but not for ever: it is marked on the grant at once (and counted on the dashboard),
+    and after SYNC_MAX_WAIT seconds it fails like any other sync that gave up.
+    """
+    now = time.time() if now is None else now
     grant = db.session.get(Grant, grant_id)
     if grant is None:
         return SyncOutcome("gone", message="the grant no longer exists")
@@ -49,7 +60,7 @@ def sync_grant(grant_id, attempt=1):
     if connector.calls_out and (want or grant.provisioned):
         reason, wait = get_governor().gate(connector.upstream)
         if reason != "ok":
-            return SyncOutcome("wait", delay=max(wait, 0.05), message=f"{connector.upstream}: {reason}")
+            return _held_back(grant, connector.upstream, reason, wait, waiting_since, now)
     event = grant_event(grant)
     try:
         if want:
@@ -81,6 +92,20 @@ def sync_grant(grant_id, attempt=1):
     grant.synced_at = utcnow()
     db.session.commit()
     return SyncOutcome("done")
+
+
+def _held_back(grant, upstream, reason, wait, waiting_since, now):
+    """The governor holds this sync back: wait (noted on the grant), or give up after too long."""
+    waited = 0.0 if waiting_since is None else now - waiting_since
+    if waited > current_app.config["SYNC_MAX_WAIT"]:
+        return _failed(grant, f"{upstream} held this sync back for {waited:.0f} s ({reason})", final=True)
+    if waiting_since is None:
+        since = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S")
+        grant.sync_error = f"{HELD_BACK}: {upstream} is in {reason} (since {since} UTC)."
+        db.session.commit()
+    return SyncOutcome(
+        "wait", delay=max(wait, 0.05), message=f"{upstream}: {reason}", waiting_since=waiting_since or now
+    )
 
 
 def _failed(grant, message, final):

@@ -199,3 +199,30 @@ def test_a_member_who_moves_between_tracked_corporations_gets_an_update_event(
     assert [e["event"] for e in events] == ["grant", "update"]
     assert events[1]["corporation"]["ticker"] == "SCND"
     assert reconcile_grants(db.session.get(User, user.id)) == []
+
+
+def test_a_sync_held_back_by_its_services_backoff_shows_and_gives_up_in_time(
+    app, db, key_factory, receiver, redis_client
+):
+    import time
+
+    from app.jobs import monitor
+
+    service = _service(db, url=receiver.url)
+    user, _ = _member(db, key_factory)
+    grant = _grant(db, user, service)
+    receiver.status = 503
+    for attempt in range(1, 6):  # the receiver fails: its governor backs off after a run of 5xx
+        assert sync_grant(grant.id, attempt=1).action == "retry"
+    held = sync_grant(grant.id, attempt=1)
+    assert held.action == "wait" and held.waiting_since is not None
+    assert receiver.received()[-1][0]["event"] == "grant" and len(receiver.received()) == 5  # none sent
+    grant = _grant(db, user, service)
+    assert grant.sync_error.startswith("Held back: webhook:forum is in backoff")
+    assert monitor.overview()["held_syncs"] == 1  # the dashboard shows it
+    waited = app.config["SYNC_MAX_WAIT"] + 1
+    gave_up = sync_grant(grant.id, attempt=1, waiting_since=time.time() - waited)
+    assert gave_up.action == "give_up"
+    grant = _grant(db, user, service)
+    assert grant.sync_status == "failed" and "held this sync back" in grant.sync_error
+    assert monitor.overview()["failed_syncs"] == 1

@@ -59,7 +59,9 @@ def test_status_reports_queue_tasks_running_work_locks_governors_pause_and_throu
     body = client.get("/admin/queue/status", headers={"Accept": "application/json"}).get_json()
 
     assert body["queue"] == {"pending": 4, "scheduled": 1, "running": 1, "dead": 1}
-    assert body["by_task"] == {"keys.validate": {"pending": 4, "by_priority": {"10": 3, "100": 1}}}
+    assert body["by_task"] == {
+        "keys.validate": {"pending": 4, "by_priority": {"10": 3, "100": 1}, "scheduled": 1}
+    }
     assert body["consumer"]["alive"] is True
     assert body["running"][0]["target"] == "key:7"
     assert body["locks"][0]["name"] == "key:7" and body["locks"][0]["owner"] == "host:1:w1"

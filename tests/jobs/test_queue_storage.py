@@ -46,3 +46,29 @@ def test_a_message_queued_without_a_header_is_still_read_and_a_lost_count_heals(
     task = huey.deserialize_task(storage.dequeue())
     assert task.args == (7,)
     assert storage.pending_by_task() == {}  # the queue is empty, so nothing is counted
+
+
+def test_scheduled_tasks_are_counted_by_name_and_each_kind_of_work_sees_only_its_own(redis_client):
+    from datetime import UTC, datetime, timedelta
+
+    from tasks import huey
+    from tasks.keys import validate
+    from tasks.services import sync
+
+    storage = huey.storage
+    soon = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=30)
+    later = soon + timedelta(hours=1)
+    for grant_id in range(1, 120):  # syncs waiting out a webhook's backoff
+        huey.add_schedule(sync.s(grant_id, eta=later))
+    check = validate.s(5, eta=soon)
+    huey.add_schedule(check)
+    huey.add_schedule(check)  # the same message twice is one scheduled task
+    validate(6)
+    assert storage.scheduled_by_task() == {"bastion.services.sync": 119, "bastion.keys.validate": 1}
+    assert huey.waiting(validate) == 2  # one queued, one scheduled: the syncs do not count
+    assert huey.waiting(sync) == 119
+    assert [t.args for t in huey.read_schedule(soon + timedelta(seconds=1))] == [(5,)]
+    assert storage.scheduled_by_task() == {"bastion.services.sync": 119}
+    storage.conn.hincrby(storage.schedule_counts_key, "bastion.keys.validate", 3)  # a count gone astray
+    assert len(huey.read_schedule(later + timedelta(seconds=1))) == 119
+    assert storage.scheduled_by_task() == {}  # the schedule is empty, so nothing is counted
