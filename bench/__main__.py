@@ -33,6 +33,9 @@ def parse(argv):
     chaos.add_argument("--keys", type=int, default=1000)
     chaos.add_argument("--kills", type=int, default=3)
     chaos.add_argument("--redis-restarts", type=int, default=0)
+    chaos.add_argument("--moves", type=int, default=0, help="characters moved at the sandbox before the run")
+    chaos.add_argument("--db-restarts", type=int, default=0, help="stop PostgreSQL (a throwaway cluster)")
+    chaos.add_argument("--db-down-s", type=float, default=20.0, help="how long PostgreSQL stays down")
     chaos.add_argument(
         "--graceful-stops", type=int, default=0, help="SIGTERM, then SIGINT 1 s and SIGKILL 10 s later"
     )

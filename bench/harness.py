@@ -155,7 +155,30 @@ class Harness:
                 )
             )
             db.session.commit()
+        self.made = made
         return made
+
+    def move_characters(self, count):
+        """Move count of the seeded characters to another corporation at the sandbox; (ids, corp id)."""
+        target = self.sandbox.control("POST", "/corporations", json={"name": "Moved Corp", "ticker": "MOVD"})
+        ids = [row["character_id"] for row in self.made[:count]]
+        for character_id in ids:
+            self.sandbox.control(
+                "POST", f"/characters/{character_id}/move", json={"corporation_id": target["corporation_id"]}
+            )
+        return ids, target["corporation_id"]
+
+    def characters_in(self, corporation_id):
+        """Ids of characters Bastion has in a corporation."""
+        from app.extensions import db
+
+        with self.app.app_context():
+            ids = db.session.execute(
+                db.text("SELECT id FROM characters WHERE corporation_id = :corp"), {"corp": corporation_id}
+            ).scalars()
+            found = set(ids)
+            db.session.commit()
+        return found
 
     def start_consumer(self, periodic=True):
         """Start one more consumer process (exactly one should run the periodic tasks)."""
@@ -238,6 +261,14 @@ class Harness:
             ).all()
             db.session.commit()
         return dict(rows)
+
+    def dead_count(self):
+        """Tasks in the dead store."""
+        from app.jobs import deadstore
+        from app.jobs.connection import get_redis
+
+        with self.app.app_context():
+            return deadstore.count(get_redis())
 
     def locks(self):
         """Every lock left in Redis, with its owner and TTL."""

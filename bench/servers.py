@@ -1,6 +1,6 @@
 """Real servers as child processes, for benchmarks and tests: Redis, the sandbox, consumers."""
 
-import json
+import contextlib
 import os
 import shutil
 import signal
@@ -264,56 +264,66 @@ class ConsumerProcess:
             self._log.close()
 
 
-class OutageReceiver:
-    """A webhook receiver that answers 503 until a moment, then 200; notes when each grant arrived."""
+class PostgresServer:
+    """A throwaway PostgreSQL cluster from Debian's server binaries, on a free port, that can be
+    stopped and started again (a database restart during a benchmark)."""
 
     def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        versions = sorted(
+            Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parent.parent.name
+        )
+        if not versions:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = versions[-1].parent
+        self.port = free_port()
+        self.dir = None
 
-        receiver = self
-        self.down_until = 0.0
-        self.delivered = {}  # grant id -> monotonic time of the first accepted event
-        self.refused = 0
-        self._lock = threading.Lock()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802  (the name http.server calls)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                now = time.monotonic()
-                with receiver._lock:
-                    down = now < receiver.down_until
-                    if down:
-                        receiver.refused += 1
-                    else:
-                        try:
-                            grant = json.loads(body).get("grant") or {}
-                        except ValueError:
-                            grant = {}
-                        receiver.delivered.setdefault(grant.get("id"), now)
-                self.send_response(503 if down else 200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def _run(self, *args):
+        """Run a PostgreSQL program, as the postgres user when we are root (initdb refuses root)."""
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     @property
     def url(self):
-        """Where events are POSTed."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        """The bench database's URL."""
+        return f"postgresql+psycopg://bastion:bastion@127.0.0.1:{self.port}/bastion_bench"
 
-    def go_down_for(self, seconds):
-        """Answer 503 from now on, for that many seconds."""
-        with self._lock:
-            self.down_until = time.monotonic() + seconds
+    def start(self):
+        """initdb, start, and make the bench's role and database."""
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="bastion-bench-pg-")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run("initdb", "-D", f"{self.dir}/data", "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.up()
+        for sql in (
+            "CREATE ROLE bastion LOGIN PASSWORD 'bastion'",
+            "CREATE DATABASE bastion_bench OWNER bastion",
+        ):
+            self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", sql)
+        return self
+
+    def up(self):
+        """Start the server (again)."""
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "-o", options, "start")
+
+    def down(self):
+        """Stop the server (fast: open connections are cut, as in a crash or a failover)."""
+        self._run("pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "-w", "stop")
+
+    def restart(self, down_s):
+        """Stop, stay down for a while, start again."""
+        self.down()
+        time.sleep(down_s)
+        self.up()
 
     def stop(self):
-        """Stop serving."""
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+        """Stop and remove the cluster."""
+        if self.dir:
+            with contextlib.suppress(Exception):
+                self.down()
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -3,7 +3,7 @@
 import time
 
 from bench.harness import Harness
-from bench.servers import OutageReceiver
+from bench.receiver import OutageReceiver
 
 
 def run(args):
