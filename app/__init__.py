@@ -98,6 +98,7 @@ def register_blueprints(app):
     from app.admin import queue as _queue  # noqa: F401
     from app.admin import services as _admin_services  # noqa: F401
     from app.admin import users as _users  # noqa: F401
+    from app.admin import watchlist as _watchlist  # noqa: F401
     from app.director import bp as director_bp
     from app.director import views as _director_views  # noqa: F401
     from app.health import bp as health_bp

@@ -120,7 +120,15 @@ def seed_services():
         if db.session.scalars(db.select(Service).filter_by(slug=slug)).first() is not None:
             continue
         service = Service(
-            slug=slug, name=name, kind=kind, auto_states=auto, requires_approval=approval, strict=strict
+            slug=slug,
+            name=name,
+            kind=kind,
+            auto_states=auto,
+            requires_approval=approval,
+            strict=strict,
+            # Leadership is asked for by members and given by directors; the others by policy only.
+            request_states="member" if approval else "",
+            directors_may_grant=approval,
         )
         service.settings = settings
         db.session.add(service)

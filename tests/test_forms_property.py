@@ -86,8 +86,21 @@ def world(db, make_user):
     )
     director = make_user(role="director", username="boss", password=PASSWORD)
     db.session.add(Directorship(user_id=director.id, corporation_id=corp.id, source="appointed"))
-    wiki = Service(slug="wiki", name="Wiki", kind="forward_auth", requires_approval=True)
-    forum = Service(slug="forum", name="Forum", kind="forward_auth")
+    wiki = Service(
+        slug="wiki",
+        name="Wiki",
+        kind="forward_auth",
+        requires_approval=True,
+        request_states="member,blue",
+        directors_may_grant=True,
+    )
+    forum = Service(
+        slug="forum",
+        name="Forum",
+        kind="forward_auth",
+        request_states="member,blue",
+        directors_may_grant=True,
+    )
     db.session.add_all([wiki, forum])
     db.session.flush()
     grant = Grant(user_id=member.id, service_id=forum.id, status="active", source="manual")

@@ -1,8 +1,8 @@
 """Grants by hand: a director or an admin gives or ends a user's access to a service; audited.
 
 Each function changes the database, reconciles the user's grants and commits; it returns what
-must follow (the syncs that tell the outside systems, the moment a grant by hand ends), which its
-caller queues, so a sync never reads a change that was not committed.
+must follow (the syncs that tell the outside systems, the moment a grant ends), which its caller
+queues, so a sync never reads a change that was not committed.
 """
 
 from app.access import FollowUp
@@ -24,26 +24,27 @@ def grant_of(user, service):
     ).first()
 
 
-def grant_manually(user, service, actor, expires_at=None, reason=None):
-    """Give a user a service by hand (until expires_at, when given); (grant, follow-up)."""
+def give(user, service, source, by=None, expires_at=None, reason=None, action="grant.manual"):
+    """Give a user a service (by hand, or on their request) and reconcile; (grant, follow-up)."""
     if not service.enabled:
         raise AccessRefused(f"{service.name} is disabled.")
     if expires_at is not None and expires_at <= utcnow():
         raise AccessRefused("The expiry must be in the future.")
     grant = grant_of(user, service)
     if grant is None:
-        grant = Grant(user=user, service=service, status="pending", source="manual")
+        grant = Grant(user=user, service=service, status="pending", source=source)
         db.session.add(grant)
-    grant.source = "manual"
+    grant.source = source
     grant.status = "active" if grant.status == "revoked" else grant.status
     grant.expires_at = expires_at
-    grant.reason = reason or f"Granted by {actor.display_name}."
-    grant.granted_by = actor
+    grant.reason = reason or (f"Granted by {by.display_name}." if by else "Requested.")
+    grant.granted_by = by
+    grant.revoked_by = None
     db.session.flush()
     until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
     record(
-        "grant.manual",
-        actor,
+        action,
+        by or user,
         target=grant,
         detail=f"{service.slug} for {user.display_name}{until}",
         reason=reason,
@@ -53,21 +54,36 @@ def grant_manually(user, service, actor, expires_at=None, reason=None):
     return grant, FollowUp.of([grant, *changed], expiring=grant)
 
 
-def revoke_manually(grant, actor, reason=None):
-    """End a grant given by hand; a service the user gets automatically stays (its policy decides).
+def grant_manually(user, service, actor, expires_at=None, reason=None):
+    """A director or an admin gives a user a service by hand (until expires_at, when given).
 
+    Nobody grants to themselves; directors give only services whose policy lets them.
     Returns (grant, follow-up).
+    """
+    if actor.id == user.id:
+        raise AccessRefused("You cannot give yourself a service; ask another director or an admin.")
+    if not actor.is_admin and not service.directors_may_grant:
+        raise AccessRefused(f"Directors may not give {service.name} by hand; ask an admin.")
+    return give(user, service, "manual", by=actor, expires_at=expires_at, reason=reason)
+
+
+def revoke_manually(grant, actor, reason=None):
+    """End a grant given by hand or on request; a service the user gets automatically stays (its
+    policy decides). Asking for it again then needs a director's approval. Returns (grant, follow-up).
     """
     if grant.status == "revoked":
         raise AccessRefused("That grant is revoked already.")
-    if grant.source != "manual":
+    if grant.source == "policy":
         raise AccessRefused(
             f"{grant.user.display_name} gets {grant.service.name} automatically as a {grant.user.state}; "
             "change the service's policy instead."
         )
+    if actor.id == grant.user_id and not actor.is_admin:
+        raise AccessRefused("You cannot revoke your own grant here; ask another director or an admin.")
     grant.status = "revoked"
     grant.expires_at = None
     grant.reason = reason or f"Revoked by {actor.display_name}."
+    grant.revoked_by = actor
     grant.sync_status = "pending"
     record(
         "grant.revoked",

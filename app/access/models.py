@@ -20,6 +20,8 @@ class Grant(db.Model):
     source = db.Column(db.String(16), nullable=False, default="policy")
     granted_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     reason = db.Column(db.String(255), nullable=True)
+    # Who ended it by hand (a director or an admin): asking again then needs a director's approval.
+    revoked_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     expires_at = db.Column(db.DateTime, nullable=True, index=True)
     sync_status = db.Column(db.String(16), nullable=False, default="pending", index=True)
     # True once the outside system has been told of the grant (and until it is told of its end).
@@ -34,13 +36,14 @@ class Grant(db.Model):
     __table_args__ = (
         db.UniqueConstraint("user_id", "service_id", name="uq_grants_user_service"),
         db.CheckConstraint("status IN ('active', 'pending', 'suspended', 'revoked')", name="status_known"),
-        db.CheckConstraint("source IN ('policy', 'manual')", name="source_known"),
+        db.CheckConstraint("source IN ('policy', 'manual', 'request')", name="source_known"),
         db.CheckConstraint("sync_status IN ('pending', 'synced', 'failed')", name="sync_known"),
     )
 
     user = db.relationship("User", foreign_keys=[user_id], backref="grants")
     service = db.relationship("Service", backref="grants")
     granted_by = db.relationship("User", foreign_keys=[granted_by_id])
+    revoked_by = db.relationship("User", foreign_keys=[revoked_by_id])
 
 
 class AccessRequest(db.Model):

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from app.access import FollowUp
 from app.access.models import Grant
-from app.access.policy import desired, invalid_key_character
+from app.access.policy import desired, facts_about
 from app.access.state import reconcile_states
 from app.accounts.models import User
 from app.admin.models import record
@@ -33,11 +33,11 @@ def reconcile_grants(user, now=None):
         db.select(Service).where(Service.enabled.is_(True)).order_by(Service.id)
     ).all()
     grants = {g.service_id: g for g in db.session.scalars(db.select(Grant).where(Grant.user_id == user.id))}
-    invalid_character = invalid_key_character(user)
+    facts = facts_about(user)
     changed = []
     for service in services:
         grant = grants.get(service.id)
-        status, source, reason = desired(user, service, grant, invalid_character, now)
+        status, source, reason = desired(user, service, grant, facts, now)
         if status is None:
             continue
         if grant is not None and (grant.status, grant.source) == (status, source):

@@ -24,6 +24,8 @@ def state_from(key_status, corporation_tracking, alliance_tracking):
     if key_status not in PROVING_STATUSES:
         return "guest"
     tracked = {corporation_tracking, alliance_tracking}
+    if "hostile" in tracked:  # a main in a hostile corporation or alliance counts for nothing
+        return "guest"
     if "member" in tracked:
         return "member"
     if "blue" in tracked:

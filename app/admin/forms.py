@@ -21,7 +21,9 @@ class TrackForm(BaseForm):
             NumberRange(min=1, max=EVE_ID_MAX, message="EVE ids are positive whole numbers."),
         ],
     )
-    tracked_as = SelectField("Counts as", choices=choices([("member", "member"), ("blue", "blue")]))
+    tracked_as = SelectField(
+        "Counts as", choices=choices([("member", "member"), ("blue", "blue"), ("hostile", "hostile")])
+    )
     submit = SubmitField("Track")
 
 
@@ -29,7 +31,10 @@ class TrackingForm(BaseForm):
     """Change or end the tracking of a corporation or alliance."""
 
     tracked_as = SelectField(
-        "Counts as", choices=choices([("member", "member"), ("blue", "blue"), ("", "not tracked")])
+        "Counts as",
+        choices=choices(
+            [("member", "member"), ("blue", "blue"), ("hostile", "hostile"), ("", "not tracked")]
+        ),
     )
     submit = SubmitField("Save")
 

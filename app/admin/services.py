@@ -52,7 +52,10 @@ def _apply(form, service):
     service.slug = form.slug.data.strip()
     service.kind = form.kind.data
     service.auto_states = ",".join(form.auto_states.data or [])
+    service.request_states = ",".join(form.request_states.data or [])
     service.requires_approval = form.requires_approval.data
+    service.directors_may_grant = form.directors_may_grant.data
+    service.qualify = form.qualify.data
     service.strict = form.strict.data
     service.enabled = form.enabled.data
     settings = dict(service.settings) if service.settings_encrypted else {}
@@ -100,6 +103,7 @@ def edit_service(service_id):
     form = ServiceForm(obj=service, service=service)
     if not form.is_submitted():
         form.auto_states.data = service.auto_state_list
+        form.request_states.data = service.request_state_list
         settings = service.settings
         form.url.data = settings.get("url", "")
         form.guild_id.data = settings.get("guild_id", "")

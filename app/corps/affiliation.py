@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
 from app.clock import utcnow
+from app.corps.directors import drop_director_roles
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import BadRequest, EveError, NotFound
@@ -170,12 +171,12 @@ def _apply(rows, result):
             {row["alliance_id"] for row in rows if row.get("alliance_id")},
         )
         current = conn.execute(
-            select(chars.c.id, chars.c.corporation_id, chars.c.alliance_id, chars.c.user_id).where(
-                chars.c.id.in_(list(by_id))
-            )
+            select(
+                chars.c.id, chars.c.corporation_id, chars.c.alliance_id, chars.c.user_id, chars.c.is_director
+            ).where(chars.c.id.in_(list(by_id)))
         ).all()
-        moved = []
-        for character_id, corporation_id, alliance_id, user_id in current:
+        moved, left_as_directors = [], []
+        for character_id, corporation_id, alliance_id, user_id, is_director in current:
             row = by_id[character_id]
             if (corporation_id, alliance_id) != (row["corporation_id"], row.get("alliance_id")):
                 moved.append(
@@ -183,6 +184,8 @@ def _apply(rows, result):
                 )
                 if user_id is not None:
                     result.changed_users.add(user_id)
+                if is_director and row["corporation_id"] != corporation_id:
+                    left_as_directors.append(character_id)
         if moved:
             conn.execute(
                 update(chars)
@@ -192,6 +195,8 @@ def _apply(rows, result):
             )
         conn.execute(update(chars).where(chars.c.id.in_(list(by_id))).values(affiliation_checked_at=now))
         result.checked = len(current)
+    if left_as_directors:  # a Director role was held in the corporation they left
+        drop_director_roles(left_as_directors, "its Director character left the corporation")
     if result.bad_ids:
         log.warning("ESI does not know characters %s", result.bad_ids)
 

@@ -14,12 +14,17 @@ DIRECTOR_ROLE = "Director"
 
 
 def tracked_clause():
-    """SQL: the corporation is tracked, itself or through its alliance (join Alliance outer)."""
-    return db.or_(Corporation.tracked_as.is_not(None), Alliance.tracked_as.is_not(None))
+    """SQL: the corporation counts as member or blue, itself or through its alliance (join Alliance outer)."""
+    return db.or_(Corporation.tracked_as.in_(("member", "blue")), Alliance.tracked_as.in_(("member", "blue")))
+
+
+def member_clause():
+    """SQL: the corporation is tracked as member, itself or through its alliance (join Alliance outer)."""
+    return db.or_(Corporation.tracked_as == "member", Alliance.tracked_as == "member")
 
 
 def tracked_corporations():
-    """Every corporation tracked, itself or through its alliance, by name."""
+    """Every corporation tracked as member or blue, itself or through its alliance, by name."""
     return db.session.scalars(
         db.select(Corporation)
         .outerjoin(Alliance, Alliance.id == Corporation.alliance_id)
@@ -28,28 +33,63 @@ def tracked_corporations():
     ).all()
 
 
+def _trackings(corporation):
+    alliance = corporation.alliance.tracked_as if corporation.alliance is not None else None
+    return {corporation.tracked_as, alliance}
+
+
 def is_tracked(corporation):
-    """True when the corporation counts, itself or through its alliance."""
-    return bool(
-        corporation.tracked_as or (corporation.alliance is not None and corporation.alliance.tracked_as)
-    )
+    """True when the corporation counts as member or blue, itself or through its alliance."""
+    return bool(_trackings(corporation) & {"member", "blue"})
 
 
-def reconcile_directorships(user_id, character_id, is_director):
-    """Record a character's Director role and bring the user's ESI directorships in line."""
+def is_member_corporation(corporation):
+    """True when the corporation counts as member, itself or through its alliance."""
+    return "member" in _trackings(corporation)
+
+
+def record_director_role(user_id, character_id, is_director):
+    """Record what a roles check said of a character, and bring the user's directorships in line."""
     with write_transaction() as session:
         character = session.get(Character, character_id)
         if character is None:
             return
         character.is_director = is_director
-        session.flush()
+    reconcile_directorships(user_id, "no Director role any more")
+
+
+def drop_director_roles(character_ids, reason):
+    """Characters that no longer prove a directorship (they left the corporation, their key turned
+    invalid or was removed): their Director role is forgotten and their users' directorships
+    reconciled, audited with the reason."""
+    with write_transaction() as session:
+        characters = session.scalars(
+            db.select(Character).where(Character.id.in_(list(character_ids)), Character.is_director.is_(True))
+        ).all()
+        user_ids = {c.user_id for c in characters if c.user_id is not None}
+        for character in characters:
+            character.is_director = False
+    for user_id in user_ids:
+        reconcile_directorships(user_id, reason)
+    return len(characters)
+
+
+def reconcile_directorships(user_id, reason):
+    """Bring a user's directorships from ESI in line with their characters' Director roles.
+
+    Only a corporation tracked as member makes a Director role count. Appointed directorships are
+    left alone: an admin ends them.
+    """
+    with write_transaction() as session:
         user = session.get(User, user_id)
+        if user is None:
+            return
         wanted = set(
             session.scalars(
                 db.select(Character.corporation_id)
                 .join(Corporation, Corporation.id == Character.corporation_id)
                 .outerjoin(Alliance, Alliance.id == Corporation.alliance_id)
-                .where(Character.user_id == user_id, Character.is_director.is_(True), tracked_clause())
+                .where(Character.user_id == user_id, Character.is_director.is_(True), member_clause())
             )
         )
         held = {d.corporation_id: d for d in user.directorships}
@@ -63,7 +103,8 @@ def reconcile_directorships(user_id, character_id, is_director):
                     "director.esi_lost",
                     None,
                     target=user,
-                    detail=f"no Director role in corporation {corporation_id}",
+                    detail=f"no longer directs corporation {corporation_id}",
+                    reason=reason,
                 )
         session.flush()
         if user.directorships and user.role == "member":
@@ -75,10 +116,16 @@ def reconcile_directorships(user_id, character_id, is_director):
 
 
 def directs(user, corporation_id):
-    """True when the user may act for the corporation (its director, or an admin)."""
+    """True when the user may act for the corporation: an admin; a director appointed there; or a
+    director by ESI's role while the corporation is tracked as member."""
     if user.is_admin:
         return True
-    return any(d.corporation_id == corporation_id for d in user.directorships)
+    for directorship in user.directorships:
+        if directorship.corporation_id != corporation_id:
+            continue
+        if directorship.source == "appointed" or is_member_corporation(directorship.corporation):
+            return True
+    return False
 
 
 class DirectorshipRefused(Exception):

@@ -3,11 +3,11 @@
 from app.clock import utcnow
 from app.extensions import db
 
-TRACKING = ("member", "blue")
+TRACKING = ("member", "blue", "hostile")
 
 
 class Alliance(db.Model):
-    """An EVE alliance, refreshed from ESI; tracked as member or blue, or not at all."""
+    """An EVE alliance, refreshed from ESI; tracked as member, blue or hostile, or not at all."""
 
     __tablename__ = "alliances"
 
@@ -21,12 +21,14 @@ class Alliance(db.Model):
     etag = db.Column(db.String(128), nullable=True)
 
     __table_args__ = (
-        db.CheckConstraint("tracked_as IS NULL OR tracked_as IN ('member', 'blue')", name="tracked_known"),
+        db.CheckConstraint(
+            "tracked_as IS NULL OR tracked_as IN ('member', 'blue', 'hostile')", name="tracked_known"
+        ),
     )
 
 
 class Corporation(db.Model):
-    """An EVE corporation, refreshed from ESI; tracked as member or blue, or not at all."""
+    """An EVE corporation, refreshed from ESI; tracked as member, blue or hostile, or not at all."""
 
     __tablename__ = "corporations"
 
@@ -44,7 +46,9 @@ class Corporation(db.Model):
     etag = db.Column(db.String(128), nullable=True)
 
     __table_args__ = (
-        db.CheckConstraint("tracked_as IS NULL OR tracked_as IN ('member', 'blue')", name="tracked_known"),
+        db.CheckConstraint(
+            "tracked_as IS NULL OR tracked_as IN ('member', 'blue', 'hostile')", name="tracked_known"
+        ),
     )
 
     alliance = db.relationship("Alliance")
@@ -70,3 +74,18 @@ class Character(db.Model):
     user = db.relationship("User", foreign_keys=[user_id], backref="characters")
     corporation = db.relationship("Corporation")
     alliance = db.relationship("Alliance")
+
+    @property
+    def standing(self):
+        """How the character's corporation and alliance count here: hostile (which outweighs the
+        rest), member or blue; None when neither is tracked."""
+        tracked = {
+            self.corporation.tracked_as if self.corporation is not None else None,
+            self.alliance.tracked_as if self.alliance is not None else None,
+        }
+        return next((s for s in ("hostile", "member", "blue") if s in tracked), None)
+
+    @property
+    def watched(self):
+        """True for a character in a hostile or untracked corporation and alliance."""
+        return self.standing in (None, "hostile")

@@ -6,6 +6,7 @@ return those users' ids, and the caller queues their reconciliation.
 
 from app.admin.models import record
 from app.clock import utcnow
+from app.corps.directors import reconcile_directorships
 from app.corps.logic import apply_alliance, apply_corporation, ensure_alliance
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
@@ -45,7 +46,13 @@ def set_tracking(entity, kind, tracked_as, actor):
     detail = f"{entity.name} [{entity.ticker}]: {before} -> {tracked_as}"
     record(f"{kind}.track", actor, target_type=kind, target_id=entity.id, detail=detail)
     db.session.commit()
-    return users_with_characters_in(kind, entity.id)
+    user_ids = users_with_characters_in(kind, entity.id)
+    directors = db.session.scalars(
+        db.select(Character.user_id).where(Character.user_id.in_(user_ids), Character.is_director.is_(True))
+    ).all()
+    for user_id in set(directors):  # a Director role counts only where the corporation is a member
+        reconcile_directorships(user_id, f"{entity.name} is tracked as {tracked_as or 'nothing'} now")
+    return user_ids
 
 
 def track(kind, entity_id, tracked_as, actor):

@@ -38,10 +38,9 @@ def _corporation(corporation_id):
 
 
 def _members_query(corporation_id):
-    in_corp = db.select(Character.user_id).where(
-        Character.corporation_id == corporation_id, Character.user_id.is_not(None)
-    )
-    return db.select(User).where(User.id.in_(in_corp))
+    """Users whose main character is in the corporation (an alt there makes nobody a member)."""
+    mains = db.select(Character.id).where(Character.corporation_id == corporation_id)
+    return db.select(User).where(User.main_character_id.in_(mains))
 
 
 def _member(corporation, user_id):
@@ -67,7 +66,11 @@ def index():
     if current_user.is_admin:
         corps = tracked_corporations()
     else:
-        corps = [d.corporation for d in current_user.directorships if is_tracked(d.corporation)]
+        corps = [
+            d.corporation
+            for d in current_user.directorships
+            if is_tracked(d.corporation) and directs(current_user, d.corporation_id)
+        ]
     if len(corps) == 1:
         return redirect(url_for("director.corporation", corporation_id=corps[0].id))
     return render_template("director/index.html", corps=corps)
@@ -106,7 +109,8 @@ def _corporation_page(corp, decision_errors=None, status=200):
     else:
         chosen = ""
     query = query.options(
-        selectinload(User.characters),
+        selectinload(User.characters).selectinload(Character.corporation),
+        selectinload(User.characters).selectinload(Character.alliance),
         selectinload(User.keys).selectinload(Key.character),
         selectinload(User.grants),
     ).order_by(User.id)
@@ -143,9 +147,10 @@ def member(corporation_id, user_id):
 
 
 def _grant_form_choices(form):
-    services = db.session.scalars(
-        db.select(Service).where(Service.enabled.is_(True)).order_by(Service.name)
-    ).all()
+    query = db.select(Service).where(Service.enabled.is_(True)).order_by(Service.name)
+    if not current_user.is_admin:
+        query = query.where(Service.directors_may_grant.is_(True))
+    services = db.session.scalars(query).all()
     form.service.choices = choices([("", "Pick a service")] + [(s.slug, s.name) for s in services])
     return form
 

@@ -5,6 +5,7 @@ import logging
 from app import crypto
 from app.admin.models import record
 from app.clock import utcnow
+from app.corps.directors import drop_director_roles
 from app.corps.logic import find_character, refresh_affiliation
 from app.corps.models import Character
 from app.eve import get_client
@@ -73,6 +74,9 @@ def remove_key(user, key, actor=None):
         revoked = False
     record("key.remove", actor=actor or user, target=key, detail=f"{character.name} ({character.id})")
     db.session.delete(key)
+    if character.is_director:
+        db.session.flush()
+        drop_director_roles([character.id], "the key of its Director character was removed")
     return revoked
 
 
@@ -84,13 +88,38 @@ def discard_grant(refresh_token):
         log.warning("revoking a spare grant failed: %s", exc)
 
 
-def set_main(user, character_id):
-    """Make one of the user's characters their main."""
+class NotYours(KeyRefused):
+    """The character is not the user's (pages answer 404, so ids reveal nothing)."""
+
+
+def _own_character(user, character_id):
     character = db.session.get(Character, character_id)
     if character is None or character.user_id != user.id:
-        raise KeyRefused("That character is not yours.")
+        raise NotYours("That character is not yours.")
+    return character
+
+
+def set_main(user, character_id):
+    """Make one of the user's characters their main; only a character whose key is valid proves
+    where the member stands, so only such a character can be the main."""
+    character = _own_character(user, character_id)
+    if character.key is None or character.key.status != "valid":
+        raise KeyRefused(f"{character.name} has no valid key, so it cannot be your main: add it again first.")
     user.main_character_id = character.id
     record("user.main", actor=user, target=user, detail=f"{character.name} ({character.id})")
+    return character
+
+
+def release_character(user, character_id):
+    """Take a character without a key off the member's account (it is no longer theirs here)."""
+    character = _own_character(user, character_id)
+    if character.key is not None:
+        raise KeyRefused(f"Remove the key of {character.name} first.")
+    if user.main_character_id == character.id:
+        raise KeyRefused(f"{character.name} is your main character. Make another character your main first.")
+    character.user_id = None
+    character.is_director = False
+    record("character.release", actor=user, target=user, detail=f"{character.name} ({character.id})")
     return character
 
 

@@ -22,7 +22,7 @@ from app import crypto
 from app.access.state import reconcile_states
 from app.admin.models import record
 from app.clock import utcnow
-from app.corps.directors import DIRECTOR_ROLE, reconcile_directorships
+from app.corps.directors import drop_director_roles, record_director_role
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
@@ -32,6 +32,7 @@ from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check, retry_delay
 from app.keys.models import Key
+from app.keys.roles import holds_director_role
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ SELECT_KEY = (
 SLOT_TOLERANCE = 0.005  # a slot this close is "now"
 STALE_SLOT = 2.0  # a slot this far in the past no longer counts as a reservation
 UPSTREAM = "sso"
-ESI_UPSTREAM = "esi"
-ROLES_SCOPE = "esi-characters.read_corporation_roles.v1"
 
 REASON_REVOKED = "EVE refused the refresh token: the grant was revoked or has expired."
 REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
@@ -202,29 +201,11 @@ def _check(row, lock, attempt):
     missing = sorted(required - set(claims["scp"]))
     if missing:
         return _finish(row, "invalid", "Scopes no longer granted: " + ", ".join(missing), new_token)
-    director = _holds_director_role(client, row, tokens["access_token"], claims["scp"])
+    director = holds_director_role(client, row, tokens["access_token"], claims["scp"])
     verdict = _finish(row, "valid", None, new_token)
     if director is not None and (director or row.is_director):
-        reconcile_directorships(row.user_id, row.character_id, director)
+        record_director_role(row.user_id, row.character_id, director)
     return verdict
-
-
-def _holds_director_role(client, row, access_token, scopes):
-    """Whether the character holds ESI's Director role in a tracked corporation; None when unknown.
-
-    Asked only with the roles scope and only for tracked corporations; when ESI's governor says
-    wait, or ESI fails, the answer waits for the next check (a key's verdict never depends on it).
-    """
-    if ROLES_SCOPE not in scopes or not (row.tracked_as or row.alliance_tracked_as):
-        return None
-    if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
-        return None
-    try:
-        answer = client.roles(row.character_id, access_token)
-    except EveError as exc:
-        log.info("roles of character %s not read: %s", row.character_id, exc)
-        return None
-    return DIRECTOR_ROLE in (answer.get("roles") or [])
 
 
 def _claim_refresh(row, ttl):
@@ -298,6 +279,8 @@ def _finish(row, status, reason, extra=None):
             reconcile_states(conn, [row.user_id], now)
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
+    if status == "invalid" and row.is_director:
+        drop_director_roles([row.character_id], "the key of its Director character is invalid")
     return Verdict(
         "done",
         changed=changed,

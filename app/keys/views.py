@@ -10,7 +10,7 @@ from app.extensions import db
 from app.forms import ActionForm, require_action_form
 from app.keys import bp
 from app.keys.checks import being_checked
-from app.keys.logic import KeyRefused, remove_key, set_main, user_keys
+from app.keys.logic import KeyRefused, NotYours, release_character, remove_key, set_main, user_keys
 from app.keys.models import Key
 from tasks.keys import queue_check
 from tasks.services import queue_follow_up
@@ -102,10 +102,34 @@ def make_main(character_id):
     _checked_form()
     try:
         character = set_main(current_user, character_id)
-    except KeyRefused:
+    except NotYours:
         db.session.rollback()
         abort(404)
+    except KeyRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("keys.index"))
     db.session.commit()
     queue_follow_up(reconcile_user(current_user.id).follow_up)  # the main decides the member's standing
     flash(f"{character.name} is now your main character.", "success")
+    return redirect(url_for("keys.index"))
+
+
+@bp.post("/characters/<int:character_id>/release")
+@login_required
+def release(character_id):
+    """Take a character without a key off the member's account."""
+    _checked_form()
+    try:
+        character = release_character(current_user, character_id)
+    except NotYours:
+        db.session.rollback()
+        abort(404)
+    except KeyRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("keys.index"))
+    db.session.commit()
+    queue_follow_up(reconcile_user(current_user.id).follow_up)  # a hostile alt gone may lift a suspension
+    flash(f"{character.name} is no longer on your account.", "success")
     return redirect(url_for("keys.index"))

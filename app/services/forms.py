@@ -84,7 +84,23 @@ class ServiceForm(BaseForm):
     auto_states = MultiCheckboxField(
         "Given automatically to", choices=choices([(s, f"{s}s") for s in STATES])
     )
+    request_states = MultiCheckboxField(
+        "May ask for it",
+        choices=choices([(s, f"{s}s") for s in STATES]),
+        description="Members in these states see a Request button; nobody else can ask.",
+    )
     requires_approval = BooleanField("Requests need a director's approval")
+    directors_may_grant = BooleanField("Directors may give it by hand (admins always may)")
+    qualify = SelectField(
+        "Who must qualify",
+        default="main",
+        choices=choices(
+            [
+                ("main", "The main character (its corporation and alliance decide)"),
+                ("every", "Every character: none in a hostile corporation or alliance"),
+            ]
+        ),
+    )
     strict = BooleanField("Strict: suspend while any of the user's keys is invalid")
     enabled = BooleanField("Enabled", default=True)
     submit = SubmitField("Save")

@@ -24,9 +24,16 @@ class Service(db.Model):
     strict = db.Column(db.Boolean, nullable=False, default=False)
     enabled = db.Column(db.Boolean, nullable=False, default=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # The states whose members may ask for the service (it may still need a director's approval).
+    request_states = db.Column(db.String(64), nullable=False, default="", server_default="")
+    # Whether directors may give it by hand (admins always may).
+    directors_may_grant = db.Column(db.Boolean, nullable=False, default=False, server_default=db.true())
+    # Who must qualify: the main character only, or every character of the user (no hostile alt).
+    qualify = db.Column(db.String(8), nullable=False, default="main", server_default="main")
 
     __table_args__ = (
         db.CheckConstraint("kind IN ('webhook', 'forward_auth', 'discord')", name="kind_known"),
+        db.CheckConstraint("qualify IN ('main', 'every')", name="qualify_known"),
     )
 
     @property
@@ -44,6 +51,11 @@ class Service(db.Model):
     def auto_state_list(self):
         """The states that get this service automatically."""
         return [state for state in (self.auto_states or "").split(",") if state]
+
+    @property
+    def request_state_list(self):
+        """The states that may ask for this service."""
+        return [state for state in (self.request_states or "").split(",") if state]
 
     def __repr__(self):
         return f"<Service {self.slug} {self.kind}>"

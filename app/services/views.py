@@ -11,7 +11,7 @@ from app import crypto
 from app.access import FollowUp
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant
-from app.access.requests import request_access
+from app.access.requests import may_request, request_access
 from app.admin.models import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
@@ -60,7 +60,7 @@ def _services_page(note_errors=None, status=200):
         for s in db.session.scalars(
             db.select(Service).where(Service.enabled.is_(True)).order_by(Service.name)
         )
-        if s.id not in taken
+        if s.id not in taken and may_request(current_user, s)
     ]
     recent = db.session.scalars(
         db.select(AccessRequest)

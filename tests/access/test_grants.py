@@ -33,7 +33,13 @@ def receiver():
 
 
 def _service(db, slug="forum", kind="webhook", auto="member", url=None, **fields):
-    service = Service(slug=slug, name=slug.title(), kind=kind, auto_states=auto, **fields)
+    service = Service(
+        slug=slug,
+        name=slug.title(),
+        kind=kind,
+        auto_states=auto,
+        **{"request_states": "member,blue", "directors_may_grant": True, **fields},
+    )
     service.settings = (
         {"url": url or "http://127.0.0.1:9/none", "secret": SECRET} if kind == "webhook" else {}
     )

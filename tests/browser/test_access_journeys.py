@@ -58,7 +58,13 @@ def _director_of(db, make_user, corporation_id, username="director1"):
 
 
 def _service(db, slug, name, kind="webhook", auto="", url=None, **fields):
-    service = Service(slug=slug, name=name, kind=kind, auto_states=auto, **fields)
+    service = Service(
+        slug=slug,
+        name=name,
+        kind=kind,
+        auto_states=auto,
+        **{"request_states": "member,blue", "directors_may_grant": True, **fields},
+    )
     service.settings = {"url": url, "secret": SECRET} if kind == "webhook" else {}
     db.session.add(service)
     db.session.commit()

@@ -105,7 +105,7 @@ def test_nginx_auth_request_lets_a_granted_member_through_and_stops_everyone_els
 ):
     from app.keys.models import Key
 
-    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth")
+    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth", directors_may_grant=True)
     db.session.add(service)
     db.session.commit()
     key_id, made, _ = key_factory(status="valid")

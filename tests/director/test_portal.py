@@ -41,7 +41,14 @@ def world(db):
             )
         )
         ids[corp_id] = user.id
-    service = Service(slug="wiki", name="Wiki", kind="forward_auth", requires_approval=True)
+    service = Service(
+        slug="wiki",
+        name="Wiki",
+        kind="forward_auth",
+        requires_approval=True,
+        request_states="member,blue",
+        directors_may_grant=True,
+    )
     db.session.add(service)
     db.session.commit()
     return {

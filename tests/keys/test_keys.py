@@ -80,6 +80,15 @@ def test_picking_a_main(client, sandbox, db):
     login_new(client, sandbox, "Old Main")
     add_character(client, sandbox, name="New Main")
     new = db.session.scalar(db.select(Character).filter_by(name="New Main"))
+    # Not checked yet: a character whose key is not valid proves nothing, so it cannot be the main.
+    refused = client.post(
+        f"/characters/{new.id}/main", data={"csrf_token": _csrf(client)}, follow_redirects=True
+    )
+    assert "has no valid key, so it cannot be your main" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Character, new.id).user.main_character_id != new.id
+    new.key.status = "valid"  # as its first check would find
+    db.session.commit()
     response = client.post(f"/characters/{new.id}/main", data={"csrf_token": _csrf(client)})
     assert response.headers["Location"] == "/keys"
     db.session.expire_all()

@@ -6,7 +6,7 @@ from app.services.models import Service
 
 
 def _service(db, slug="wiki", kind="forward_auth"):
-    service = Service(slug=slug, name=slug.title(), kind=kind)
+    service = Service(slug=slug, name=slug.title(), kind=kind, directors_may_grant=True)
     service.settings = {"url": "http://127.0.0.1:9/x", "secret": "s" * 16} if kind == "webhook" else {}
     db.session.add(service)
     db.session.commit()

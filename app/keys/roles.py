@@ -1,0 +1,44 @@
+"""The roles call made with a key check: does the character hold ESI's Director role, in the
+corporation it is in at that moment?"""
+
+import logging
+
+from app.corps.directors import DIRECTOR_ROLE
+from app.eve.errors import EveError
+from app.jobs.setup import get_governor
+
+log = logging.getLogger(__name__)
+
+ESI_UPSTREAM = "esi"
+ROLES_SCOPE = "esi-characters.read_corporation_roles.v1"
+
+
+def holds_director_role(client, row, access_token, scopes):
+    """Whether the character holds the Director role in the corporation Bastion has it in; None
+    when unknown.
+
+    Asked only with the roles scope and only for corporations tracked as member; when ESI's
+    governor says wait, or ESI fails, the answer waits for the next check (a key's verdict never
+    depends on it). ESI answers with the roles the character holds where it is now, so a Director
+    role is credited only after ESI confirms the character is still in that corporation: a
+    character that moved holds no directorship in its old corporation.
+    """
+    if ROLES_SCOPE not in scopes or "member" not in (row.tracked_as, row.alliance_tracked_as):
+        return None
+    if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
+        return None
+    try:
+        answer = client.roles(row.character_id, access_token)
+        if DIRECTOR_ROLE not in (answer.get("roles") or []):
+            return False
+        if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
+            return None
+        where = client.affiliation([row.character_id])
+    except EveError as exc:
+        log.info("roles of character %s not read: %s", row.character_id, exc)
+        return None
+    now_in = next((r["corporation_id"] for r in where if r.get("character_id") == row.character_id), None)
+    if now_in != row.corporation_id:
+        log.info("character %s holds Director elsewhere (%s); not credited", row.character_id, now_in)
+        return False
+    return True
