@@ -218,7 +218,7 @@ def test_a_sync_held_back_by_its_services_backoff_shows_and_gives_up_in_time(
     user, _ = _member(db, key_factory)
     grant = _grant(db, user, service)
     receiver.status = 503
-    for attempt in range(1, 6):  # the receiver fails: its governor backs off after a run of 5xx
+    for _ in range(5):  # the receiver fails: its governor backs off after a run of 5xx
         assert sync_grant(grant.id, attempt=1).action == "retry"
     held = sync_grant(grant.id, attempt=1)
     assert held.action == "wait" and held.waiting_since is not None
