@@ -266,3 +266,41 @@ def test_esi_garbage_is_an_upstream_failure_not_a_crash(app, sandbox):
     sandbox.configure(esi_fault_rate=1.0, timeout_share=0.0, garbage_share=1.0)
     with app.app_context(), pytest.raises(UpstreamDown, match="malformed body"):
         get_client().status()
+
+
+def _directorships(db, key_id):
+    db.session.expire_all()
+    return [d.corporation_id for d in fresh(db, key_id).user.directorships]
+
+
+def test_a_director_role_counts_only_where_esi_says_the_character_is_and_ends_with_the_key(
+    db, sandbox, key_factory
+):
+    key_id, made, _ = key_factory(status="valid")
+    home = fresh(db, key_id).character.corporation_id
+    sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
+    assert check(key_id).action == "done"
+    assert _directorships(db, key_id) == [home]
+
+    # The character moved (Bastion has not noticed yet) and is Director in its new corporation:
+    # that role is not credited to the corporation it left.
+    elsewhere = sandbox.control("POST", "/corporations", json={"name": "New Home", "ticker": "NEWH"})
+    sandbox.control(
+        "POST", f"/characters/{made['character_id']}/move", json={"corporation_id": elsewhere["corporation_id"]}
+    )
+    sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
+    key = fresh(db, key_id)
+    key.next_check_at = utcnow()
+    db.session.commit()
+    assert check(key_id).action == "done"
+    assert _directorships(db, key_id) == []
+
+    # Back home and Director again; then the grant is revoked: the invalid key ends it.
+    sandbox.control("POST", f"/characters/{made['character_id']}/move", json={"corporation_id": home})
+    sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
+    assert check(key_id).action == "done"
+    assert _directorships(db, key_id) == [home]
+    sandbox.control("POST", "/grants/revoke", json={"character_id": made["character_id"]})
+    assert check(key_id).action == "done"
+    assert fresh(db, key_id).status == "invalid"
+    assert _directorships(db, key_id) == []
