@@ -88,11 +88,11 @@ def reconcile_user(user_id):
 
 
 def users_with_expired_grants(now=None):
-    """Ids of users holding a manual grant whose time is up."""
+    """Ids of users holding a grant by hand or on request whose time is up."""
     now = now or utcnow()
     return db.session.scalars(
         db.select(Grant.user_id)
-        .where(Grant.source == "manual", Grant.status != "revoked", Grant.expires_at <= now)
+        .where(Grant.source != "policy", Grant.status != "revoked", Grant.expires_at <= now)
         .distinct()
     ).all()
 
