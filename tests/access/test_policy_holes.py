@@ -138,7 +138,9 @@ def test_after_a_directors_revoke_asking_again_needs_approval(client, db, auth, 
     token = log_in(client, auth, member)
     client.post("/services/lounge/request", data={"csrf_token": token})
     assert grant_of(db, member, world["lounge"]).status == "revoked"  # not given back by asking
-    waiting = db.session.scalars(db.select(AccessRequest).filter_by(user_id=member.id, status="pending")).all()
+    waiting = db.session.scalars(
+        db.select(AccessRequest).filter_by(user_id=member.id, status="pending")
+    ).all()
     assert [r.service_id for r in waiting] == [world["lounge"]]
 
 

@@ -286,7 +286,9 @@ def test_a_director_role_counts_only_where_esi_says_the_character_is_and_ends_wi
     # that role is not credited to the corporation it left.
     elsewhere = sandbox.control("POST", "/corporations", json={"name": "New Home", "ticker": "NEWH"})
     sandbox.control(
-        "POST", f"/characters/{made['character_id']}/move", json={"corporation_id": elsewhere["corporation_id"]}
+        "POST",
+        f"/characters/{made['character_id']}/move",
+        json={"corporation_id": elsewhere["corporation_id"]},
     )
     sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
     key = fresh(db, key_id)

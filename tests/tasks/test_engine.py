@@ -169,7 +169,7 @@ def test_a_round_killed_mid_call_loses_no_character_and_the_moves_land(
 ):
     from app.corps import affiliation
     from app.corps.models import Character
-    from tasks.corps import schedule_affiliation
+    from tasks.corps import affiliation_round
 
     key_id, made, _ = key_factory(status="valid")
     target = sandbox.control("POST", "/corporations", json={"name": "Elsewhere Inc", "ticker": "ELSE"})
@@ -180,7 +180,7 @@ def test_a_round_killed_mid_call_loses_no_character_and_the_moves_land(
     fast = {"AFFILIATION_LEASE": "2", "AFFILIATION_MAX_WAIT": "0.1"}
     victim = consumer(periodic=False, extra_env=fast)
     affiliation.gather([made["character_id"]])
-    schedule_affiliation()
+    affiliation_round("full")  # a round now, whatever else the consumer finds to do
     wait_for(
         lambda: sandbox.stats()["in_flight"] >= 1 and redis_client.exists(redis_keys.AFFILIATION_PROCESSING),
         timeout=30,
