@@ -67,3 +67,13 @@ class WebhookReceiver:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def sign_in(page, username, password, next_path):
+    """Sign in through the login form as a local account, and wait to land past it."""
+    page.goto(f"/login?next={next_path}")
+    page.get_by_text("Admin account with a password").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)

@@ -95,13 +95,12 @@ def remove(key_id):
     return redirect(url_for("keys.index"))
 
 
-@bp.post("/characters/<int:character_id>/main")
-@login_required
-def make_main(character_id):
-    """Make one of the member's characters their main."""
+def _change_own_character(change, character_id, done):
+    """Apply a change to one of the member's characters, then reconcile their standing (the main
+    decides it; a hostile alt gone may lift a suspension). 404 for anyone else's character."""
     _checked_form()
     try:
-        character = set_main(current_user, character_id)
+        character = change(current_user, character_id)
     except NotYours:
         db.session.rollback()
         abort(404)
@@ -110,26 +109,20 @@ def make_main(character_id):
         flash(str(exc), "warning")
         return redirect(url_for("keys.index"))
     db.session.commit()
-    queue_follow_up(reconcile_user(current_user.id).follow_up)  # the main decides the member's standing
-    flash(f"{character.name} is now your main character.", "success")
+    queue_follow_up(reconcile_user(current_user.id).follow_up)
+    flash(done.format(name=character.name), "success")
     return redirect(url_for("keys.index"))
+
+
+@bp.post("/characters/<int:character_id>/main")
+@login_required
+def make_main(character_id):
+    """Make one of the member's characters their main."""
+    return _change_own_character(set_main, character_id, "{name} is now your main character.")
 
 
 @bp.post("/characters/<int:character_id>/release")
 @login_required
 def release(character_id):
     """Take a character without a key off the member's account."""
-    _checked_form()
-    try:
-        character = release_character(current_user, character_id)
-    except NotYours:
-        db.session.rollback()
-        abort(404)
-    except KeyRefused as exc:
-        db.session.rollback()
-        flash(str(exc), "warning")
-        return redirect(url_for("keys.index"))
-    db.session.commit()
-    queue_follow_up(reconcile_user(current_user.id).follow_up)  # a hostile alt gone may lift a suspension
-    flash(f"{character.name} is no longer on your account.", "success")
-    return redirect(url_for("keys.index"))
+    return _change_own_character(release_character, character_id, "{name} is no longer on your account.")

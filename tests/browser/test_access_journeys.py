@@ -15,7 +15,7 @@ from app.keys.models import Key
 from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from app.services.models import Service
 from tasks.services import queue_follow_up
-from tests.support import WebhookReceiver, wait_for
+from tests.support import WebhookReceiver, sign_in, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
@@ -31,12 +31,7 @@ def receiver():
 
 
 def _sign_in(page, username, next_path):
-    page.goto(f"/login?next={next_path}")
-    page.get_by_text("Admin account with a password").click()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    sign_in(page, username, PASSWORD, next_path)
 
 
 def _member(db, key_factory, username):

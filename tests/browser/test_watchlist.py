@@ -8,18 +8,14 @@ from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship, User
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.models import Key
+from tests.support import sign_in
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
 
 
 def _sign_in(page, username, next_path):
-    page.goto(f"/login?next={next_path}")
-    page.get_by_text("Admin account with a password").click()
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    sign_in(page, username, PASSWORD, next_path)
 
 
 def _person(db, username, role, characters):

@@ -122,17 +122,7 @@ def test_a_429_is_a_wait_not_a_failure(db, sandbox, key_factory):
 
 def test_a_refresh_cut_off_after_rotation_asks_for_reauthorisation(db, sandbox, key_factory):
     key_id, _, token = key_factory(status="valid")
-    # A worker sent the refresh and died before storing the new token: SSO rotated it, the
-    # database still holds the old one, and the claim it left is older than the lock TTL.
-    requests.post(
-        f"{sandbox.url}/v2/oauth/token",
-        data={"grant_type": "refresh_token", "refresh_token": token},
-        auth=(TEST_CLIENT_ID, TEST_CLIENT_SECRET),
-        timeout=10,
-    ).raise_for_status()
-    key = fresh(db, key_id)
-    key.refresh_started_at = utcnow() - timedelta(minutes=5)
-    db.session.commit()
+    _cut_off_after_rotation(db, sandbox, key_id, token)
     verdict = check(key_id)
     key = fresh(db, key_id)
     assert verdict.action == "done"
@@ -169,7 +159,8 @@ def test_a_removed_key_is_gone(db):
 
 
 def _cut_off_after_rotation(db, sandbox, key_id, token):
-    """A worker sent the refresh and died before storing the new token (SSO rotated it)."""
+    """A worker sent the refresh and died before storing the new token: SSO rotated it, the
+    database still holds the old one, and the claim it left is older than the lock TTL."""
     requests.post(
         f"{sandbox.url}/v2/oauth/token",
         data={"grant_type": "refresh_token", "refresh_token": token},
