@@ -138,7 +138,7 @@ def keep_poison(data, message, exc):
             args=list(getattr(message, "args", None) or ()),
             kwargs=dict(getattr(message, "kwargs", None) or {}),
             priority=getattr(message, "priority", None),
-            target=name.removeprefix("bastion."),
+            target=huey.short_name(name),
             error=error,
             traceback="".join(traceback.format_exception(exc)),
             attempts=0,

@@ -78,9 +78,19 @@ def _back():
     return redirect(safe_next(request.form.get("next"), default="admin.queue"))
 
 
-def _take_dead(dead_id):
-    """Take a dead task out of the store (after the form's check); None, said, when it is gone."""
+def _take_dead(dead_id, to_run=False):
+    """Take a dead task out of the store (after the form's check); None, said, when it is gone, or,
+    to_run, when it is a message this version cannot run (it stays, to be discarded)."""
     require_action_form()
+    if to_run:
+        waiting = deadstore.get(get_redis(), dead_id)
+        if waiting is not None and not deadstore.runnable(waiting):
+            flash(
+                f"{huey.short_name(waiting['name'])} was a message this version cannot run "
+                "(undecodable, or a task it does not know); it can only be discarded.",
+                "warning",
+            )
+            return None
     entry = deadstore.take(get_redis(), dead_id)
     if entry is None:
         flash("That task is no longer in the dead list: it was retried or discarded already.", "info")
@@ -92,16 +102,7 @@ def _take_dead(dead_id):
 @admin_required
 def retry_dead(dead_id):
     """Run a dead task again, with the same name and arguments."""
-    require_action_form()
-    waiting = deadstore.get(get_redis(), dead_id)
-    if waiting is not None and not deadstore.runnable(waiting):
-        flash(
-            f"{huey.short_name(waiting['name'])} was a message this version cannot run "
-            "(undecodable, or a task it does not know); it can only be discarded.",
-            "warning",
-        )
-        return _back()
-    entry = _take_dead(dead_id)
+    entry = _take_dead(dead_id, to_run=True)
     if entry is None:
         return _back()
     requeue(entry)
@@ -134,9 +135,8 @@ def retry_all_dead():
     db.session.commit()
     plural = "s" if count != 1 else ""
     left = deadstore.count(get_redis())
-    flash(
-        f"{count} dead task{plural} queued again." if count else "No dead task could be retried.", "success"
-    )
+    if count or not left:
+        flash(f"{count} dead task{plural} queued again." if count else "There were no dead tasks.", "success")
     if left:
         flash(f"{left} left that this version cannot run; read and discard them.", "warning")
     return _back()

@@ -64,7 +64,12 @@ def test_undecodable_and_unknown_messages_go_to_the_dead_store_with_their_raw_co
         "/admin/queue/dead/retry-all", data={"csrf_token": token}, follow_redirects=True
     )
     assert "1 left that this version cannot run" in all_retried.get_data(as_text=True)
+    assert "queued again" not in all_retried.get_data(as_text=True)
     assert deadstore.count(redis_client) == 1
+    last = deadstore.page(redis_client)[0]["id"]
+    client.post(f"/admin/queue/dead/{last}/discard", data={"csrf_token": token})
+    empty = client.post("/admin/queue/dead/retry-all", data={"csrf_token": token}, follow_redirects=True)
+    assert "There were no dead tasks." in empty.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("value", [2**70, 2**63, 0, -3, True, "7", 1.5])
