@@ -15,12 +15,26 @@ DIRECTOR_ROLE = "Director"
 
 def tracked_clause():
     """SQL: the corporation counts as member or blue, itself or through its alliance (join Alliance outer)."""
-    return db.or_(Corporation.tracked_as.in_(("member", "blue")), Alliance.tracked_as.in_(("member", "blue")))
+    return db.and_(
+        db.or_(Corporation.tracked_as.in_(("member", "blue")), Alliance.tracked_as.in_(("member", "blue"))),
+        _not_hostile(),
+    )
 
 
 def member_clause():
     """SQL: the corporation is tracked as member, itself or through its alliance (join Alliance outer)."""
-    return db.or_(Corporation.tracked_as == "member", Alliance.tracked_as == "member")
+    return db.and_(
+        db.or_(Corporation.tracked_as == "member", Alliance.tracked_as == "member"), _not_hostile()
+    )
+
+
+def _not_hostile():
+    """SQL: neither the corporation nor its alliance is tracked as hostile (hostile outweighs the rest,
+    as it does for a user's state)."""
+    return db.and_(
+        db.func.coalesce(Corporation.tracked_as, "") != "hostile",
+        db.func.coalesce(Alliance.tracked_as, "") != "hostile",
+    )
 
 
 def tracked_corporations():
@@ -34,8 +48,10 @@ def tracked_corporations():
 
 
 def _trackings(corporation):
+    """How the corporation and its alliance are tracked; nothing counts when either is hostile."""
     alliance = corporation.alliance.tracked_as if corporation.alliance is not None else None
-    return {corporation.tracked_as, alliance}
+    trackings = {corporation.tracked_as, alliance}
+    return set() if "hostile" in trackings else trackings
 
 
 def is_tracked(corporation):

@@ -267,3 +267,20 @@ def test_every_character_counts_where_the_policy_says_so(client, db, auth, world
     login_as("admin")
     page = client.get("/admin/watchlist").get_data(as_text=True)
     assert "Red Spy" in page and "Friendly Face" in page and "hostile" in page
+
+
+def test_a_member_corporation_inside_a_hostile_alliance_gives_directors_nothing(
+    client, db, auth, world, redis_client
+):
+    horde_corp = db.session.get(Corporation, ELSEWHERE)
+    horde_corp.tracked_as = "member"  # contradicted by its alliance, tracked as hostile: hostile wins
+    db.session.commit()
+    director = person(db, "Horde Director", ELSEWHERE, role="director")
+    assert director.state == "guest"
+    db.session.add(Directorship(user_id=director.id, corporation_id=ELSEWHERE, source="appointed"))
+    db.session.commit()
+    log_in(client, auth, director)
+    assert client.get(f"/director/corporations/{ELSEWHERE}").status_code == 404
+    record_director_role(director.id, director.main_character_id, True)
+    db.session.expire_all()
+    assert [d.source for d in db.session.get(User, director.id).directorships] == ["appointed"]
