@@ -121,6 +121,9 @@ class Config:
     # A round's hold on the ids it works on, renewed with each ESI call; a dead round's ids come back
     # to wait when it runs out.
     AFFILIATION_LEASE = _float("AFFILIATION_LEASE", 30.0)
+    # A removal of access that a key or an alt causes (an invalid key, a hostile alt) waits this long
+    # first, so that the member can fix it; leaving for a hostile or untracked corporation does not.
+    ACCESS_GRACE = _int("ACCESS_GRACE", 24 * 3600)
     # A grant's sync held back by its service's backoff waits at most this long, then fails.
     SYNC_MAX_WAIT = _float("SYNC_MAX_WAIT", 1800.0)
     HISTORY_DAYS = _int("HISTORY_DAYS", 14)

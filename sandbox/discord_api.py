@@ -2,7 +2,9 @@
 
 Routes under /discord: ``/discord/oauth2/authorize`` (the page a member sees), and under
 ``/discord/api/v10``: ``POST /oauth2/token``, ``GET /users/@me``, ``PUT /guilds/{g}/members/{u}``,
-``PUT`` / ``DELETE /guilds/{g}/members/{u}/roles/{r}``, ``PATCH /guilds/{g}/members/{u}``.
+``PUT`` / ``DELETE /guilds/{g}/members/{u}/roles/{r}``, ``PATCH /guilds/{g}/members/{u}``,
+``POST /users/@me/channels`` (open a DM channel) and ``POST /channels/{c}/messages`` (send a message;
+403 with code 50007 to a user who shares no guild with the bot or accepts no direct messages).
 Rate limits as Discord sends them: ``X-RateLimit-Limit``, ``-Remaining``, ``-Reset``,
 ``-Reset-After``, ``-Bucket``, ``-Scope``; a 429 carries ``{"message", "retry_after", "global"}``
 and ``Retry-After``. The control API registers applications, bots, users and guilds.
@@ -273,3 +275,51 @@ def modify_member(guild_id, user_id):
 def _member_json(guild, user_id):
     member = guild["members"][user_id]
     return {"user": world().users[user_id], "nick": member["nick"], "roles": sorted(member["roles"])}
+
+
+# Direct messages
+
+
+@bp.post("/api/v10/users/@me/channels")
+def create_dm():
+    """Open (or reuse) the DM channel with a user: 200 with the channel."""
+    refused, headers = _bot_call("dm-create")
+    if refused is not None:
+        return refused
+    body = request.get_json(silent=True) or {}
+    user_id = str(body.get("recipient_id") or "")
+    w = world()
+    if user_id not in w.users:
+        return _error(400, "Invalid Recipient(s)", 50033)
+    with w.lock:
+        channel_id = next((c for c, u in w.channels.items() if u == user_id), None)
+        if channel_id is None:
+            channel_id = w.new_id()
+            w.channels[channel_id] = user_id
+            w.counters["dm_channels"] += 1
+    return jsonify({"id": channel_id, "type": 1, "recipients": [w.users[user_id]]}), 200, headers
+
+
+@bp.post("/api/v10/channels/<channel_id>/messages")
+def create_message(channel_id):
+    """Send a message to a DM channel: 200 with the message; 403 (50007) when the user cannot get it."""
+    refused, headers = _bot_call(f"messages-{channel_id}")
+    if refused is not None:
+        return refused
+    w = world()
+    user_id = w.channels.get(channel_id)
+    if user_id is None:
+        return _error(404, "Unknown Channel", 10003)
+    body = request.get_json(silent=True) or {}
+    content = body.get("content")
+    if not isinstance(content, str) or not content or len(content) > 2000:
+        return make_response(jsonify({"message": "Invalid Form Body", "code": 50035}), 400)
+    shares_guild = any(user_id in guild["members"] for guild in w.guilds.values())
+    if user_id in w.closed_dms or not shares_guild:
+        return _error(403, "Cannot send messages to this user", 50007)
+    with w.lock:
+        message = {"id": w.new_id(), "channel_id": channel_id, "content": content, "at": time.time()}
+        w.messages[user_id].append(message)
+        w.counters["messages"] += 1
+    author = {"id": "1", "username": "Bastion bot", "bot": True}
+    return jsonify({**message, "author": author}), 200, headers

@@ -87,8 +87,26 @@ def members(guild_id):
         return {uid: {"nick": m["nick"], "roles": sorted(m["roles"])} for uid, m in guild["members"].items()}
 
 
+@control.get("/discord/users/<user_id>/messages")
+def messages(user_id):
+    """The direct messages the bot sent a user, oldest first."""
+    with world().lock:
+        return {"messages": list(world().messages.get(user_id, []))}
+
+
+@control.post("/discord/users/<user_id>/dms")
+def set_dms(user_id):
+    """Whether a user accepts direct messages: {"open": false} closes them."""
+    w = world()
+    if user_id not in w.users:
+        return {"error": "no such user"}, 404
+    with w.lock:
+        (w.closed_dms.discard if _body().get("open", True) else w.closed_dms.add)(user_id)
+    return {"open": user_id not in w.closed_dms}
+
+
 @control.get("/discord/stats")
 def stats():
-    """Discord's counters: 429s served, invalid requests."""
+    """Discord's counters: 429s served, invalid requests, DM channels opened, messages sent."""
     with world().lock:
         return dict(world().counters)

@@ -23,9 +23,12 @@ class DiscordWorld:
         self.codes = {}  # code -> (user id, client id, redirect uri, scopes)
         self.tokens = {}  # access token -> (user id, scopes, expires at)
         self.refresh_tokens = {}  # refresh token -> (user id, scopes)
+        self.channels = {}  # DM channel id -> user id
+        self.messages = defaultdict(list)  # user id -> [{"id", "content", "at"}] sent to them by DM
+        self.closed_dms = set()  # user ids who accept no direct messages
         self.windows = defaultdict(deque)  # (bot, bucket) -> times
         self.global_window = defaultdict(deque)  # bot -> times
-        self.counters = {"rate_limited": 0, "invalid_requests": 0}
+        self.counters = {"rate_limited": 0, "invalid_requests": 0, "dm_channels": 0, "messages": 0}
         self.next_id = DISCORD_EPOCH_ID
 
     def new_id(self):
@@ -37,7 +40,7 @@ class DiscordWorld:
         with self.lock:
             self.windows.clear()
             self.global_window.clear()
-            self.counters = {"rate_limited": 0, "invalid_requests": 0}
+            self.counters = {"rate_limited": 0, "invalid_requests": 0, "dm_channels": 0, "messages": 0}
 
 
 def world():

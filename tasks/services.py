@@ -7,12 +7,13 @@ from redis.exceptions import RedisError
 from app.access.models import Grant
 from app.access.reconcile import reconcile_user_grants, users_with_expired_grants
 from app.accounts.models import User
+from app.clock import utcnow
 from app.extensions import db
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.services.sync import grants_to_resync, sync_grant
-from tasks import PRIORITY_DEFAULT, app_task, worker_name
+from tasks import PRIORITY_DEFAULT, app_task, notices, worker_name
 from tasks.errors import GaveUp, TaskArgumentError, checked_id
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,11 @@ def enqueue_sync(grant_id, priority=PRIORITY_DEFAULT):
 
 
 def queue_follow_up(follow_up):
-    """Queue what a committed change to access calls for: syncs, and grants by hand ending on time.
+    """Queue what a committed change to access calls for: syncs, grants looked at again when they
+    expire or their grace period ends, and the direct messages of notices.
 
-    A Redis outage leaves the syncs to services.resync and the expiries to services.expire.
+    A Redis outage leaves the syncs to services.resync and the expiries to services.expire; the
+    notices still show in the app.
     """
     for grant_id in follow_up.syncs:
         try:
@@ -81,6 +84,16 @@ def queue_follow_up(follow_up):
             expire_grant.schedule(args=(grant_id,), eta=moment)
         except RedisError as exc:
             log.warning("could not schedule the expiry of grant %s: %s", grant_id, exc)
+    for notice_id in follow_up.messages:
+        try:
+            notices.message(notice_id)
+        except RedisError as exc:
+            log.warning("could not queue the direct message of notice %s: %s", notice_id, exc)
+    for notice_id, moment in follow_up.reminders:
+        try:
+            notices.message.schedule(args=(notice_id,), kwargs={"stage": "reminder"}, eta=moment)
+        except RedisError as exc:
+            log.warning("could not schedule the reminder of notice %s: %s", notice_id, exc)
 
 
 @app_task(name="services.expire", context=True)
@@ -100,10 +113,15 @@ def expire(task=None):
 
 @app_task(name="services.expire_grant", target="grant", context=True)
 def expire_grant(grant_id, task=None):
-    """One manual grant's time is up: reconcile its user's grants now."""
+    """A grant's time is up (a grant by hand expires, a grace period ends): reconcile its user's
+    grants now."""
     grant = db.session.get(Grant, checked_id(grant_id, "grant_id"))
     if grant is None:
         return "gone"
+    due = [t for t in (grant.expires_at, grant.ends_at) if t is not None]
+    if due and min(due) > utcnow():  # woken a little early: the grant's own time decides
+        expire_grant.schedule(args=(grant.id,), eta=min(due))
+        return "early"
     follow_up = reconcile_user_grants(grant.user)
     queue_follow_up(follow_up)
     return len(follow_up.syncs)

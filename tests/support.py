@@ -77,3 +77,18 @@ def sign_in(page, username, password, next_path):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def end_grace_periods(db):
+    """Time passes: every grant's grace period is over (its ends_at moves into the past)."""
+    from datetime import timedelta
+
+    from app.access.models import Grant
+    from app.clock import utcnow
+
+    db.session.expire_all()
+    ending = db.session.scalars(db.select(Grant).where(Grant.ends_at.is_not(None))).all()
+    for grant in ending:
+        grant.ends_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    return len(ending)

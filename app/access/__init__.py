@@ -15,12 +15,25 @@ from datetime import datetime
 class FollowUp:
     """What must happen once a change to access is committed.
 
-    syncs: ids of grants whose outside systems must hear of it; expiries: (grant id, moment)
-    of grants by hand to end on time.
+    syncs: ids of grants whose outside systems must hear of it; expiries: (grant id, moment) of
+    grants to look at again on time (a grant by hand that expires, a grace period that ends);
+    messages: ids of notices whose member is also told by direct message now; reminders:
+    (notice id, moment) of notices to send again shortly before access ends.
     """
 
     syncs: list[int] = field(default_factory=list)
     expiries: list[tuple[int, datetime]] = field(default_factory=list)
+    messages: list[int] = field(default_factory=list)
+    reminders: list[tuple[int, datetime]] = field(default_factory=list)
+
+    def merge(self, other):
+        """This follow-up and another, each sync once."""
+        return FollowUp(
+            syncs=list(dict.fromkeys(self.syncs + other.syncs)),
+            expiries=self.expiries + other.expiries,
+            messages=self.messages + other.messages,
+            reminders=self.reminders + other.reminders,
+        )
 
     @classmethod
     def of(cls, grants, expiring=None):

@@ -5,7 +5,7 @@ must follow (the syncs that tell the outside systems, the moment a grant ends), 
 queues, so a sync never reads a change that was not committed.
 """
 
-from app.access import FollowUp
+from app.access import FollowUp, notices
 from app.access.models import Grant
 from app.access.reconcile import reconcile_grants
 from app.admin.models import record
@@ -49,9 +49,9 @@ def give(user, service, source, by=None, expires_at=None, reason=None, action="g
         detail=f"{service.slug} for {user.display_name}{until}",
         reason=reason,
     )
-    changed = reconcile_grants(user)
+    follow_up = reconcile_grants(user)
     db.session.commit()
-    return grant, FollowUp.of([grant, *changed], expiring=grant)
+    return grant, FollowUp.of([grant], expiring=grant).merge(follow_up)
 
 
 def grant_manually(user, service, actor, expires_at=None, reason=None):
@@ -82,6 +82,8 @@ def revoke_manually(grant, actor, reason=None):
         raise AccessRefused("You cannot revoke your own grant here; ask another director or an admin.")
     grant.status = "revoked"
     grant.expires_at = None
+    grant.ends_at = grant.ending_reason = None
+    notices.resolve(grant)
     grant.reason = reason or f"Revoked by {actor.display_name}."
     grant.revoked_by = actor
     grant.sync_status = "pending"
@@ -92,6 +94,6 @@ def revoke_manually(grant, actor, reason=None):
         detail=f"{grant.service.slug} for {grant.user.display_name}",
         reason=reason,
     )
-    changed = reconcile_grants(grant.user)
+    follow_up = reconcile_grants(grant.user)
     db.session.commit()
-    return grant, FollowUp.of([grant, *changed])
+    return grant, FollowUp.of([grant]).merge(follow_up)

@@ -1,4 +1,4 @@
-"""Grants of users to services, and members' requests for them."""
+"""Grants of users to services, members' requests for them, and notices of access about to end."""
 
 from app.clock import utcnow
 from app.extensions import db
@@ -23,6 +23,9 @@ class Grant(db.Model):
     # Who ended it by hand (a director or an admin): asking again then needs a director's approval.
     revoked_by_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     expires_at = db.Column(db.DateTime, nullable=True, index=True)
+    # A removal in its grace period: access stays until ends_at unless the cause is fixed first.
+    ends_at = db.Column(db.DateTime, nullable=True, index=True)
+    ending_reason = db.Column(db.String(255), nullable=True)
     sync_status = db.Column(db.String(16), nullable=False, default="pending", index=True)
     # True once the outside system has been told of the grant (and until it is told of its end).
     provisioned = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
@@ -66,3 +69,34 @@ class AccessRequest(db.Model):
     user = db.relationship("User", foreign_keys=[user_id], backref="access_requests")
     service = db.relationship("Service")
     decided_by = db.relationship("User", foreign_keys=[decided_by_id])
+
+
+NOTICE_KINDS = ("ending", "ended")
+
+
+class Notice(db.Model):
+    """What a member is told about their access: a grant in its grace period ("ending"), or one that
+    ended ("ended"). Shown on every page until dismissed, or until the cause is fixed (resolved)."""
+
+    __tablename__ = "notices"
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    grant_id = db.Column(
+        db.Integer, db.ForeignKey("grants.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    kind = db.Column(db.String(16), nullable=False)
+    message = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    dismissed_at = db.Column(db.DateTime, nullable=True)
+    resolved_at = db.Column(db.DateTime, nullable=True)
+    # What became of the Discord direct message(s): sent at, skipped because, failed because.
+    dm_status = db.Column(db.String(255), nullable=True)
+
+    __table_args__ = (db.CheckConstraint("kind IN ('ending', 'ended')", name="kind_known"),)
+
+    user = db.relationship(
+        "User", backref=db.backref("notices", cascade="all, delete-orphan", passive_deletes=True)
+    )
+    grant = db.relationship("Grant")

@@ -2,10 +2,12 @@
 every character they hold and any grant by hand or on request. Pure decisions;
 app/access/reconcile.py applies them."""
 
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy.orm import aliased
 
+from app.access.state import PROVING_STATUSES, state_from
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -13,24 +15,49 @@ from app.services.models import Service
 
 
 class Facts(NamedTuple):
-    """What is known of a user beyond their state: a character whose key is invalid, and a character
-    in a corporation or alliance tracked as hostile (a description of it), each None when none."""
+    """What is known of a user beyond their state, for any service's policy.
+
+    invalid_character / hostile_character: a description of a character whose key is invalid, and
+    of one in a corporation or alliance tracked as hostile (None when none), with the character's
+    name and when the key was last checked. main_proves: the main character's key proves its
+    affiliation. affiliation_state: the state the main's corporation and alliance give (what the
+    user's state would be with a working key); it tells a removal caused by a key, which waits out
+    a grace period, from one caused by where the main is, which does not.
+    """
 
     invalid_character: str | None
     hostile_character: str | None
+    main_proves: bool = True
+    affiliation_state: str | None = None
+    invalid_checked_at: datetime | None = None
+    hostile_name: str | None = None
 
 
-def invalid_key_character(user):
-    """The name of a character of the user whose key is invalid, or None."""
-    key = db.session.scalars(
-        db.select(Key).where(Key.user_id == user.id, Key.status == "invalid").order_by(Key.id).limit(1)
+class Decision(NamedTuple):
+    """The grant a user should have for a service: status (None: no grant needed), source, reason,
+    and whether a removal it calls for waits out the grace period (graceful) or happens at once."""
+
+    status: str | None
+    source: str | None
+    reason: str | None
+    graceful: bool = False
+    cause: str | None = None  # what ends access: key, alt, state, expired, account (None: nothing)
+
+
+def _invalid_key(user):
+    """(character name, last checked) of a key of the user that is invalid, or None."""
+    return db.session.execute(
+        db.select(Character.name, Key.last_checked_at)
+        .join(Character, Character.id == Key.character_id)
+        .where(Key.user_id == user.id, Key.status == "invalid")
+        .order_by(Key.id)
+        .limit(1)
     ).first()
-    return key.character.name if key is not None else None
 
 
-def hostile_character(user):
-    """ "Name in [TICK] Corp, tracked as hostile" for a character of the user in a hostile
-    corporation or alliance, or None."""
+def _hostile(user):
+    """(character name, description) of a character of the user in a hostile corporation or
+    alliance, or None."""
     corp, alliance = aliased(Corporation), aliased(Alliance)
     row = db.session.execute(
         db.select(Character.name, corp.name, corp.ticker, corp.tracked_as, alliance.name, alliance.tracked_as)
@@ -45,12 +72,40 @@ def hostile_character(user):
         return None
     name, corp_name, ticker, corp_tracking, alliance_name, _ = row
     where = f"{corp_name} [{ticker}]" if corp_tracking == "hostile" else f"the alliance {alliance_name}"
-    return f"{name} is in {where}, tracked as hostile"
+    return name, f"{name} is in {where}, tracked as hostile"
+
+
+def _main_standing(user):
+    """(the main's key proves its affiliation, the state its corporation and alliance give)."""
+    if user.main_character_id is None:
+        return False, "guest"
+    corp, alliance = aliased(Corporation), aliased(Alliance)
+    row = db.session.execute(
+        db.select(Key.status, corp.tracked_as, alliance.tracked_as)
+        .select_from(Character)
+        .outerjoin(Key, Key.character_id == Character.id)
+        .outerjoin(corp, corp.id == Character.corporation_id)
+        .outerjoin(alliance, alliance.id == Character.alliance_id)
+        .where(Character.id == user.main_character_id)
+    ).first()
+    if row is None:
+        return False, "guest"
+    key_status, corp_tracking, alliance_tracking = row
+    return key_status in PROVING_STATUSES, state_from("valid", corp_tracking, alliance_tracking)
 
 
 def facts_about(user):
     """The facts about a user's characters that the policy of any service may need."""
-    return Facts(invalid_key_character(user), hostile_character(user))
+    invalid, hostile = _invalid_key(user), _hostile(user)
+    proves, affiliation = _main_standing(user)
+    return Facts(
+        invalid_character=invalid[0] if invalid else None,
+        hostile_character=hostile[1] if hostile else None,
+        main_proves=proves,
+        affiliation_state=affiliation,
+        invalid_checked_at=invalid[1] if invalid else None,
+        hostile_name=hostile[0] if hostile else None,
+    )
 
 
 def _in_force(grant, now):
@@ -63,38 +118,55 @@ def manual_in_force(grant, now):
     return grant is not None and grant.source == "manual" and _in_force(grant, now)
 
 
-def requested_in_force(grant, user, service, now):
-    """A grant the member asked for, in force while their state may still ask for the service."""
-    return (
+def _decide(state, user, service, grant, facts, now):
+    """(status, source, reason, cause) for a user in a given state; cause names what ends access."""
+    manual = manual_in_force(grant, now)
+    requested = (
         grant is not None
         and grant.source == "request"
         and _in_force(grant, now)
         and user.is_active_account
-        and user.state in service.request_state_list
+        and state in service.request_state_list
     )
+    automatic = state in service.auto_state_list and user.is_active_account
+    if not (manual or requested or automatic):
+        if grant is None or grant.status == "revoked":
+            return None, None, None, None
+        if grant.source != "policy" and grant.expires_at is not None and grant.expires_at <= now:
+            return "revoked", grant.source, "The grant expired.", "expired"
+        if not user.is_active_account:
+            return "revoked", grant.source, "The account is disabled.", "account"
+        if grant.source == "request":
+            return "revoked", "request", f"Given on request; {state}s may no longer ask for it.", "state"
+        return "revoked", grant.source, f"Not given automatically to {state}s.", "state"
+    source = "manual" if manual else "request" if requested else "policy"
+    if service.qualify == "every" and facts.hostile_character:
+        return "suspended", source, f"Every character must qualify: {facts.hostile_character}.", "alt"
+    if service.strict and facts.invalid_character:
+        return "suspended", source, f"The key of {facts.invalid_character} is invalid.", "key"
+    if source != "policy":
+        return "active", source, grant.reason, None
+    return "active", source, f"Given automatically to {state}s.", None
 
 
 def desired(user, service, grant, facts, now):
-    """(status, source, reason) the grant should have; status None when no grant is needed."""
-    manual = manual_in_force(grant, now)
-    requested = requested_in_force(grant, user, service, now)
-    automatic = user.state in service.auto_state_list and user.is_active_account
-    if not (manual or requested or automatic):
-        if grant is None or grant.status == "revoked":
-            return None, None, None
-        if grant.source != "policy" and grant.expires_at is not None and grant.expires_at <= now:
-            return "revoked", grant.source, "The grant expired."
-        if grant.source == "request":
-            return "revoked", "request", f"Given on request; {user.state}s may no longer ask for it."
-        return "revoked", grant.source, f"Not given automatically to {user.state}s."
-    source = "manual" if manual else "request" if requested else "policy"
-    if service.qualify == "every" and facts.hostile_character:
-        return "suspended", source, f"Every character must qualify: {facts.hostile_character}."
-    if service.strict and facts.invalid_character:
-        return "suspended", source, f"The key of {facts.invalid_character} is invalid."
-    if source != "policy":
-        return "active", source, grant.reason
-    return "active", source, f"Given automatically to {user.state}s."
+    """The Decision for a user's grant of a service.
+
+    A removal is graceful when a key or an alt causes it (an invalid key, a hostile alt, a main
+    whose key no longer proves where it is): fixing that keeps access. It is immediate when the
+    main character's corporation or alliance causes it (leaving for a hostile or untracked
+    corporation), or when someone decided it (a policy change, an expiry, a disabled account).
+    """
+    status, source, reason, cause = _decide(user.state, user, service, grant, facts, now)
+    graceful = cause in ("alt", "key")
+    if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, user.state):
+        # The state fell because the main's key stopped proving; with a working key would it stay?
+        graceful = _decide(facts.affiliation_state, user, service, grant, facts, now)[3] in (
+            None,
+            "alt",
+            "key",
+        )
+    return Decision(status, source, reason, graceful, cause)
 
 
 def any_service():

@@ -5,9 +5,13 @@ changes only what differs, writes each change to the audit log, and returns the 
 outside systems must hear of it. Running it twice changes nothing the second time.
 """
 
+from datetime import timedelta
 from typing import NamedTuple
 
-from app.access import FollowUp
+from flask import current_app
+
+from app.access import FollowUp, notices
+from app.access.explain import remedy, summary_of
 from app.access.models import Grant
 from app.access.policy import desired, facts_about
 from app.access.state import reconcile_states
@@ -26,20 +30,37 @@ class Reconciled(NamedTuple):
     follow_up: FollowUp
 
 
+REMOVED = ("suspended", "revoked")
+
+
 def reconcile_grants(user, now=None):
-    """Bring a user's grants in line with policy; returns the grants to sync (caller commits)."""
+    """Bring a user's grants in line with policy; returns what must follow (caller commits).
+
+    A removal that a key or an alt causes waits out ACCESS_GRACE first: the grant stays active
+    with ``ends_at`` set and the member is told; fixing the cause in time cancels it. A removal the
+    main character's corporation or someone's decision causes happens at once.
+    """
     now = now or utcnow()
+    grace = current_app.config["ACCESS_GRACE"]
     services = db.session.scalars(
         db.select(Service).where(Service.enabled.is_(True)).order_by(Service.id)
     ).all()
     grants = {g.service_id: g for g in db.session.scalars(db.select(Grant).where(Grant.user_id == user.id))}
     facts = facts_about(user)
+    follow_up = FollowUp()
     changed = []
     for service in services:
         grant = grants.get(service.id)
-        status, source, reason = desired(user, service, grant, facts, now)
+        decision = desired(user, service, grant, facts, now)
+        status, source, reason = decision.status, decision.source, decision.reason
         if status is None:
             continue
+        removing = grant is not None and grant.status == "active" and status in REMOVED
+        if removing and decision.graceful and grace > 0 and (grant.ends_at is None or grant.ends_at > now):
+            _hold(grant, decision, facts, now, grace, follow_up)
+            continue
+        if grant is not None and grant.ends_at is not None and not removing:
+            _keep(grant, facts, now)
         if grant is not None and (grant.status, grant.source) == (status, source):
             if source == "policy" and grant.reason != reason:
                 grant.reason = reason  # the same access, now for another state
@@ -59,22 +80,66 @@ def reconcile_grants(user, now=None):
                 grant.reason = reason
         grant.sync_status = "pending"
         grant.sync_error = None
+        if removing:
+            grant.ends_at = grant.ending_reason = None
+            notices.ended(grant, reason, remedy(decision, service, user, facts), now)
+        elif status == "active":
+            notices.resolve(grant, now)
         record(
             f"grant.{status}",
             None,
             target=grant,
-            detail=f"{service.slug}: {before} -> {status}",
+            detail=f"{service.slug}: {before} -> {status}. {summary_of(user, service, grant, facts, now)}",
             reason=reason,
         )
         changed.append(grant)
-    return changed
+    return follow_up.merge(FollowUp.of(changed))
+
+
+def _hold(grant, decision, facts, now, grace, follow_up):
+    """Start a grant's grace period (the member is told at once, and again shortly before the end),
+    or keep it running with the cause as it is now."""
+    fix = remedy(decision, grant.service, grant.user, facts)
+    if grant.ends_at is not None:
+        if grant.ending_reason != decision.reason:
+            grant.ending_reason = decision.reason[:255]
+            notices.changed(grant, fix)
+        return
+    grant.ends_at = now + timedelta(seconds=grace)
+    grant.ending_reason = decision.reason[:255]
+    notice = notices.ending(grant, fix, now)
+    record(
+        "grant.ending",
+        None,
+        target=grant,
+        detail=f"{grant.service.slug}: active until {grant.ends_at:%Y-%m-%d %H:%M:%S} UTC unless fixed. "
+        f"{summary_of(grant.user, grant.service, grant, facts, now)}",
+        reason=decision.reason,
+    )
+    follow_up.expiries.append((grant.id, grant.ends_at))
+    follow_up.messages.append(notice.id)
+    follow_up.reminders.append((notice.id, notices.reminder_at(grant.ends_at, grace)))
+
+
+def _keep(grant, facts, now):
+    """The cause of a removal was fixed within its grace period: access stays, the notice goes."""
+    cause = grant.ending_reason
+    grant.ends_at = grant.ending_reason = None
+    notices.resolve(grant, now)
+    record(
+        "grant.kept",
+        None,
+        target=grant,
+        detail=f"{grant.service.slug}: the removal was cancelled, its cause is fixed ({cause}). "
+        f"{summary_of(grant.user, grant.service, grant, facts, now)}",
+    )
 
 
 def reconcile_user_grants(user):
-    """Reconcile a user's grants and commit; returns what must follow (the syncs of changed grants)."""
+    """Reconcile a user's grants and commit; returns what must follow (syncs, notices, expiries)."""
     with write_transaction():
-        changed = reconcile_grants(user)
-    return FollowUp.of(changed)
+        follow_up = reconcile_grants(user)
+    return follow_up
 
 
 def reconcile_user(user_id):
@@ -88,12 +153,12 @@ def reconcile_user(user_id):
 
 
 def users_with_expired_grants(now=None):
-    """Ids of users holding a grant by hand or on request whose time is up."""
+    """Ids of users holding a grant by hand or on request whose time is up, or a grant whose grace
+    period is over."""
     now = now or utcnow()
+    expired = (Grant.source != "policy") & (Grant.status != "revoked") & (Grant.expires_at <= now)
     return db.session.scalars(
-        db.select(Grant.user_id)
-        .where(Grant.source != "policy", Grant.status != "revoked", Grant.expires_at <= now)
-        .distinct()
+        db.select(Grant.user_id).where(expired | (Grant.ends_at <= now)).distinct()
     ).all()
 
 

@@ -30,6 +30,8 @@ class User(UserMixin, db.Model):
     last_login_at = db.Column(db.DateTime, nullable=True)
     state_changed_at = db.Column(db.DateTime, nullable=True)
     reconciled_at = db.Column(db.DateTime, nullable=True)
+    # Notices of access about to end also go as a Discord direct message (when Discord is linked).
+    notify_by_dm = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
 
     __table_args__ = (
         db.CheckConstraint("role IN ('member', 'director', 'admin')", name="role_known"),

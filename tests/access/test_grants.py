@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.access import grants, requests
+from app.access import FollowUp, grants, requests
 from app.access.models import AccessRequest, Grant
 from app.access.reconcile import (
     reconcile_grants,
@@ -20,7 +20,7 @@ from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 from app.services.models import Service
 from app.services.sync import sync_grant
 from tasks.services import queue_follow_up
-from tests.support import WebhookReceiver
+from tests.support import WebhookReceiver, end_grace_periods
 
 SECRET = "hook-secret-123"
 
@@ -66,7 +66,7 @@ def test_policy_grants_are_reconciled_once_and_follow_the_state(db, key_factory,
     user, _ = _member(db, key_factory)
     grant = _grant(db, user, service)
     assert (grant.status, grant.source, grant.sync_status) == ("active", "policy", "pending")
-    assert reconcile_grants(user) == []  # a second run changes nothing
+    assert reconcile_grants(user) == FollowUp()  # a second run changes nothing
     db.session.commit()
     assert (
         db.session.scalar(db.select(db.func.count()).select_from(AuditEntry).filter_by(action="grant.active"))
@@ -89,7 +89,12 @@ def test_a_strict_service_is_suspended_while_any_key_is_invalid_naming_its_chara
     db.session.commit()
     queue_follow_up(reconcile_user_grants(user))
     grant = _grant(db, user, service)
-    assert grant.status == "suspended"
+    assert (grant.status, grant.ending_reason) == ("active", f"The key of {made['name']} is invalid.")
+    assert grant.ends_at > utcnow() + timedelta(hours=23)  # ACCESS_GRACE: a day to renew the key
+    assert end_grace_periods(db) == 1
+    queue_follow_up(reconcile_user_grants(user))
+    grant = _grant(db, user, service)
+    assert (grant.status, grant.ends_at) == ("suspended", None)
     assert grant.reason == f"The key of {made['name']} is invalid."
 
 
@@ -195,7 +200,7 @@ def test_a_member_who_moves_between_tracked_corporations_gets_an_update_event(
     user, _ = _member(db, key_factory)
     grant = _grant(db, user, service)
     assert sync_grant(grant.id).action == "done"
-    assert reconcile_grants(user) == []  # nothing changed: nothing to tell
+    assert reconcile_grants(user) == FollowUp()  # nothing changed: nothing to tell
     db.session.add(Corporation(id=98000999, name="Second Corp", ticker="SCND", tracked_as="member"))
     user.main_character.corporation_id = 98000999
     db.session.commit()
@@ -204,7 +209,7 @@ def test_a_member_who_moves_between_tracked_corporations_gets_an_update_event(
     events = [e for e, _, _ in receiver.received()]
     assert [e["event"] for e in events] == ["grant", "update"]
     assert events[1]["corporation"]["ticker"] == "SCND"
-    assert reconcile_grants(db.session.get(User, user.id)) == []
+    assert reconcile_grants(db.session.get(User, user.id)) == FollowUp()
 
 
 def test_a_sync_held_back_by_its_services_backoff_shows_and_gives_up_in_time(

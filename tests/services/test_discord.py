@@ -12,6 +12,7 @@ from app.keys.models import Key
 from app.services.models import DiscordLink, Service
 from app.services.sync import sync_grant
 from tasks.services import queue_follow_up
+from tests.support import end_grace_periods
 
 
 @pytest.fixture()
@@ -84,6 +85,12 @@ def test_a_member_links_discord_and_the_bot_gives_roles_and_nickname_then_takes_
         Key, db.session.scalars(db.select(Key.id).filter_by(user_id=user_id)).one()
     ).status = "invalid"
     db.session.commit()
+    queue_follow_up(reconcile_user(user_id).follow_up)
+    assert db.session.get(Grant, grant.id).ends_at is not None  # the key's grace period first
+    sync_grant(grant.id)
+    members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")
+    assert members[link.discord_user_id]["roles"] == sorted(guild["roles"].values())  # kept meanwhile
+    assert end_grace_periods(db) == 1
     queue_follow_up(reconcile_user(user_id).follow_up)
     assert sync_grant(grant.id).action == "done"
     members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")

@@ -115,6 +115,22 @@ def me(access_token):
     return request("GET", "/users/@me", token=access_token).json()
 
 
+def direct_message(discord_user_id, content):
+    """Send a member a direct message from the bot: open (or reuse) the DM channel, then post.
+
+    Discord answers 403 (code 50007) when the member accepts no messages from the bot; that comes
+    back as a ConnectorError that is not transient.
+    """
+    channel = request("POST", "/users/@me/channels", bot=True, json={"recipient_id": str(discord_user_id)})
+    try:
+        channel_id = channel.json().get("id")
+    except (ValueError, AttributeError):
+        channel_id = None
+    if not channel_id:
+        raise ConnectorError("Discord answered without a DM channel", transient=True)
+    request("POST", f"/channels/{channel_id}/messages", bot=True, json={"content": content[:2000]})
+
+
 def nickname(ticker, name):
     """ "[TICKER] Name", cut to Discord's 32 characters."""
     text = f"[{ticker}] {name}" if ticker else name
