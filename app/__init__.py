@@ -162,9 +162,26 @@ def register_template_context(app):
     for template_filter in (when, seconds, relative, clock):
         app.add_template_filter(template_filter)
 
+    def my_notices():
+        """The signed-in member's notices (access about to end, or ended), for every page."""
+        from flask_login import current_user
+
+        from app.access.notices import shown_to
+
+        if not current_user.is_authenticated:
+            return []
+        try:
+            return shown_to(current_user.id)
+        except Exception:  # an error page must render even when the database cannot
+            return []
+
     @app.context_processor
     def inject_globals():
-        return {"bastion_version": app.config["VERSION"], "demo_mode": app.config.get("DEMO", False)}
+        return {
+            "bastion_version": app.config["VERSION"],
+            "demo_mode": app.config.get("DEMO", False),
+            "my_notices": my_notices,
+        }
 
 
 def register_cli(app):

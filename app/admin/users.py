@@ -1,9 +1,10 @@
 """Admin pages for users: search, one user's page, roles and directorships."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import or_
 
+from app.access.explain import explain_all
 from app.accounts import logic as accounts
 from app.accounts.auth import admin_required
 from app.accounts.models import Directorship, User
@@ -56,6 +57,7 @@ def _user_page(user, role_form=None, appoint_form=None):
         appoint_form=appoint_form,
         action=ActionForm(),
         checking=being_checked([k.id for k in user.keys]),
+        explanations=explain_all(user),
     )
 
 
@@ -70,6 +72,20 @@ def _corp_choices():
 def user(user_id):
     """One user: characters and keys, grants, directorships, role."""
     return _user_page(_user(user_id))
+
+
+@bp.get("/users/<int:user_id>/access.json")
+@login_required
+@admin_required
+def user_access(user_id):
+    """Why the user has or lacks each service, as JSON for tooling."""
+    target = _user(user_id)
+    return jsonify(
+        {
+            "user": {"id": target.id, "name": target.display_name, "state": target.state},
+            "services": [e.as_json() for e in explain_all(target)],
+        }
+    )
 
 
 @bp.post("/users/<int:user_id>/role")

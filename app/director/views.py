@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import exists, func
 from sqlalchemy.orm import selectinload
 
+from app.access.explain import explain_all
 from app.access.grants import AccessRefused, grant_manually, revoke_manually
 from app.access.models import AccessRequest, Grant
 from app.access.requests import decide
@@ -164,6 +165,7 @@ def _member_page(corp, user, form, status=200, revoke_errors=None):
         form=form,
         revoke=RevokeForm(formdata=None),
         revoke_errors=revoke_errors or {},
+        explanations=explain_all(user),
     )
     return page, status
 

@@ -172,6 +172,9 @@ def overview():
             .select_from(Grant)
             .where(Grant.sync_status == "pending", Grant.sync_error.startswith(HELD_BACK))
         ),
+        "grants_ending": db.session.scalar(
+            db.select(func.count()).select_from(Grant).where(Grant.ends_at.is_not(None))
+        ),
         "pending_requests": db.session.scalar(
             db.select(func.count()).select_from(AccessRequest).where(AccessRequest.status == "pending")
         ),

@@ -8,10 +8,12 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_login import current_user, login_required
 
 from app import crypto
-from app.access import FollowUp
+from app.access import FollowUp, notices
+from app.access.explain import explain_all
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant
 from app.access.requests import may_request, request_access
+from app.accounts.auth import safe_next
 from app.admin.models import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
@@ -80,7 +82,34 @@ def _services_page(note_errors=None, status=200):
         or any(g.service.kind == "discord" for g in grants),
         discord_ready=bool(current_app.config["DISCORD_CLIENT_ID"]),
         note_errors=note_errors or {},
+        explanations=explain_all(current_user),
     ), status
+
+
+@bp.post("/notices/<int:notice_id>/dismiss")
+@login_required
+def dismiss_notice(notice_id):
+    """Hide one of my notices (it comes back with the reminder while access is still ending)."""
+    require_action_form()
+    if notices.dismiss(current_user.id, notice_id):
+        db.session.commit()
+    return redirect(safe_next(request.form.get("next"), "services.index"))
+
+
+@bp.post("/services/direct-messages")
+@login_required
+def direct_messages():
+    """Turn Discord direct messages about my access on or off."""
+    require_action_form()
+    wanted = request.form.get("enabled") == "1"
+    current_user.notify_by_dm = wanted
+    record("notices.dm", current_user, target=current_user, detail="on" if wanted else "off")
+    db.session.commit()
+    if wanted:
+        flash("You get a Discord direct message when your access is about to end.", "success")
+    else:
+        flash("No more Discord direct messages; notices still show here.", "info")
+    return redirect(url_for("services.index"))
 
 
 @bp.post("/services/<slug>/request")
