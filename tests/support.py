@@ -92,3 +92,68 @@ def end_grace_periods(db):
         grant.ends_at = utcnow() - timedelta(seconds=1)
     db.session.commit()
     return len(ending)
+
+
+def add_alt(db, sandbox, user_id, name="Alt Pilot", corporation_id=None):
+    """A second character with a valid key for a user, backed by a live grant in the sandbox; its id."""
+    from app import crypto
+    from app.corps.models import Character
+    from app.keys.models import Key
+
+    made = sandbox.control("POST", "/characters", json={"name": name, "corporation_id": corporation_id})
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": made["character_id"], "client_id": TEST_CLIENT_ID, "scopes": [SCOPE]},
+    )
+    db.session.add(
+        Character(
+            id=made["character_id"],
+            name=name,
+            user_id=user_id,
+            owner_hash=made["owner_hash"],
+            corporation_id=corporation_id,
+        )
+    )
+    db.session.flush()
+    db.session.add(
+        Key(
+            user_id=user_id,
+            character_id=made["character_id"],
+            owner_hash=made["owner_hash"],
+            scopes=SCOPE,
+            refresh_token_encrypted=crypto.encrypt(grant["refresh_token"]),
+            status="valid",
+        )
+    )
+    db.session.commit()
+    return made["character_id"]
+
+
+def link_discord(db, sandbox, user_id, username="valpilot"):
+    """A Discord account for a user, linked in Bastion and a member of a guild the bot is in (so that
+    the bot may send it direct messages); its Discord id."""
+    from app import crypto
+    from app.services.models import DiscordLink
+
+    who = sandbox.control("POST", "/discord/users", json={"username": username})
+    guild = sandbox.control("POST", "/discord/guilds", json={"name": "Alliance", "roles": ["Member"]})
+    world = sandbox.app.extensions["sandbox"]["discord"]
+    with world.lock:
+        world.guilds[guild["guild_id"]]["members"][who["id"]] = {"roles": set(), "nick": None}
+    db.session.add(
+        DiscordLink(
+            user_id=user_id,
+            discord_user_id=who["id"],
+            username=username,
+            access_token_encrypted=crypto.encrypt("unused-access-token"),
+        )
+    )
+    db.session.commit()
+    return who["id"]
+
+
+def direct_messages(sandbox, discord_user_id):
+    """The texts of the direct messages the sandbox's bot sent a Discord user."""
+    found = sandbox.control("GET", f"/discord/users/{discord_user_id}/messages")["messages"]
+    return [m["content"] for m in found]

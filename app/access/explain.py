@@ -175,12 +175,17 @@ def _refusal(service, user, facts, grant):
         if grant is not None and grant.status == "revoked" and grant.revoked_by is not None:
             return "Ask again below; a director must approve it."
         return "Ask for it below" + ("; a director approves." if service.requires_approval else ".")
-    wanted = sorted(set(service.auto_state_list) | set(service.request_state_list))
+    given = set(service.auto_state_list) | set(service.request_state_list)
+    wanted = [s for s in STATE_NAMES if s in given]
     if not wanted:
         return "Only a director or an admin can give it; ask one."
     if not facts.main_proves and user.main_character is not None:
         return f"Renew the key of your main character {user.main_character.name} on My keys."
     tracked = " or ".join(s for s in wanted if s != "guest") or "member"
+    if user.main_character is None:
+        return (
+            f"It is for {_names(wanted)}: add a character in a corporation tracked as {tracked} on My keys."
+        )
     return (
         f"It is for {_names(wanted)}: make a character in a corporation tracked as {tracked} "
         "your main on My keys, or ask a director."

@@ -6,10 +6,12 @@ are added; characters move; keys turn invalid (revoked at SSO, sold) and valid a
 removed by their member; corporations are
 tracked and untracked; admins appoint and dismiss directors; directors grant and revoke by hand
 (with expiry) and decide requests through their portal, in and out of their lane; members ask
-for services; policies change; the clock moves on. After every step, with every user reconciled:
-every active grant is justified by policy or by a live grant by hand or on request that policy
-allows; nothing policy gives is missing; no director action outside its scope succeeded; and
-every grant has its audit trail.
+for services; policies change; the clock moves on (grants by hand expire, grace periods end).
+After every step, with every user reconciled: every active grant is justified by policy or by a
+live grant by hand or on request that policy allows, or is in its grace period; nothing policy
+gives is missing; no access is removed before its grace period ends except by the main leaving
+for a hostile or untracked corporation (or by someone's decision); a fixed cause always cancels
+the removal; no director action outside its scope succeeded; and every grant has its audit trail.
 """
 
 from datetime import timedelta
@@ -311,9 +313,12 @@ class AccessModel(RuleBasedStateMachine):
 
     @rule()
     def time_passes(self):
-        # Grants by hand that were given with a future expiry now end: move their expiry into the past.
+        # Grants by hand that were given with a future expiry now end, and so do grace periods: move
+        # their ends into the past.
         for grant in self.db.session.scalars(self.db.select(Grant).where(Grant.expires_at.is_not(None))):
             grant.expires_at = utcnow() - timedelta(seconds=1)
+        for grant in self.db.session.scalars(self.db.select(Grant).where(Grant.ends_at.is_not(None))):
+            grant.ends_at = utcnow() - timedelta(seconds=1)
         self.db.session.commit()
 
     # ---- what must always be true ---------------------------------------------------------------
@@ -330,17 +335,22 @@ class AccessModel(RuleBasedStateMachine):
         main = db.session.get(Character, user.main_character_id) if user.main_character_id else None
         return main is not None and main.corporation_id == corporation_id
 
-    def _expected_state(self, user):
+    def _main_standing(self, user):
+        """(the main's key proves its affiliation, the state its corporation and alliance give)."""
         main = self.db.session.get(Character, user.main_character_id)
         key = self.db.session.scalars(self.db.select(Key).filter_by(character_id=main.id)).first()
-        if key is None or key.status not in ("valid", "error"):
-            return "guest"
         corp = self.db.session.get(Corporation, main.corporation_id)
         alliance = self.db.session.get(Alliance, main.alliance_id) if main.alliance_id else None
         tracked = {corp.tracked_as, alliance.tracked_as if alliance else None}
         if "hostile" in tracked:
-            return "guest"
-        return "member" if "member" in tracked else "blue" if "blue" in tracked else "guest"
+            where = "guest"
+        else:
+            where = "member" if "member" in tracked else "blue" if "blue" in tracked else "guest"
+        return key is not None and key.status in ("valid", "error"), where
+
+    def _expected_state(self, user):
+        proves, where = self._main_standing(user)
+        return where if proves else "guest"
 
     def _hostile_alt(self, user):
         for character in self.db.session.scalars(self.db.select(Character).filter_by(user_id=user.id)):
@@ -350,38 +360,70 @@ class AccessModel(RuleBasedStateMachine):
                 return True
         return False
 
+    @staticmethod
+    def _justified(grant, service, state, now):
+        live = (
+            grant is not None
+            and grant.status != "revoked"
+            and (grant.expires_at is None or grant.expires_at > now)
+        )
+        by_hand = live and grant.source == "manual"
+        on_request = live and grant.source == "request" and state in service.request_state_list
+        return by_hand or on_request or state in service.auto_state_list
+
     @invariant()
     def grants_are_justified_and_complete(self):
-        self._reconcile_all()
-        now = utcnow()
         db = self.db
+        db.session.expire_all()
+        now = utcnow()
+        # Each grant as the step left it: was it active, and was its grace period still running?
+        before = {
+            g.id: (g.status, g.ends_at is None or g.ends_at > now)
+            for g in db.session.scalars(db.select(Grant))
+        }
+        self._reconcile_all()
         for user_id in self.people:
             user = db.session.get(User, user_id)
             state = self._expected_state(user)
             assert user.state == state
+            proves, where = self._main_standing(user)
             invalid = db.session.scalars(db.select(Key).filter_by(user_id=user_id, status="invalid")).first()
             for name, service in self.services.items():
                 service = db.session.get(Service, service.id)
                 grant = db.session.scalars(
                     db.select(Grant).filter_by(user_id=user_id, service_id=service.id)
                 ).first()
-                live = (
-                    grant is not None
-                    and grant.status != "revoked"
-                    and (grant.expires_at is None or grant.expires_at > now)
-                )
-                by_hand = live and grant.source == "manual"
-                on_request = live and grant.source == "request" and state in service.request_state_list
+                justified = self._justified(grant, service, state, now)
                 by_policy = state in service.auto_state_list
-                justified = by_hand or on_request or by_policy
-                if grant is not None and grant.status in ("active", "suspended"):
-                    assert justified, (name, state, grant.status, grant.source, grant.reason)
+                blocked = (service.qualify == "every" and self._hostile_alt(user)) or (
+                    service.strict and invalid is not None
+                )
                 if by_policy:
                     assert grant is not None and grant.status in ("active", "suspended"), (name, state)
-                if grant is not None and grant.status in ("active", "suspended"):
-                    blocked = (service.qualify == "every" and self._hostile_alt(user)) or (
-                        service.strict and invalid is not None
+                if grant is None:
+                    continue
+                if justified and not blocked and grant.status != "revoked":
+                    # Nothing to remove: active, and a grace period that was running is cancelled.
+                    assert (grant.status, grant.ends_at) == ("active", None), (name, grant.reason)
+                    continue
+                # A key or an alt causes it (fixing it would keep access): the removal waits.
+                graceful = (justified and blocked) or (
+                    not justified
+                    and not proves
+                    and where != state
+                    and self._justified(grant, service, where, now)
+                )
+                was_active, grace_running = before.get(grant.id, ("none", True))
+                if graceful and was_active == "active" and grace_running:
+                    assert grant.status == "active" and grant.ends_at > now, (
+                        name,
+                        grant.status,
+                        grant.reason,
                     )
+                    continue
+                assert grant.ends_at is None, (name, grant.status, grant.ending_reason)
+                if grant.status in ("active", "suspended"):
+                    assert justified, (name, state, grant.status, grant.source, grant.reason)
                     assert grant.status == ("suspended" if blocked else "active"), (name, grant.reason)
 
     @invariant()
