@@ -61,6 +61,14 @@ def _names(states):
     return " and ".join(STATE_NAMES.get(s, s) for s in states) or "nobody"
 
 
+def _corp_name(corp):
+    """ "Name [TICK]", or the id while ESI has not told the name yet."""
+    if corp is None:
+        return "an unknown corporation"
+    name = corp.name or f"corporation {corp.id}"
+    return f"{name} [{corp.ticker}]" if corp.ticker else name
+
+
 def _standing(user, facts):
     """The step saying where the user's state comes from."""
     main = user.main_character
@@ -69,7 +77,7 @@ def _standing(user, facts):
     if main is None:
         return Step(f"State {user.state}: no main character yet.", "your characters", tone="bad")
     corp = main.corporation
-    where = f"{corp.name} [{corp.ticker}]" if corp is not None else "an unknown corporation"
+    where = _corp_name(corp)
     alliance = main.alliance
     tracking = [
         f"{corp.name} tracked as {corp.tracked_as}" if corp is not None and corp.tracked_as else None,

@@ -71,7 +71,10 @@ def _hostile(user):
     if row is None:
         return None
     name, corp_name, ticker, corp_tracking, alliance_name, _ = row
-    where = f"{corp_name} [{ticker}]" if corp_tracking == "hostile" else f"the alliance {alliance_name}"
+    if corp_tracking == "hostile":
+        where = f"{corp_name or 'a corporation'} [{ticker}]" if ticker else corp_name or "a corporation"
+    else:
+        where = f"the alliance {alliance_name}" if alliance_name else "an alliance"
     return name, f"{name} is in {where}, tracked as hostile"
 
 
