@@ -96,6 +96,11 @@ class BastionCollector:
             users.add_metric([name], count)
         yield keys
         yield users
+        yield GaugeMetricFamily(
+            "bastion_grants_ending",
+            "Grants in their grace period: access ends unless the cause is fixed",
+            value=counts["grants_ending"],
+        )
 
 
 def _authorised():

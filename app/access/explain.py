@@ -223,7 +223,10 @@ def explain(user, service, grant=None, facts=None, now=None):
         summary = f"Yes, until {_at(grant.ends_at)}: {grant.ending_reason}"
     elif live:
         summary = f"Yes: {grant.reason or decision.reason}"
-    elif grant is not None and grant.status in ("suspended", "revoked") and decision.status is not None:
+    elif grant is not None and (
+        grant.status == "suspended"
+        or (grant.status == "revoked" and (decision.status or grant.source != "policy"))
+    ):
         summary = f"No: {grant.reason}"
         fix = remedy(decision, service, user, facts) or (
             _refusal(service, user, facts, grant) if grant.status == "revoked" else None

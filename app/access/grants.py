@@ -6,7 +6,9 @@ queues, so a sync never reads a change that was not committed.
 """
 
 from app.access import FollowUp, notices
+from app.access.explain import summary_of
 from app.access.models import Grant
+from app.access.policy import facts_about
 from app.access.reconcile import reconcile_grants
 from app.admin.models import record
 from app.clock import utcnow
@@ -42,7 +44,7 @@ def give(user, service, source, by=None, expires_at=None, reason=None, action="g
     grant.revoked_by = None
     db.session.flush()
     until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
-    record(
+    entry = record(
         action,
         by or user,
         target=grant,
@@ -50,6 +52,7 @@ def give(user, service, source, by=None, expires_at=None, reason=None, action="g
         reason=reason,
     )
     follow_up = reconcile_grants(user)
+    entry.detail = f"{entry.detail}. {summary_of(user, service, grant, facts_about(user))}"
     db.session.commit()
     return grant, FollowUp.of([grant], expiring=grant).merge(follow_up)
 
@@ -87,7 +90,7 @@ def revoke_manually(grant, actor, reason=None):
     grant.reason = reason or f"Revoked by {actor.display_name}."
     grant.revoked_by = actor
     grant.sync_status = "pending"
-    record(
+    entry = record(
         "grant.revoked",
         actor,
         target=grant,
@@ -95,5 +98,6 @@ def revoke_manually(grant, actor, reason=None):
         reason=reason,
     )
     follow_up = reconcile_grants(grant.user)
+    entry.detail = f"{entry.detail}. {summary_of(grant.user, grant.service, grant, facts_about(grant.user))}"
     db.session.commit()
     return grant, FollowUp.of([grant]).merge(follow_up)

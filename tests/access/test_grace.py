@@ -274,3 +274,41 @@ def test_a_member_dismisses_a_notice_and_turns_direct_messages_off(
     )
     db.session.expire_all()
     assert db.session.get(User, user_id).notify_by_dm is False
+
+
+def test_grace_periods_are_counted_and_grants_by_hand_keep_their_trace(
+    app, client, db, sandbox, key_factory, make_user, redis_client
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from app.access import grants
+    from app.jobs import monitor
+
+    service_id = _service(db, strict=True, directors_may_grant=True)
+    wiki_id = _service(db, slug="wiki", auto="")
+    user_id, made = _member(db, key_factory)
+    alt = add_alt(db, sandbox, user_id, corporation_id=made["corporation_id"])
+    _set_key(db, alt, "invalid")
+    _reconcile(db, user_id)
+    assert monitor.overview()["grants_ending"] == 1
+    app.config["METRICS_TOKEN"] = "scrape"
+    try:
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape"}).get_data(as_text=True)
+    finally:
+        app.config["METRICS_TOKEN"] = ""
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["bastion_grants_ending"].samples[0].value == 1
+
+    admin = make_user(role="admin", username="boss")
+    user, wiki = db.session.get(User, user_id), db.session.get(Service, wiki_id)
+    grant, _ = grants.grant_manually(user, wiki, admin, reason="Op week")
+    grants.revoke_manually(grant, admin, reason="Op over")
+    entries = db.session.scalars(
+        db.select(AuditEntry)
+        .where(AuditEntry.action.in_(["grant.manual", "grant.revoked"]))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert [e.action for e in entries] == ["grant.manual", "grant.revoked"]
+    assert "Yes: Op week | State member: main character Val Pilot" in entries[0].detail
+    assert "No: Op over | State member" in entries[1].detail and "Revoked by boss." in entries[1].detail
+    assert _grant(db, user_id, service_id).ends_at is not None

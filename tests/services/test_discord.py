@@ -138,3 +138,49 @@ def test_the_sandbox_answers_429_as_discord_does(sandbox, guild):
     assert set(body) == {"message", "retry_after", "global"} and body["global"] is False
     assert float(limited.headers["Retry-After"]) >= 1
     assert requests.put(url, headers={"Authorization": "Bot wrong"}, timeout=5).status_code == 401
+
+
+def test_the_sandbox_sends_direct_messages_as_discord_does(sandbox, guild):
+    from tests.support import TEST_DISCORD_BOT_TOKEN
+
+    api = f"{sandbox.url}/discord/api/v10"
+    headers = {"Authorization": f"Bot {TEST_DISCORD_BOT_TOKEN}"}
+    member = sandbox.control("POST", "/discord/users", json={"username": "inside"})
+    stranger = sandbox.control("POST", "/discord/users", json={"username": "outside"})
+    world = sandbox.app.extensions["sandbox"]["discord"]
+    with world.lock:
+        world.guilds[guild["guild_id"]]["members"][member["id"]] = {"roles": set(), "nick": None}
+
+    def open_dm(user_id):
+        return requests.post(
+            f"{api}/users/@me/channels", json={"recipient_id": user_id}, headers=headers, timeout=5
+        )
+
+    channel = open_dm(member["id"]).json()
+    assert channel["type"] == 1 and channel["recipients"][0]["id"] == member["id"]
+    assert open_dm(member["id"]).json()["id"] == channel["id"]  # the same channel again
+    assert open_dm("123").status_code == 400
+    url = f"{api}/channels/{channel['id']}/messages"
+    sent = requests.post(url, json={"content": "hello"}, headers=headers, timeout=5)
+    assert sent.status_code == 200 and sent.json()["content"] == "hello"
+    assert sent.headers["X-RateLimit-Bucket"] == f"messages-{channel['id']}"
+    assert requests.post(url, json={"content": ""}, headers=headers, timeout=5).status_code == 400
+    assert (
+        requests.post(url, json={"content": "x"}, headers={"Authorization": "Bot no"}, timeout=5).status_code
+        == 401
+    )
+    answers = [requests.post(url, json={"content": "again"}, headers=headers, timeout=5) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]  # five a bucket, one used by the 400
+
+    closed = requests.post(
+        f"{api}/channels/{open_dm(stranger['id']).json()['id']}/messages",
+        json={"content": "hi"},
+        headers=headers,
+        timeout=5,
+    )
+    assert closed.status_code == 403 and closed.json()["code"] == 50007  # shares no guild with the bot
+    assert [
+        m["content"] for m in sandbox.control("GET", f"/discord/users/{member['id']}/messages")["messages"]
+    ] == ["hello", "again", "again", "again"]
+    stats = sandbox.control("GET", "/discord/stats")
+    assert (stats["dm_channels"], stats["messages"], stats["rate_limited"]) == (2, 4, 1)
