@@ -124,6 +124,18 @@ class Config:
     # A removal of access that a key or an alt causes (an invalid key, a hostile alt) waits this long
     # first, so that the member can fix it; leaving for a hostile or untracked corporation does not.
     ACCESS_GRACE = _int("ACCESS_GRACE", 24 * 3600)
+    # The incident guard: within GUARD_WINDOW seconds, more than max(MIN, SHARE) keys turning invalid
+    # (of the checks), members losing a grant (of members and blues) or characters leaving tracked
+    # corporations (of a round) is implausible: those are held and re-checked after GUARD_RECHECK.
+    GUARD_ENABLED = os.environ.get("GUARD_ENABLED", "true").lower() in ("1", "true", "yes")
+    GUARD_WINDOW = _float("GUARD_WINDOW", 600.0)
+    GUARD_RECHECK = _float("GUARD_RECHECK", 180.0)
+    GUARD_VERDICT_MIN = _int("GUARD_VERDICT_MIN", 20)
+    GUARD_VERDICT_SHARE = _float("GUARD_VERDICT_SHARE", 0.05)
+    GUARD_REMOVAL_MIN = _int("GUARD_REMOVAL_MIN", 10)
+    GUARD_REMOVAL_SHARE = _float("GUARD_REMOVAL_SHARE", 0.05)
+    GUARD_AFFILIATION_MIN = _int("GUARD_AFFILIATION_MIN", 10)
+    GUARD_AFFILIATION_SHARE = _float("GUARD_AFFILIATION_SHARE", 0.05)
     # A grant's sync held back by its service's backoff waits at most this long, then fails.
     SYNC_MAX_WAIT = _float("SYNC_MAX_WAIT", 1800.0)
     HISTORY_DAYS = _int("HISTORY_DAYS", 14)

@@ -94,6 +94,7 @@ def register_blueprints(app):
     from app.admin import bp as admin_bp
     from app.admin import corporations as _corporations  # noqa: F401
     from app.admin import dashboard as _dashboard  # noqa: F401
+    from app.admin import guard as _guard  # noqa: F401
     from app.admin import keys as _admin_keys  # noqa: F401
     from app.admin import queue as _queue  # noqa: F401
     from app.admin import services as _admin_services  # noqa: F401

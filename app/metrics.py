@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
+from app.access import guard
 from app.extensions import csrf
 from app.jobs import counters, monitor
 from app.jobs.connection import get_redis
@@ -96,6 +97,14 @@ class BastionCollector:
             users.add_metric([name], count)
         yield keys
         yield users
+        held = guard.status()
+        yield GaugeMetricFamily(
+            "bastion_guard_open", "1 while the incident guard holds removals", value=int(held["open"])
+        )
+        guarded = GaugeMetricFamily("bastion_guard_held", "What the incident guard holds", labels=["kind"])
+        for kind in ("keys", "grants", "characters"):
+            guarded.add_metric([kind], held[f"held_{kind}"])
+        yield guarded
         yield GaugeMetricFamily(
             "bastion_grants_ending",
             "Grants in their grace period: access ends unless the cause is fixed",

@@ -235,6 +235,26 @@ def revoke_grants():
     return {"revoked": sorted(ids)}
 
 
+@bp.post("/grants/unrevoke")
+def unrevoke_grants():
+    """Make revoked grants live again (by grant_id, character_id, or all: true); their current refresh
+    tokens work again."""
+    body = _body()
+    world = universe()
+    with world.lock:
+        found = [
+            g
+            for g in world.grants.values()
+            if body.get("all") or g.id == body.get("grant_id") or g.character_id == body.get("character_id")
+        ]
+        if not found:
+            raise LookupError("no matching grant")
+        for grant in found:
+            grant.revoked = False
+        world.dirty = True
+    return {"unrevoked": sorted(g.id for g in found)}
+
+
 @bp.route("/config", methods=["GET", "POST"])
 def config():
     """Read or change settings: latency_ms, fault_rate, sso_rate_limit, downtime, ..."""

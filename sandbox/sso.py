@@ -4,6 +4,7 @@ import base64
 import binascii
 import hashlib
 import secrets
+import random
 import time
 from urllib.parse import urlencode
 
@@ -220,9 +221,22 @@ def token():
     if grant_type == "authorization_code":
         return _exchange_code(world, client, public)
     if grant_type == "refresh_token":
+        if _spurious(world):
+            pause()
+            return error(400, "invalid_grant", error_description="Invalid refresh token. Token missing or expired.")
         return _refresh(world, client)
     pause()
     return error(400, "unsupported_grant_type", error_description="Use authorization_code or refresh_token.")
+
+
+def _spurious(world):
+    """A misbehaving SSO refuses this refresh although the grant is live (counted)."""
+    rate = world.config.get("spurious_invalid_grant_rate") or 0.0
+    if rate <= 0 or random.random() >= rate:  # noqa: S311  (a simulation, not a secret)
+        return False
+    with world.lock:
+        world.counters.spurious_invalid_grants += 1
+    return True
 
 
 def _exchange_code(world, client, public):

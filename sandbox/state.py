@@ -27,6 +27,11 @@ DEFAULT_CONFIG = {
     "bucket_limits": {"char-detail": 600, "status": 600},  # ESI bucket tokens per window
     "bucket_window_s": 900,
     "downtime": False,  # ESI answers 503 as during the daily downtime
+    # A misbehaving SSO: this share of refreshes is answered invalid_grant although the grant is
+    # live (nothing is revoked or rotated; setting it back to 0 restores every grant).
+    "spurious_invalid_grant_rate": 0.0,
+    # Wrong affiliation data: every character is reported in this corporation (and no alliance).
+    "affiliation_corporation_override": None,
 }
 
 
@@ -135,6 +140,7 @@ class Counters:
         self.affiliation_calls = 0
         self.affiliation_ids = 0
         self.affiliation_batches = []  # sizes of the first few hundred batches
+        self.spurious_invalid_grants = 0
 
     def snapshot(self, per_grant=False):
         """The counters as plain JSON-ready data."""
@@ -148,6 +154,7 @@ class Counters:
             "rotated_token_reuse": self.rotated_token_reuse,
             "overlapping_refreshes": self.overlapping_refreshes,
             "served_420": self.served_420,
+            "spurious_invalid_grants": self.spurious_invalid_grants,
             "served_429": self.sso_429 + self.esi_429,
             "sso_429": self.sso_429,
             "esi_429": self.esi_429,

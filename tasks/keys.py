@@ -5,6 +5,7 @@ import logging
 import random
 import time
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from app.access.policy import any_service
@@ -72,6 +73,13 @@ def validate(key_id, attempt=1, slot=None, task=None):
 def after_check(verdict):
     """A key changed: its user is reconciled (if the check did not already), and the character's
     affiliation is confirmed soon unless it was confirmed lately."""
+    for user_id in verdict.also_users:  # verdicts the incident guard took back
+        enqueue_reconcile(user_id)
+    for key_id in verdict.held_keys:  # checked again once the guard's re-check time has passed
+        recheck = current_app.config["GUARD_RECHECK"]
+        validate.schedule(
+            args=(key_id,), delay=recheck + random.uniform(0, recheck / 10), priority=PRIORITY_SWEEP
+        )  # noqa: S311
     if not verdict.changed or verdict.user_id is None:
         return
     if not verdict.reconciled or any_service():  # the check reconciled the state; grants follow here

@@ -4,6 +4,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from app.access import guard
 from app.access.models import Grant
 from app.access.reconcile import reconcile_user_grants, users_with_expired_grants
 from app.accounts.models import User
@@ -98,9 +99,11 @@ def queue_follow_up(follow_up):
 
 @app_task(name="services.expire", context=True)
 def expire(task=None):
-    """Manual grants whose time is up are revoked (unless the policy gives the service anyway)."""
+    """Grants whose time or grace period is up, and removals the incident guard held once it has
+    closed, are reconciled (a grant by hand ends unless the policy gives the service anyway)."""
     done = 0
-    for user_id in users_with_expired_grants():
+    guard.review()  # the incident guard closes once the recent window looks normal
+    for user_id in sorted(set(users_with_expired_grants()) | set(guard.users_with_held_grants())):
         user = db.session.get(User, user_id)
         if user is not None:
             follow_up = reconcile_user_grants(user)

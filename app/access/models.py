@@ -26,6 +26,9 @@ class Grant(db.Model):
     # A removal in its grace period: access stays until ends_at unless the cause is fixed first.
     ends_at = db.Column(db.DateTime, nullable=True, index=True)
     ending_reason = db.Column(db.String(255), nullable=True)
+    # A removal the incident guard holds: access stays until the guard closes or an admin applies it.
+    held_reason = db.Column(db.String(255), nullable=True)
+    held_at = db.Column(db.DateTime, nullable=True, index=True)
     sync_status = db.Column(db.String(16), nullable=False, default="pending", index=True)
     # True once the outside system has been told of the grant (and until it is told of its end).
     provisioned = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())

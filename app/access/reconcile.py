@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from flask import current_app
 
-from app.access import FollowUp, notices
+from app.access import FollowUp, guard, notices
 from app.access.explain import remedy, summary_of
 from app.access.models import Grant
 from app.access.policy import desired, facts_about
@@ -59,6 +59,19 @@ def reconcile_grants(user, now=None):
         if removing and decision.graceful and grace > 0 and (grant.ends_at is None or grant.ends_at > now):
             _hold(grant, decision, facts, now, grace, follow_up)
             continue
+        if removing and guard.hold_removal(user.id):
+            if grant.held_at is None:  # the incident guard doubts it: access stays meanwhile
+                grant.held_reason, grant.held_at = reason[:255], now
+                record(
+                    "grant.held",
+                    None,
+                    target=grant,
+                    detail=f"{service.slug}: removal held by the incident guard",
+                    reason=reason,
+                )
+            continue
+        if grant is not None and grant.held_at is not None:
+            grant.held_reason = grant.held_at = None
         if grant is not None and grant.ends_at is not None and not removing:
             _keep(grant, facts, now)
         if grant is not None and (grant.status, grant.source) == (status, source):

@@ -12,6 +12,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 
+from app.access import guard
+from app.access.state import state_from
 from app.clock import utcnow
 from app.corps.directors import drop_director_roles
 from app.corps.models import Alliance, Character, Corporation
@@ -99,6 +101,7 @@ class RoundResult:
         self.bad_ids = []
         self.wait = 0.0
         self.returned = 0
+        self.held = 0  # moves the incident guard held
 
 
 def put_back_abandoned():
@@ -176,16 +179,21 @@ def _apply(rows, result):
             ).where(chars.c.id.in_(list(by_id)))
         ).all()
         moved, left_as_directors = [], []
-        for character_id, corporation_id, alliance_id, user_id, is_director in current:
-            row = by_id[character_id]
-            if (corporation_id, alliance_id) != (row["corporation_id"], row.get("alliance_id")):
-                moved.append(
-                    {"cid": character_id, "corp": row["corporation_id"], "alli": row.get("alliance_id")}
-                )
-                if user_id is not None:
-                    result.changed_users.add(user_id)
-                if is_director and row["corporation_id"] != corporation_id:
-                    left_as_directors.append(character_id)
+        changes = [
+            (c, by_id[c[0]])
+            for c in current
+            if (c[1], c[2]) != (by_id[c[0]]["corporation_id"], by_id[c[0]].get("alliance_id"))
+        ]
+        leaving = _leaving_tracked(conn, changes)
+        held = set(leaving) if guard.hold_affiliation(len(current), len(leaving)) else set()
+        for (character_id, corporation_id, _alliance_id, user_id, is_director), row in changes:
+            if character_id in held:  # the incident guard doubts this round: nobody moves out yet
+                continue
+            moved.append({"cid": character_id, "corp": row["corporation_id"], "alli": row.get("alliance_id")})
+            if user_id is not None:
+                result.changed_users.add(user_id)
+            if is_director and row["corporation_id"] != corporation_id:
+                left_as_directors.append(character_id)
         if moved:
             conn.execute(
                 update(chars)
@@ -193,12 +201,54 @@ def _apply(rows, result):
                 .values(corporation_id=bindparam("corp"), alliance_id=bindparam("alli")),
                 moved,
             )
-        conn.execute(update(chars).where(chars.c.id.in_(list(by_id))).values(affiliation_checked_at=now))
+        conn.execute(
+            update(chars).where(chars.c.id.in_(list(set(by_id) - held))).values(affiliation_checked_at=now)
+        )
+        if held:  # looked up again once the guard's re-check time has passed
+            due_again = now - timedelta(
+                seconds=current_app.config["AFFILIATION_INTERVAL"] - current_app.config["GUARD_RECHECK"]
+            )
+            conn.execute(
+                update(chars).where(chars.c.id.in_(list(held))).values(affiliation_checked_at=due_again)
+            )
+            result.held = len(held)
         result.checked = len(current)
+    guard.note_held_characters(sorted(held))
     if left_as_directors:  # a Director role was held in the corporation they left
         drop_director_roles(left_as_directors, "its Director character left the corporation")
     if result.bad_ids:
         log.warning("ESI does not know characters %s", result.bad_ids)
+
+
+def _leaving_tracked(conn, changes):
+    """Ids of registered characters a round would move from a corporation tracked as member or blue
+    to one that is untracked or hostile (by corporation or alliance)."""
+    corps, alliances = Corporation.__table__, Alliance.__table__
+    corp_ids = {c[1] for c, _ in changes} | {row["corporation_id"] for _, row in changes}
+    alliance_ids = {c[2] for c, _ in changes if c[2]} | {
+        row.get("alliance_id") for _, row in changes if row.get("alliance_id")
+    }
+    tracking = dict(
+        conn.execute(select(corps.c.id, corps.c.tracked_as).where(corps.c.id.in_(corp_ids))).all()
+    )
+    allied = (
+        dict(
+            conn.execute(
+                select(alliances.c.id, alliances.c.tracked_as).where(alliances.c.id.in_(alliance_ids))
+            ).all()
+        )
+        if alliance_ids
+        else {}
+    )
+    leaving = []
+    for (character_id, corporation_id, alliance_id, user_id, _), row in changes:
+        if user_id is None:
+            continue
+        before = state_from("valid", tracking.get(corporation_id), allied.get(alliance_id))
+        after = state_from("valid", tracking.get(row["corporation_id"]), allied.get(row.get("alliance_id")))
+        if before in ("member", "blue") and after == "guest":
+            leaving.append(character_id)
+    return leaving
 
 
 def _ensure_entities(conn, corporation_ids, alliance_ids):

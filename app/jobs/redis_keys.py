@@ -17,6 +17,18 @@ AFFILIATION_PENDING = f"{PREFIX}:affiliation:pending"
 # The ids a round works on, and its lease: a round that dies leaves them for the upkeep to put back.
 AFFILIATION_PROCESSING = f"{PREFIX}:affiliation:processing"
 AFFILIATION_LEASE = f"{PREFIX}:affiliation:lease"
+# The incident guard: sliding windows of events per kind (all, and those that remove access), its
+# state (a hash: "<kind>:since", "<kind>:detail", "<kind>:applied_until"), and characters whose
+# affiliation it holds.
+GUARD_STATE = f"{PREFIX}:guard:state"
+GUARD_HELD_CHARACTERS = f"{PREFIX}:guard:held_characters"
+
+
+def guard_events(kind, removing):
+    """The sliding window of one kind of guarded event (all of them, or those that remove access)."""
+    return f"{PREFIX}:guard:{kind}:{'removing' if removing else 'all'}"
+
+
 # Set once by the first consumer to see this Redis; its absence means Redis lost its data.
 EPOCH = f"{PREFIX}:epoch"
 

@@ -33,6 +33,9 @@ class Key(db.Model):
     # The last refresh ended without knowing whether SSO rotated the token (timeout, 5xx, cut off).
     refresh_uncertain = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     error_since = db.Column(db.DateTime, nullable=True)
+    # A definitive verdict the incident guard holds (the key keeps its last status until a re-check).
+    held_reason = db.Column(db.String(255), nullable=True)
+    held_at = db.Column(db.DateTime, nullable=True, index=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -12,13 +12,14 @@ on the database.
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
 from app import crypto
+from app.access import guard
 from app.access.state import reconcile_states
 from app.admin.models import record
 from app.clock import utcnow
@@ -69,6 +70,7 @@ SELECT_KEY = (
 SLOT_TOLERANCE = 0.005  # a slot this close is "now"
 STALE_SLOT = 2.0  # a slot this far in the past no longer counts as a reservation
 UPSTREAM = "sso"
+HELD = "held by the incident guard"
 
 REASON_REVOKED = "EVE refused the refresh token: the grant was revoked or has expired."
 REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
@@ -93,6 +95,8 @@ class Verdict:
     user_id: int | None = None
     character_id: int | None = None
     message: str = ""
+    also_users: list = field(default_factory=list)  # others to reconcile (verdicts the guard took back)
+    held_keys: list = field(default_factory=list)  # keys the guard holds now, to check again later
 
 
 def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=None):
@@ -271,7 +275,16 @@ def _finish(row, status, reason, extra=None):
     if status == "valid":
         values["last_ok_at"] = now
     values.update(extra or {})
+    values.update(held_reason=None, held_at=None)
     changed = status != row.status
+    decision = guard.observe_check(row.id, changed and status == "invalid", row.status)
+    held = decision in ("hold", "opened")
+    if held:  # the incident guard doubts it: the key keeps its status and is checked again soon
+        for name in ("status", "reason", "consecutive_failures", "error_since"):
+            values.pop(name)
+        values.update(guard.hold_values(reason, now))
+        changed = False
+    also, also_keys = set(), []
     with write_transaction() as session:
         conn = session.connection()
         conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(**values))
@@ -279,7 +292,16 @@ def _finish(row, status, reason, extra=None):
             reconcile_states(conn, [row.user_id], now)
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
-    if status == "invalid" and row.is_director:
+        if held:
+            record(
+                "key.held",
+                target_type="key",
+                target_id=row.id,
+                detail=f"held by the incident guard: {reason}",
+            )
+        if decision == "opened":
+            also, also_keys = guard.hold_recent_verdicts(conn, row.id, now)
+    if status == "invalid" and row.is_director and not held:
         drop_director_roles([row.character_id], "the key of its Director character is invalid")
     return Verdict(
         "done",
@@ -288,6 +310,9 @@ def _finish(row, status, reason, extra=None):
         user_id=row.user_id,
         character_id=row.character_id,
         affiliation_stale=_affiliation_stale(row, now),
+        message=HELD if held else "",
+        also_users=sorted(also - {row.user_id}),
+        held_keys=[row.id, *also_keys] if held else [],
     )
 
 

@@ -1,0 +1,361 @@
+"""The incident guard: a misbehaving EVE never strips an alliance.
+
+Three kinds of event that remove access go through it: definitive key verdicts ("verdicts": a key
+turning invalid), removals of grants ("removals": a member losing a grant), and affiliation rounds
+("affiliation": characters leaving tracked corporations). Each kind keeps a sliding window in
+Redis; when what removes access within the window exceeds what is plausible (more than
+max(minimum, share) of what was seen), the kind opens: new verdicts and removals are held (keys
+keep their last status, grants stay active, characters keep their corporation), and held keys are
+re-checked after GUARD_RECHECK seconds. A kind closes by itself when, GUARD_RECHECK seconds after
+it opened, the recent window looks normal again; nothing held is applied by closing: each held key
+waits for its own re-check. An admin may apply what is held (the removals were real), discard it,
+or have everything re-checked now.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, update
+
+from app.access.models import Grant
+from app.access.state import reconcile_states
+from app.accounts.models import User
+from app.admin.models import record
+from app.clock import utcnow
+from app.extensions import db, write_transaction
+from app.jobs import redis_keys
+from app.jobs.connection import get_redis
+from app.keys.models import Key
+
+log = logging.getLogger(__name__)
+
+KINDS = ("verdicts", "removals", "affiliation")
+LABELS = {
+    "verdicts": "keys turning invalid",
+    "removals": "members losing a grant",
+    "affiliation": "characters leaving tracked corporations",
+}
+
+OBSERVE_LUA = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local minimum, share = tonumber(ARGV[3]), tonumber(ARGV[4])
+local removing, member = ARGV[5] == '1', ARGV[6]
+local recheck, kind, base = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, member)
+if removing then redis.call('ZADD', KEYS[2], now, member) end
+local seen, bad = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])
+if base <= 0 then base = seen end
+local since = redis.call('HGET', KEYS[3], kind .. ':since')
+if since then
+  if (not removing) and now - tonumber(since) >= recheck then
+    local recent = redis.call('ZCOUNT', KEYS[1], now - recheck, '+inf')
+    local recent_bad = redis.call('ZCOUNT', KEYS[2], now - recheck, '+inf')
+    if recent_bad <= math.max(minimum, share * recent) then
+      redis.call('HDEL', KEYS[3], kind .. ':since', kind .. ':detail')
+      return {'closed', seen, bad}
+    end
+  end
+  if removing then return {'hold', seen, bad} end
+  return {'pass', seen, bad}
+end
+local applied = tonumber(redis.call('HGET', KEYS[3], kind .. ':applied_until') or '0')
+if removing and now >= applied and bad > math.max(minimum, share * base) then
+  redis.call('HSET', KEYS[3], kind .. ':since', now)
+  return {'opened', seen, bad}
+end
+return {'pass', seen, bad}
+"""
+
+
+def _config(name):
+    return current_app.config[name]
+
+
+def _limits(kind):
+    prefix = {"verdicts": "GUARD_VERDICT", "removals": "GUARD_REMOVAL", "affiliation": "GUARD_AFFILIATION"}[
+        kind
+    ]
+    return _config(f"{prefix}_MIN"), _config(f"{prefix}_SHARE")
+
+
+def _observe(kind, member, removing, base=0, now=None):
+    """Count one event of a kind; ('pass' | 'hold' | 'opened' | 'closed', seen, removing) in the window."""
+    if not _config("GUARD_ENABLED"):
+        return "pass", 0, 0
+    now = time.time() if now is None else now
+    minimum, share = _limits(kind)
+    keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
+    args = (
+        now,
+        _config("GUARD_WINDOW"),
+        minimum,
+        share,
+        int(removing),
+        member,
+        _config("GUARD_RECHECK"),
+        kind,
+        base,
+    )
+    decision, seen, bad = get_redis().eval(OBSERVE_LUA, 3, *keys, *args)
+    decision = decision if isinstance(decision, str) else decision.decode()
+    if decision == "opened":
+        detail = f"{bad} {LABELS[kind]} in {_config('GUARD_WINDOW') / 60:.0f} min"
+        if kind != "removals":
+            detail += f", {100 * bad / max(seen, 1):.0f} % of {seen}"
+        get_redis().hset(redis_keys.GUARD_STATE, f"{kind}:detail", detail)
+        log.warning("incident guard opened for %s: %s; holding them", LABELS[kind], detail)
+    elif decision == "closed":
+        log.warning("incident guard closed for %s: the re-checks look normal", LABELS[kind])
+    return decision, seen, bad
+
+
+# Verdicts
+
+
+def observe_check(key_id, turns_invalid, previous, now=None):
+    """A key's check ended; turns_invalid when its verdict would make it invalid. 'hold' (keep the
+    key's status and re-check it later), 'opened' (hold it, and the recent verdicts are held too),
+    'pass' or 'closed' (record the verdict)."""
+    now = time.time() if now is None else now
+    member = f"{key_id}:{previous}:{now:.6f}"
+    return _observe("verdicts", member, turns_invalid, now=now)[0]
+
+
+def hold_values(reason, now):
+    """What a held verdict writes on the key: the reason and a re-check, status unchanged."""
+    return {
+        "held_reason": reason[:255],
+        "held_at": now,
+        "next_check_at": now + timedelta(seconds=_config("GUARD_RECHECK")),
+    }
+
+
+def hold_recent_verdicts(conn, except_key, now):
+    """The guard just opened: the verdicts of the window that already made keys invalid are held
+    too (each key back to its status before, with the reason kept); (users to reconcile, key ids)."""
+    members = get_redis().zrange(redis_keys.guard_events("verdicts", True), 0, -1)
+    previous = {}
+    for member in members:
+        key_id, status, _ = (member if isinstance(member, str) else member.decode()).split(":", 2)
+        if int(key_id) != except_key:
+            previous.setdefault(int(key_id), status)
+    keys = Key.__table__
+    users, held = set(), []
+    for key_id, status in previous.items():
+        row = conn.execute(
+            keys.select().where(keys.c.id == key_id, keys.c.status == "invalid", keys.c.held_at.is_(None))
+        ).first()
+        if row is None:
+            continue
+        values = hold_values(row.reason or "invalid", now)
+        conn.execute(update(keys).where(keys.c.id == key_id).values(status=status, reason=None, **values))
+        users.add(row.user_id)
+        held.append(key_id)
+    if users:
+        reconcile_states(conn, sorted(users), now)
+    return users, held
+
+
+# Removals
+
+
+def hold_removal(user_id, now=None):
+    """A member is about to lose a grant: True when the guard holds the removal."""
+    base = db.session.scalar(
+        db.select(func.count()).select_from(User).where(User.state.in_(("member", "blue")))
+    )
+    decision, _, _ = _observe("removals", str(user_id), True, base=base or 1, now=now)
+    return decision in ("hold", "opened")
+
+
+# Affiliation
+
+
+def hold_affiliation(checked, leaving, now=None):
+    """An affiliation round would move `leaving` of `checked` characters out of tracked
+    corporations: True when the guard holds those moves (a normal round closes the kind)."""
+    if not _config("GUARD_ENABLED") or not checked:
+        return False
+    redis, now = get_redis(), time.time() if now is None else now
+    minimum, share = _limits("affiliation")
+    state = redis.hgetall(redis_keys.GUARD_STATE)
+    plausible = leaving <= max(minimum, share * checked)
+    if float(state.get("affiliation:applied_until") or 0) > now:
+        return False
+    if "affiliation:since" in state:
+        if plausible:
+            redis.hdel(redis_keys.GUARD_STATE, "affiliation:since", "affiliation:detail")
+            log.warning("incident guard closed for affiliation: a round looked normal")
+            return False
+        return True
+    if plausible:
+        return False
+    detail = f"{leaving} of {checked} characters ({100 * leaving / checked:.0f} %) in one round"
+    redis.hset(redis_keys.GUARD_STATE, mapping={"affiliation:since": now, "affiliation:detail": detail})
+    log.warning("incident guard opened for affiliation: %s; holding the moves", detail)
+    return True
+
+
+def note_held_characters(character_ids):
+    if character_ids:
+        get_redis().sadd(redis_keys.GUARD_HELD_CHARACTERS, *character_ids)
+
+
+# What admins see and do
+
+
+def status(now=None):
+    """The guard for the dashboard: open kinds (since, detail), and what is held."""
+    now = time.time() if now is None else now
+    state = get_redis().hgetall(redis_keys.GUARD_STATE)
+    kinds = {}
+    for kind in KINDS:
+        since = state.get(f"{kind}:since")
+        if since is not None:
+            kinds[kind] = {
+                "since": float(since),
+                "detail": state.get(f"{kind}:detail", ""),
+                "label": LABELS[kind],
+            }
+    held_keys = db.session.scalar(db.select(func.count()).select_from(Key).where(Key.held_at.is_not(None)))
+    held_grants = db.session.scalar(
+        db.select(func.count()).select_from(Grant).where(Grant.held_at.is_not(None))
+    )
+    held_characters = get_redis().scard(redis_keys.GUARD_HELD_CHARACTERS)
+    db.session.commit()
+    return {
+        "open": bool(kinds),
+        "kinds": kinds,
+        "held_keys": held_keys,
+        "held_grants": held_grants,
+        "held_characters": held_characters,
+        "held": held_keys + held_grants + held_characters,
+    }
+
+
+def sample(limit=10):
+    """A few held keys and grants, newest first, to show with their reasons."""
+    keys = db.session.scalars(
+        db.select(Key).where(Key.held_at.is_not(None)).order_by(Key.held_at.desc()).limit(limit)
+    ).all()
+    grants = db.session.scalars(
+        db.select(Grant).where(Grant.held_at.is_not(None)).order_by(Grant.held_at.desc()).limit(limit)
+    ).all()
+    return keys, grants
+
+
+def review(now=None):
+    """Close kinds whose recent window looks normal again (the periodic look, as each check does)."""
+    redis, now = get_redis(), time.time() if now is None else now
+    state = redis.hgetall(redis_keys.GUARD_STATE)
+    closed = []
+    for kind in ("verdicts", "removals"):
+        since = state.get(f"{kind}:since")
+        if since is None or now - float(since) < _config("GUARD_RECHECK"):
+            continue
+        recheck = _config("GUARD_RECHECK")
+        minimum, share = _limits(kind)
+        recent_bad = redis.zcount(redis_keys.guard_events(kind, True), now - recheck, "+inf")
+        recent = redis.zcount(redis_keys.guard_events(kind, False), now - recheck, "+inf")
+        if kind == "removals":
+            recent = db.session.scalar(
+                db.select(func.count()).select_from(User).where(User.state.in_(("member", "blue")))
+            )
+            db.session.commit()
+        if recent_bad <= max(minimum, share * recent):
+            redis.hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
+            log.warning("incident guard closed for %s: the recent window looks normal", LABELS[kind])
+            closed.append(kind)
+    return closed
+
+
+def users_with_held_grants():
+    """Users whose held removals wait for the guard to close (reconciled again once it has)."""
+    if any(f"{k}:since" in get_redis().hgetall(redis_keys.GUARD_STATE) for k in ("removals",)):
+        return []
+    return db.session.scalars(db.select(Grant.user_id).where(Grant.held_at.is_not(None)).distinct()).all()
+
+
+def _reset(kinds, applied=False):
+    redis = get_redis()
+    pipe = redis.pipeline()
+    for kind in kinds:
+        pipe.delete(redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True))
+        pipe.hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
+        if applied:  # the admin said these removals are real: the window starts again, closed
+            pipe.hset(redis_keys.GUARD_STATE, f"{kind}:applied_until", time.time() + _config("GUARD_WINDOW"))
+    pipe.execute()
+
+
+def apply(actor):
+    """The removals are real: every held verdict is recorded, every held removal may happen, held
+    characters are looked up again at once. Returns (keys, grants, characters, users to reconcile)."""
+    now = utcnow()
+    held = db.session.scalars(db.select(Key).where(Key.held_at.is_not(None))).all()
+    users = set()
+    with write_transaction() as session:
+        for key in held:
+            key.status, key.reason = "invalid", key.held_reason
+            key.held_reason = key.held_at = None
+            users.add(key.user_id)
+        session.flush()
+        grants = session.scalars(db.select(Grant).where(Grant.held_at.is_not(None))).all()
+        for grant in grants:
+            grant.held_reason = grant.held_at = None
+            users.add(grant.user_id)
+        if held:
+            reconcile_states(session.connection(), sorted({k.user_id for k in held}), now)
+        record(
+            "guard.apply",
+            actor,
+            detail=f"applied {len(held)} held verdicts and {len(grants)} held removals",
+        )
+    characters = _take_held_characters()
+    _reset(KINDS, applied=True)
+    log.warning(
+        "incident guard: %s applied %s verdicts and %s removals", actor.display_name, len(held), len(grants)
+    )
+    return len(held), len(grants), characters, sorted(users)
+
+
+def discard(actor):
+    """What is held was spurious: keys keep their status (checked again on their usual cadence),
+    grants stay, characters keep their corporation until their next round. Returns the counts."""
+    with write_transaction() as session:
+        keys = session.execute(
+            update(Key).where(Key.held_at.is_not(None)).values(held_reason=None, held_at=None)
+        ).rowcount
+        grants = session.execute(
+            update(Grant).where(Grant.held_at.is_not(None)).values(held_reason=None, held_at=None)
+        ).rowcount
+        record("guard.discard", actor, detail=f"discarded {keys} held verdicts and {grants} held removals")
+    characters = len(_take_held_characters())
+    _reset(KINDS)
+    log.warning(
+        "incident guard: %s discarded what was held (%s keys, %s grants)", actor.display_name, keys, grants
+    )
+    return keys, grants, characters
+
+
+def recheck_now(actor):
+    """Every held key is due now; held characters are looked up again. Returns their ids."""
+    now = utcnow()
+    with write_transaction() as session:
+        key_ids = session.scalars(db.select(Key.id).where(Key.held_at.is_not(None))).all()
+        session.execute(update(Key).where(Key.held_at.is_not(None)).values(next_check_at=now))
+        record("guard.recheck", actor, detail=f"{len(key_ids)} held keys checked again now")
+    characters = sorted(int(c) for c in get_redis().smembers(redis_keys.GUARD_HELD_CHARACTERS))
+    return key_ids, characters
+
+
+def _take_held_characters():
+    redis = get_redis()
+    pipe = redis.pipeline()
+    pipe.smembers(redis_keys.GUARD_HELD_CHARACTERS)
+    pipe.delete(redis_keys.GUARD_HELD_CHARACTERS)
+    members, _ = pipe.execute()
+    return sorted(int(c) for c in members)

@@ -1,0 +1,95 @@
+"""The incident guard for admins: what it holds, and Re-check now, Apply and Discard."""
+
+import logging
+
+from flask import flash, redirect, render_template, request
+from flask_login import current_user, login_required
+from redis.exceptions import RedisError
+
+from app.access import guard
+from app.access.explain import explain
+from app.accounts.auth import admin_required, safe_next
+from app.admin import bp
+from app.corps import affiliation
+from app.forms import ActionForm, require_action_form
+from tasks.access import enqueue_reconcile
+from tasks.corps import schedule_affiliation
+from tasks.keys import queue_check
+
+log = logging.getLogger(__name__)
+
+
+@bp.app_context_processor
+def guard_banner():
+    """Every admin page shows the guard when it is open (a red banner)."""
+
+    def incident_guard():
+        try:
+            return guard.status()
+        except (RedisError, Exception):  # a banner must never break a page
+            return None
+
+    return {"incident_guard": incident_guard}
+
+
+@bp.get("/guard")
+@login_required
+@admin_required
+def guard_page():
+    """What the guard holds, with each decision's trace, and what an admin may do about it."""
+    keys, grants = guard.sample(limit=20)
+    traces = {g.id: explain(g.user, g.service, g) for g in grants}
+    return render_template(
+        "admin/guard.html", state=guard.status(), keys=keys, grants=grants, traces=traces, action=ActionForm()
+    )
+
+
+def _back():
+    return redirect(safe_next(request.form.get("next"), "admin.guard_page"))
+
+
+@bp.post("/guard/recheck")
+@login_required
+@admin_required
+def guard_recheck():
+    """Check every held key again now, and look held characters up again."""
+    require_action_form()
+    key_ids, characters = guard.recheck_now(current_user)
+    for key_id in key_ids:
+        queue_check(key_id)
+    if characters:
+        affiliation.gather(characters)
+        schedule_affiliation()
+    flash(f"{len(key_ids)} held keys and {len(characters)} characters are being checked again.", "info")
+    return _back()
+
+
+@bp.post("/guard/apply")
+@login_required
+@admin_required
+def guard_apply():
+    """The removals are real: record the held verdicts and let the held removals happen."""
+    require_action_form()
+    keys, grants, characters, users = guard.apply(current_user)
+    for user_id in users:
+        enqueue_reconcile(user_id)
+    if characters:
+        affiliation.gather(characters)
+        schedule_affiliation()
+    flash(
+        f"Applied: {keys} keys are invalid, {grants} held removals go ahead, "
+        f"{len(characters)} characters are looked up again.",
+        "warning",
+    )
+    return _back()
+
+
+@bp.post("/guard/discard")
+@login_required
+@admin_required
+def guard_discard():
+    """What is held was spurious: drop it; keys keep their status, grants stay."""
+    require_action_form()
+    keys, grants, characters = guard.discard(current_user)
+    flash(f"Discarded: {keys} held verdicts, {grants} held removals and {characters} held moves.", "success")
+    return _back()

@@ -1,0 +1,153 @@
+"""The incident guard with real consumer processes and the sandbox's faults: a storm of spurious
+invalid_grant answers is held, re-checked and released without anyone losing access; wrong
+affiliation data moves nobody; a mass removal is held until an admin applies it."""
+
+import pytest
+
+from app.access import guard
+from app.access.models import Grant
+from app.access.reconcile import reconcile_user
+from app.accounts.models import User
+from app.admin.models import AuditEntry
+from app.corps import affiliation
+from app.corps.models import Character, Corporation
+from app.keys.models import Key
+from app.services.models import Service
+from tasks.corps import affiliation_round
+from tasks.keys import queue_check
+from tests.support import csrf_token_from, wait_for
+
+GUARD = {
+    "GUARD_WINDOW": 120.0,
+    "GUARD_RECHECK": 3.0,
+    "GUARD_VERDICT_MIN": 4,
+    "GUARD_REMOVAL_MIN": 3,
+    "GUARD_AFFILIATION_MIN": 3,
+}
+FAST = {"RETRY_BASE": "0.2", "AFFILIATION_MAX_WAIT": "0.5"}
+
+
+@pytest.fixture()
+def guarded(app):
+    """The guard's settings of these tests, in the app and (through env) in the consumers."""
+    before = {name: app.config[name] for name in GUARD}
+    app.config.update(GUARD)
+    yield {**FAST, **{name: str(value) for name, value in GUARD.items()}}
+    app.config.update(before)
+
+
+def _members(db, key_factory, count):
+    """Members with valid keys, each holding the service given to members automatically."""
+    service = Service(slug="comms", name="Comms", kind="forward_auth", auto_states="member")
+    db.session.add(service)
+    db.session.commit()
+    users = []
+    for _ in range(count):
+        key_id, _, _ = key_factory(status="valid")
+        users.append(db.session.get(Key, key_id).user_id)
+    for user_id in users:
+        reconcile_user(user_id)
+    return users
+
+
+def _count(db, model, *where):
+    db.session.expire_all()
+    found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
+    db.session.commit()
+    return found
+
+
+def _status():
+    state = guard.status()
+    return state
+
+
+def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
+    db, sandbox, key_factory, consumer, guarded, redis_client
+):
+    users = _members(db, key_factory, 12)
+    consumer(workers=2, periodic=False, extra_env=guarded)
+    sandbox.configure(spurious_invalid_grant_rate=1.0)  # SSO refuses every refresh; nothing is revoked
+    for key_id in db.session.scalars(db.select(Key.id)).all():
+        queue_check(key_id)
+
+    wait_for(
+        lambda: _count(db, Key, Key.held_at.is_not(None)) == 12
+        and _count(db, Key, Key.status == "invalid") == 0,
+        timeout=30,
+        message=lambda: f"every verdict held; {_status()}",
+    )
+    state = _status()
+    assert state["open"] and "keys turning invalid" in state["kinds"]["verdicts"]["label"]
+    assert state["kinds"]["verdicts"]["detail"].startswith("5 keys turning invalid")  # it opened at the fifth
+    wait_for(
+        lambda: _count(db, Grant, Grant.ends_at.is_not(None)) == 0,
+        timeout=30,
+        message="grace periods taken back",
+    )
+    assert _count(db, User, User.state == "member") == len(users)
+    assert _count(db, Grant, Grant.status == "active") == len(users)
+
+    sandbox.configure(spurious_invalid_grant_rate=0.0)  # SSO recovers
+    wait_for(
+        lambda: _count(db, Key, Key.held_at.is_not(None)) == 0
+        and _count(db, Key, Key.status == "valid") == 12,
+        timeout=60,
+        message=lambda: f"the re-checks; {_status()}",
+    )
+    wait_for(lambda: guard.review() or not _status()["open"], timeout=30, message="the guard to close")
+    assert _count(db, Grant, Grant.status == "active") == len(users)
+    assert _count(db, AuditEntry, AuditEntry.action == "key.held") >= 8
+    assert _count(db, AuditEntry, AuditEntry.action.in_(["grant.suspended", "grant.revoked"])) == 0
+    assert sandbox.control("GET", "/stats")["spurious_invalid_grants"] >= 12
+
+
+def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
+    client, db, sandbox, key_factory, consumer, guarded, auth, make_user, redis_client
+):
+    users = _members(db, key_factory, 8)
+    consumer(workers=2, periodic=False, extra_env=guarded)
+    nowhere = sandbox.control("POST", "/corporations", json={"name": "Nowhere", "ticker": "NONE"})
+    sandbox.configure(affiliation_corporation_override=nowhere["corporation_id"])
+    characters = db.session.scalars(db.select(Character.id)).all()
+    affiliation.gather(characters)
+    affiliation_round("full")
+    wait_for(lambda: "affiliation" in _status()["kinds"], timeout=30, message="the guard to hold the round")
+    assert _status()["held_characters"] == 8
+    assert _count(db, Character, Character.corporation_id == nowhere["corporation_id"]) == 0
+    assert _count(db, User, User.state == "member") == len(users)
+
+    sandbox.configure(affiliation_corporation_override=None)  # ESI answers right again
+    make_user(role="admin", username="boss")
+    auth.login("boss")
+    token = csrf_token_from(client.get("/admin/guard").get_data(as_text=True))
+    assert client.post("/admin/guard/recheck", data={"csrf_token": token}).status_code == 302
+    wait_for(
+        lambda: "affiliation" not in _status()["kinds"], timeout=30, message="a normal round to close it"
+    )
+    assert _count(db, User, User.state == "member") == len(users)
+    assert _count(db, AuditEntry, AuditEntry.action == "guard.recheck") == 1
+
+
+def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_user, guarded, redis_client):
+    users = _members(db, key_factory, 8)
+    for corp in db.session.scalars(db.select(Corporation)):
+        corp.tracked_as = None  # every member corporation untracked at once
+    db.session.commit()
+    for user_id in users:
+        reconcile_user(user_id)
+    assert _count(db, User, User.state == "guest") == 8  # state follows at once
+    removed = _count(db, Grant, Grant.status == "revoked")
+    held = _count(db, Grant, Grant.held_at.is_not(None))
+    assert removed <= 4 and removed + held == 8  # at most max(3, 5 %) + 1 before the guard opened
+    assert _status()["kinds"]["removals"]["label"] == "members losing a grant"
+    reconcile_user(users[-1])  # held again, not applied
+    assert _count(db, Grant, Grant.held_at.is_not(None)) == held
+
+    admin = make_user(role="admin", username="boss")
+    keys, grants, _, to_reconcile = guard.apply(admin)
+    assert (keys, grants) == (0, held)
+    for user_id in to_reconcile:
+        reconcile_user(user_id)
+    assert _count(db, Grant, Grant.status == "revoked") == 8
+    assert not _status()["open"]
