@@ -1,4 +1,4 @@
-"""``python -m bench <sweep|chaos|dashboard> [options] --json``: one JSON object on stdout."""
+"""``python -m bench <sweep|chaos|dashboard|incident> [options] --json``: one JSON object on stdout."""
 
 import argparse
 import json
@@ -46,6 +46,27 @@ def parse(argv):
     chaos.add_argument("--seed", type=int, default=None)
     chaos.add_argument("--timeout", type=float, default=1200)
     chaos.add_argument("--json", action="store_true")
+    incident = sub.add_parser("incident", help="a misbehaving EVE during a sweep, and the incident guard")
+    incident.add_argument("--keys", type=int, default=1000)
+    incident.add_argument("--users", type=int, default=300, help="users the keys belong to (mains and alts)")
+    incident.add_argument("--storm-s", type=float, default=60.0, help="seconds SSO answers invalid_grant")
+    incident.add_argument(
+        "--storm-delay-s", type=float, default=3.0, help="seconds into the sweep the storm starts"
+    )
+    incident.add_argument("--recheck-s", type=float, default=180.0, help="GUARD_RECHECK for this run")
+    incident.add_argument(
+        "--real", action="store_true", help="every grant truly revoked; an admin presses Apply"
+    )
+    incident.add_argument(
+        "--wrong-affiliation", action="store_true", help="ESI puts everyone in one corporation"
+    )
+    incident.add_argument("--sso-limit", type=int, default=30, help="token requests per second (known)")
+    incident.add_argument("--latency-ms", type=int, default=20)
+    incident.add_argument("--workers", type=int, default=8)
+    incident.add_argument("--consumers", type=int, default=2)
+    incident.add_argument("--fault-rate", type=float, default=0.0)
+    incident.add_argument("--timeout", type=float, default=900)
+    incident.add_argument("--json", action="store_true")
     dashboard = sub.add_parser("dashboard", help="admin pages' latency over HTTP with a big state seeded")
     dashboard.add_argument("--keys", type=int, default=10000)
     dashboard.add_argument("--dead", type=int, default=1000)
@@ -78,6 +99,8 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "sweep":
         from bench.sweep import run
+    elif args.command == "incident":
+        from bench.incident import run
     elif args.command == "dashboard":
         from bench.dashboard import run
     else:

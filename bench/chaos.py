@@ -24,7 +24,12 @@ def run(args):
     """Run the chaos benchmark; returns the result as a dict."""
     rng = random.Random(args.seed)
     postgres = PostgresServer().start() if args.db_restarts else None
-    harness = Harness(args.keys, workers=args.workers, database_url=postgres.url if postgres else None)
+    # The moved characters leave the tracked corporation on purpose: the incident guard is told that
+    # many may leave in one round (it would otherwise, rightly, hold them for an admin).
+    guard_env = {"GUARD_AFFILIATION_MIN": str(args.moves + 1)} if args.moves else {}
+    harness = Harness(
+        args.keys, workers=args.workers, database_url=postgres.url if postgres else None, extra_env=guard_env
+    )
     events = sorted(
         [(rng.uniform(0.05, 0.9), "kill") for _ in range(args.kills)]
         + [(rng.uniform(0.1, 0.8), "redis") for _ in range(args.redis_restarts)]

@@ -1,0 +1,103 @@
+"""The incident guard in a real browser, with real consumers and the sandbox: an admin sees the
+banner and the card, then applies real revocations, or discards what a misbehaving SSO caused."""
+
+from pathlib import Path
+
+import pytest
+
+from app.access.models import Grant
+from app.access.reconcile import reconcile_user
+from app.keys.models import Key
+from app.services.models import Service
+from tasks.keys import queue_check
+from tests.support import sign_in, wait_for
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "fly safe o7 always"
+GUARD = {"GUARD_WINDOW": 300.0, "GUARD_RECHECK": 60.0, "GUARD_VERDICT_MIN": 3, "GUARD_REMOVAL_MIN": 3}
+
+
+@pytest.fixture()
+def guarded(app):
+    before = {name: app.config[name] for name in (*GUARD, "ACCESS_GRACE")}
+    app.config.update(GUARD, ACCESS_GRACE=0)
+    yield {"RETRY_BASE": "0.2", "ACCESS_GRACE": "0", **{name: str(value) for name, value in GUARD.items()}}
+    app.config.update(before)
+
+
+def _storm(db, sandbox, key_factory, consumer, env, count=8, revoke=False):
+    """Members whose checks all come back invalid_grant (revoked for real, or a misbehaving SSO),
+    until the guard holds every verdict."""
+    db.session.add(Service(slug="comms", name="Comms", kind="forward_auth", auto_states="member"))
+    db.session.commit()
+    made = [key_factory(status="valid") for _ in range(count)]
+    for key_id, _, _ in made:
+        reconcile_user(db.session.get(Key, key_id).user_id)
+    consumer(workers=2, periodic=False, extra_env=env)
+    if revoke:
+        for _, character, _ in made:
+            sandbox.control("POST", "/grants/revoke", json={"character_id": character["character_id"]})
+    else:
+        sandbox.configure(spurious_invalid_grant_rate=1.0)
+    for key_id, _, _ in made:
+        queue_check(key_id)
+    wait_for(
+        lambda: _count(db, Key, Key.held_at.is_not(None)) == count, timeout=30, message="every verdict held"
+    )
+    return [key_id for key_id, _, _ in made]
+
+
+def _count(db, model, *where):
+    db.session.expire_all()
+    found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
+    db.session.commit()
+    return found
+
+
+def _press(page, name, expected_question):
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.get_by_test_id("guard-card").get_by_role("button", name=name).click()
+    wait_for(lambda: dialogs, timeout=10, message="the confirmation")
+    assert expected_question in dialogs[0]
+
+
+def test_an_admin_applies_real_revocations_the_guard_held(
+    page, db, sandbox, key_factory, consumer, make_user, guarded, redis_client
+):
+    _storm(db, sandbox, key_factory, consumer, guarded, revoke=True)
+    assert _count(db, Grant, Grant.status == "active") == 8  # nobody lost anything yet
+    make_user(role="admin", username="boss", password=PASSWORD)
+    sign_in(page, "boss", PASSWORD, "/admin/")
+    banner = page.get_by_test_id("guard-banner")
+    assert "Access removals held." in banner.inner_text() and "keys turning invalid" in banner.inner_text()
+    assert page.get_by_test_id("guard-held-keys").inner_text() == "8"
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert page.get_by_test_id("health-badge").inner_text() == "Access removals held"
+    page.screenshot(path=str(ARTIFACTS / "guard-dashboard.png"), full_page=True)
+    page.goto("/admin/users")
+    assert page.get_by_test_id("guard-banner").is_visible()  # on every admin page
+
+    page.goto("/admin/queue")
+    _press(page, "Apply", "Apply 8 held removals? 8 keys turn invalid")
+    page.get_by_text("Applied: 8 keys are invalid").wait_for()
+    wait_for(lambda: _count(db, Grant, Grant.status == "revoked") == 8, timeout=30, message="the removals")
+    assert _count(db, Key, Key.status == "invalid") == 8 and _count(db, Key, Key.held_at.is_not(None)) == 0
+    page.goto("/admin/")
+    assert page.get_by_test_id("guard-banner").count() == 0
+
+
+def test_an_admin_discards_what_a_misbehaving_sso_caused(
+    page, db, sandbox, key_factory, consumer, make_user, guarded, redis_client
+):
+    _storm(db, sandbox, key_factory, consumer, guarded)
+    sandbox.configure(spurious_invalid_grant_rate=0.0)
+    make_user(role="admin", username="boss", password=PASSWORD)
+    sign_in(page, "boss", PASSWORD, "/admin/guard")
+    assert page.get_by_test_id("held-keys").locator("li").count() == 8
+    assert "held: EVE refused the refresh token" in page.get_by_test_id("held-keys").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "guard-page.png"), full_page=True)
+    _press(page, "Discard", "Discard 8 held removals as spurious?")
+    page.get_by_text("Discarded: 8 held verdicts").wait_for()
+    assert page.get_by_test_id("guard-clear").is_visible()
+    assert _count(db, Key, Key.status == "valid") == 8 and _count(db, Grant, Grant.status == "active") == 8
