@@ -124,6 +124,9 @@ class Config:
     # A removal of access that a key or an alt causes (an invalid key, a hostile alt) waits this long
     # first, so that the member can fix it; leaving for a hostile or untracked corporation does not.
     ACCESS_GRACE = _int("ACCESS_GRACE", 24 * 3600)
+    # The first direct message about it waits this long (the in-app notice shows at once), so that
+    # a removal taken back meanwhile (a misbehaving SSO the incident guard caught) sends nothing.
+    NOTICE_DM_DELAY = _float("NOTICE_DM_DELAY", 300.0)
     # The incident guard: within GUARD_WINDOW seconds, more than max(MIN, SHARE) keys turning invalid
     # (of the checks), members losing a grant (of members and blues) or characters leaving tracked
     # corporations (of a round) is implausible: those are held and re-checked after GUARD_RECHECK.

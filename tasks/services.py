@@ -2,6 +2,7 @@
 
 import logging
 
+from flask import current_app
 from redis.exceptions import RedisError
 
 from app.access import guard
@@ -87,7 +88,7 @@ def queue_follow_up(follow_up):
             log.warning("could not schedule the expiry of grant %s: %s", grant_id, exc)
     for notice_id in follow_up.messages:
         try:
-            notices.message(notice_id)
+            notices.message.schedule(args=(notice_id,), delay=current_app.config["NOTICE_DM_DELAY"])
         except RedisError as exc:
             log.warning("could not queue the direct message of notice %s: %s", notice_id, exc)
     for notice_id, moment in follow_up.reminders:

@@ -161,6 +161,12 @@ def desired(user, service, grant, facts, now):
     corporation), or when someone decided it (a policy change, an expiry, a disabled account).
     """
     status, source, reason, cause = _decide(user.state, user, service, grant, facts, now)
+    if cause == "state" and facts.affiliation_state is not None:
+        now_state = facts.affiliation_state if facts.main_proves else "guest"
+        if now_state != user.state and _decide(now_state, user, service, grant, facts, now)[3] is None:
+            # The state is stale (a verdict was taken back, a character moved back, after it was
+            # read): nothing changes until the reconciliation that follows such a change.
+            return Decision(grant.status, grant.source, grant.reason)
     graceful = cause in ("alt", "key")
     if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, user.state):
         # The state fell because the main's key stopped proving; with a working key would it stay?

@@ -124,8 +124,9 @@ def test_fixing_the_cause_in_time_keeps_access_and_clears_the_notice(db, sandbox
     service_id = _service(db, qualify="every")
     user_id, made = _member(db, key_factory)
     alt = add_alt(db, sandbox, user_id, corporation_id=made["corporation_id"])
+    discord_id = link_discord(db, sandbox, user_id)
     _move(db, alt, _hostile_corp(db))
-    _reconcile(db, user_id)
+    (notice_id,) = _reconcile(db, user_id).messages
     grant = _grant(db, user_id, service_id)
     assert (
         grant.ends_at is not None
@@ -143,6 +144,9 @@ def test_fixing_the_cause_in_time_keeps_access_and_clears_the_notice(db, sandbox
     assert follow_up.syncs == [] and notices.shown_to(user_id) == []
     kept = db.session.scalars(db.select(AuditEntry).filter_by(action="grant.kept")).one()
     assert "cause is fixed" in kept.detail
+    # The direct message, due NOTICE_DM_DELAY later, finds the cause fixed and sends nothing.
+    assert notices.deliver(notice_id, "first").action == "nothing"
+    assert direct_messages(sandbox, discord_id) == []
 
 
 def test_leaving_for_a_hostile_corporation_ends_access_at_once(db, sandbox, key_factory, redis_client):
@@ -312,3 +316,18 @@ def test_grace_periods_are_counted_and_grants_by_hand_keep_their_trace(
     assert "Yes: Op week | State member: main character Val Pilot" in entries[0].detail
     assert "No: Op over | State member" in entries[1].detail and "Revoked by boss." in entries[1].detail
     assert _grant(db, user_id, service_id).ends_at is not None
+
+
+def test_a_state_read_before_a_verdict_was_taken_back_removes_nothing(db, key_factory, redis_client):
+    from app.access.reconcile import reconcile_grants
+
+    service_id = _service(db)
+    user_id, _ = _member(db, key_factory)
+    user = db.session.get(User, user_id)
+    user.state = "guest"  # stale: the main's key is valid in a member corporation again
+    db.session.commit()
+    follow_up = reconcile_grants(user)
+    db.session.commit()
+    assert follow_up.syncs == [] and _grant(db, user_id, service_id).status == "active"
+    reconcile_user(user_id)  # the reconciliation that follows puts the state right
+    assert db.session.get(User, user_id).state == "member"

@@ -19,7 +19,7 @@ from tests.support import add_alt, direct_messages, link_discord, sign_in, wait_
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
-FAST = {"AFFILIATION_MAX_WAIT": "0.5", "RETRY_BASE": "0.2"}
+FAST = {"AFFILIATION_MAX_WAIT": "0.5", "RETRY_BASE": "0.2", "NOTICE_DM_DELAY": "0.5"}
 
 
 def _member(db, key_factory, username, tracked="member"):

@@ -132,3 +132,14 @@ def test_latency_is_added(sandbox):
     started = time.monotonic()
     _get(sandbox, "/alliances/99100001")
     assert time.monotonic() - started >= 0.2
+
+
+def test_wrong_affiliation_data_puts_everyone_in_one_corporation(sandbox):
+    import requests as http
+
+    character = sandbox.control("POST", "/characters", json={"name": "Somewhere Pilot"})
+    sandbox.configure(affiliation_corporation_override=98999999)
+    rows = http.post(
+        f"{sandbox.url}/esi/characters/affiliation", json=[character["character_id"]], timeout=10
+    ).json()
+    assert rows == [{"character_id": character["character_id"], "corporation_id": 98999999}]

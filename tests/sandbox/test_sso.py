@@ -164,3 +164,24 @@ def test_control_api_explains_bad_calls(sandbox):
     assert answer.status_code == 400 and "name" in answer.json()["error"]
     answer = requests.post(f"{sandbox.url}/_sandbox/config", json={"nonsense": 1}, timeout=10)
     assert answer.status_code == 400 and "nonsense" in answer.json()["error"]
+
+
+def test_a_misbehaving_sso_refuses_live_grants_and_revoked_ones_come_back(sandbox):
+    character, token = _new_grant(sandbox)
+    sandbox.configure(spurious_invalid_grant_rate=1.0)
+    refused = _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert sandbox.control("GET", "/stats")["spurious_invalid_grants"] == 1
+    sandbox.configure(spurious_invalid_grant_rate=0.0)
+    answer = _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token})
+    assert answer.status_code == 200  # nothing was revoked or rotated by the refusal
+    token = answer.json()["refresh_token"]
+
+    sandbox.control("POST", "/grants/revoke", json={"character_id": character["character_id"]})
+    assert _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token}).status_code == 400
+    assert sandbox.control("POST", "/grants/unrevoke", json={"character_id": character["character_id"]})[
+        "unrevoked"
+    ]
+    assert _token(sandbox, {"grant_type": "refresh_token", "refresh_token": token}).status_code == 200
+    missing = requests.post(f"{sandbox.url}/_sandbox/grants/unrevoke", json={"character_id": 1}, timeout=10)
+    assert missing.status_code == 400 and "no matching grant" in missing.text
