@@ -75,11 +75,10 @@ def after_check(verdict):
     affiliation is confirmed soon unless it was confirmed lately."""
     for user_id in verdict.also_users:  # verdicts the incident guard took back
         enqueue_reconcile(user_id)
-    for key_id in verdict.held_keys:  # checked again once the guard's re-check time has passed
+    if verdict.held_keys:  # held keys are due again after the guard's re-check time: a sweep then
         recheck = current_app.config["GUARD_RECHECK"]
-        validate.schedule(
-            args=(key_id,), delay=recheck + random.uniform(0, recheck / 10), priority=PRIORITY_SWEEP
-        )  # noqa: S311
+        if markers.claim(get_redis(), SWEEP, "recheck", ttl=max(1, int(recheck))):
+            sweep.schedule(delay=recheck + 1.0, priority=PRIORITY_SWEEP)
     if not verdict.changed or verdict.user_id is None:
         return
     if not verdict.reconciled or any_service():  # the check reconciled the state; grants follow here

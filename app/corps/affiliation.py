@@ -186,6 +186,7 @@ def _apply(rows, result):
         ]
         leaving = _leaving_tracked(conn, changes)
         held = set(leaving) if guard.hold_affiliation(len(current), len(leaving)) else set()
+        guard.note_held_characters(sorted(held))
         for (character_id, corporation_id, _alliance_id, user_id, is_director), row in changes:
             if character_id in held:  # the incident guard doubts this round: nobody moves out yet
                 continue
@@ -213,7 +214,6 @@ def _apply(rows, result):
             )
             result.held = len(held)
         result.checked = len(current)
-    guard.note_held_characters(sorted(held))
     if left_as_directors:  # a Director role was held in the corporation they left
         drop_director_roles(left_as_directors, "its Director character left the corporation")
     if result.bad_ids:

@@ -23,8 +23,9 @@ GUARD = {
     "GUARD_VERDICT_MIN": 4,
     "GUARD_REMOVAL_MIN": 3,
     "GUARD_AFFILIATION_MIN": 3,
+    "AFFILIATION_MAX_WAIT": 0.5,  # the app schedules rounds too (Re-check now): as the consumers do
 }
-FAST = {"RETRY_BASE": "0.2", "AFFILIATION_MAX_WAIT": "0.5"}
+FAST = {"RETRY_BASE": "0.2"}
 
 
 @pytest.fixture()
@@ -112,8 +113,8 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
     characters = db.session.scalars(db.select(Character.id)).all()
     affiliation.gather(characters)
     affiliation_round("full")
-    wait_for(lambda: "affiliation" in _status()["kinds"], timeout=30, message="the guard to hold the round")
-    assert _status()["held_characters"] == 8
+    wait_for(lambda: _status()["held_characters"] == 8, timeout=30, message="the guard to hold the round")
+    assert "affiliation" in _status()["kinds"]
     assert _count(db, Character, Character.corporation_id == nowhere["corporation_id"]) == 0
     assert _count(db, User, User.state == "member") == len(users)
 
@@ -123,7 +124,10 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
     token = csrf_token_from(client.get("/admin/guard").get_data(as_text=True))
     assert client.post("/admin/guard/recheck", data={"csrf_token": token}).status_code == 302
     wait_for(
-        lambda: "affiliation" not in _status()["kinds"], timeout=30, message="a normal round to close it"
+        lambda: "affiliation" not in _status()["kinds"],
+        timeout=30,
+        message=lambda: f"a normal round to close it; {_status()}, {affiliation.pending_count()} waiting, "
+        f"{sorted(redis_client.keys('*affiliation*') + redis_client.keys('*queued*'))}",
     )
     assert _count(db, User, User.state == "member") == len(users)
     assert _count(db, AuditEntry, AuditEntry.action == "guard.recheck") == 1
