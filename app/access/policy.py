@@ -41,7 +41,9 @@ class Decision(NamedTuple):
     source: str | None
     reason: str | None
     graceful: bool = False
-    cause: str | None = None  # what ends access: key, alt, state, expired, account (None: nothing)
+    # What ends access: key, alt, state, expired, account; None: nothing; stale: the user's state
+    # was read before a change that reconciliation will bring, so nothing changes now.
+    cause: str | None = None
 
 
 def _invalid_key(user):
@@ -166,7 +168,7 @@ def desired(user, service, grant, facts, now):
         if now_state != user.state and _decide(now_state, user, service, grant, facts, now)[3] is None:
             # The state is stale (a verdict was taken back, a character moved back, after it was
             # read): nothing changes until the reconciliation that follows such a change.
-            return Decision(grant.status, grant.source, grant.reason)
+            return Decision(grant.status, grant.source, grant.reason, cause="stale")
     graceful = cause in ("alt", "key")
     if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, user.state):
         # The state fell because the main's key stopped proving; with a working key would it stay?

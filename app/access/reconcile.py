@@ -53,7 +53,7 @@ def reconcile_grants(user, now=None):
         grant = grants.get(service.id)
         decision = desired(user, service, grant, facts, now)
         status, source, reason = decision.status, decision.source, decision.reason
-        if status is None:
+        if status is None or decision.cause == "stale":
             continue
         removing = grant is not None and grant.status == "active" and status in REMOVED
         if removing and decision.graceful and grace > 0 and (grant.ends_at is None or grant.ends_at > now):
