@@ -54,6 +54,7 @@ def parse(argv):
         "--storm-delay-s", type=float, default=3.0, help="seconds into the sweep the storm starts"
     )
     incident.add_argument("--recheck-s", type=float, default=180.0, help="GUARD_RECHECK for this run")
+    incident.add_argument("--grace-s", type=int, default=86400, help="ACCESS_GRACE for this run")
     incident.add_argument(
         "--real", action="store_true", help="every grant truly revoked; an admin presses Apply"
     )
