@@ -3,8 +3,8 @@
 import base64
 import binascii
 import hashlib
-import secrets
 import random
+import secrets
 import time
 from urllib.parse import urlencode
 
@@ -200,6 +200,9 @@ def _token_response(world, grant):
     }
 
 
+REFUSED_REFRESH = "Invalid refresh token. Token missing or expired."
+
+
 @bp.post("/v2/oauth/token")
 def token():
     """Exchange a code or a refresh token; refresh tokens rotate on every use."""
@@ -223,7 +226,7 @@ def token():
     if grant_type == "refresh_token":
         if _spurious(world):
             pause()
-            return error(400, "invalid_grant", error_description="Invalid refresh token. Token missing or expired.")
+            return error(400, "invalid_grant", error_description=REFUSED_REFRESH)
         return _refresh(world, client)
     pause()
     return error(400, "unsupported_grant_type", error_description="Use authorization_code or refresh_token.")
@@ -300,7 +303,7 @@ def _refresh(world, client):
                 world.refreshing[watched] -= 1
     if ok:
         return response
-    return error(400, "invalid_grant", error_description="Invalid refresh token. Token missing or expired.")
+    return error(400, "invalid_grant", error_description=REFUSED_REFRESH)
 
 
 @bp.post("/v2/oauth/revoke")
