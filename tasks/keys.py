@@ -8,7 +8,9 @@ import time
 from flask import current_app
 from redis.exceptions import RedisError
 
+from app.access import guard
 from app.access.policy import any_service
+from app.clock import utcnow
 from app.corps import affiliation
 from app.jobs import markers
 from app.jobs.connection import get_redis
@@ -76,9 +78,7 @@ def after_check(verdict):
     for user_id in verdict.also_users:  # verdicts the incident guard took back
         enqueue_reconcile(user_id)
     if verdict.held_keys:  # held keys are due again after the guard's re-check time: a sweep then
-        recheck = current_app.config["GUARD_RECHECK"]
-        if markers.claim(get_redis(), SWEEP, "recheck", ttl=max(1, int(recheck))):
-            sweep.schedule(delay=recheck + 1.0, priority=PRIORITY_SWEEP)
+        _sweep_for_held_keys(current_app.config["GUARD_RECHECK"] + 1.0)
     if not verdict.changed or verdict.user_id is None:
         return
     if not verdict.reconciled or any_service():  # the check reconciled the state; grants follow here
@@ -145,6 +145,23 @@ def sweep(task=None):
     if more:
         _sweep_again()
     return enqueued
+
+
+def _sweep_for_held_keys(delay):
+    """Schedule keys.recheck_held unless it is scheduled already."""
+    if markers.claim(get_redis(), SWEEP, "recheck", ttl=int(delay) + 60):
+        recheck_held.schedule(delay=delay, priority=PRIORITY_SWEEP)
+
+
+@app_task(name="keys.recheck_held", context=True)
+def recheck_held(task=None):
+    """Keys the incident guard holds are due again: sweep now, and come back for the next ones."""
+    markers.clear(get_redis(), SWEEP, "recheck")  # this run is the one that was scheduled
+    sweep(priority=PRIORITY_SWEEP)
+    due = guard.next_recheck()
+    if due is not None:
+        _sweep_for_held_keys(max(2.0, (due - utcnow()).total_seconds() + 0.5))
+    return "rechecking" if due is not None else "nothing held"
 
 
 def _sweep_again():

@@ -200,9 +200,14 @@ def hold_affiliation(checked, leaving, now=None):
     return True
 
 
-def note_held_characters(character_ids):
-    if character_ids:
-        get_redis().sadd(redis_keys.GUARD_HELD_CHARACTERS, *character_ids)
+def note_held_characters(held, released):
+    """Characters whose moves a round held, and those it applied (no longer held)."""
+    pipe = get_redis().pipeline()
+    if released:
+        pipe.srem(redis_keys.GUARD_HELD_CHARACTERS, *released)
+    if held:
+        pipe.sadd(redis_keys.GUARD_HELD_CHARACTERS, *held)
+    pipe.execute()
 
 
 # What admins see and do
@@ -226,7 +231,6 @@ def status(now=None):
         db.select(func.count()).select_from(Grant).where(Grant.held_at.is_not(None))
     )
     held_characters = get_redis().scard(redis_keys.GUARD_HELD_CHARACTERS)
-    db.session.commit()
     return {
         "open": bool(kinds),
         "kinds": kinds,
@@ -235,6 +239,11 @@ def status(now=None):
         "held_characters": held_characters,
         "held": held_keys + held_grants + held_characters,
     }
+
+
+def next_recheck():
+    """When the next held key is due again (None when none is held)."""
+    return db.session.scalar(db.select(func.min(Key.next_check_at)).where(Key.held_at.is_not(None)))
 
 
 def sample(limit=10):

@@ -186,7 +186,7 @@ def _apply(rows, result):
         ]
         leaving = _leaving_tracked(conn, changes)
         held = set(leaving) if guard.hold_affiliation(len(current), len(leaving)) else set()
-        guard.note_held_characters(sorted(held))
+        guard.note_held_characters(sorted(held), sorted(set(by_id) - held))
         for (character_id, corporation_id, _alliance_id, user_id, is_director), row in changes:
             if character_id in held:  # the incident guard doubts this round: nobody moves out yet
                 continue

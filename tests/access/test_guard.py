@@ -58,8 +58,9 @@ def _count(db, model, *where):
     return found
 
 
-def _status():
+def _status(db):
     state = guard.status()
+    db.session.commit()  # the next look reads what the consumers wrote since
     return state
 
 
@@ -76,9 +77,9 @@ def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
         lambda: _count(db, Key, Key.held_at.is_not(None)) == 12
         and _count(db, Key, Key.status == "invalid") == 0,
         timeout=30,
-        message=lambda: f"every verdict held; {_status()}",
+        message=lambda: f"every verdict held; {_status(db)}",
     )
-    state = _status()
+    state = _status(db)
     assert state["open"] and "keys turning invalid" in state["kinds"]["verdicts"]["label"]
     assert state["kinds"]["verdicts"]["detail"].startswith("5 keys turning invalid")  # it opened at the fifth
     wait_for(
@@ -94,9 +95,9 @@ def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
         lambda: _count(db, Key, Key.held_at.is_not(None)) == 0
         and _count(db, Key, Key.status == "valid") == 12,
         timeout=60,
-        message=lambda: f"the re-checks; {_status()}",
+        message=lambda: f"the re-checks; {_status(db)}",
     )
-    wait_for(lambda: guard.review() or not _status()["open"], timeout=30, message="the guard to close")
+    wait_for(lambda: guard.review() or not _status(db)["open"], timeout=30, message="the guard to close")
     assert _count(db, Grant, Grant.status == "active") == len(users)
     assert _count(db, AuditEntry, AuditEntry.action == "key.held") >= 8
     assert _count(db, AuditEntry, AuditEntry.action.in_(["grant.suspended", "grant.revoked"])) == 0
@@ -113,8 +114,8 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
     characters = db.session.scalars(db.select(Character.id)).all()
     affiliation.gather(characters)
     affiliation_round("full")
-    wait_for(lambda: _status()["held_characters"] == 8, timeout=30, message="the guard to hold the round")
-    assert "affiliation" in _status()["kinds"]
+    wait_for(lambda: _status(db)["held_characters"] == 8, timeout=30, message="the guard to hold the round")
+    assert "affiliation" in _status(db)["kinds"]
     assert _count(db, Character, Character.corporation_id == nowhere["corporation_id"]) == 0
     assert _count(db, User, User.state == "member") == len(users)
 
@@ -124,13 +125,14 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
     token = csrf_token_from(client.get("/admin/guard").get_data(as_text=True))
     assert client.post("/admin/guard/recheck", data={"csrf_token": token}).status_code == 302
     wait_for(
-        lambda: "affiliation" not in _status()["kinds"],
+        lambda: "affiliation" not in _status(db)["kinds"],
         timeout=30,
-        message=lambda: f"a normal round to close it; {_status()}, {affiliation.pending_count()} waiting, "
+        message=lambda: f"a normal round to close it; {_status(db)}, {affiliation.pending_count()} waiting, "
         f"{sorted(redis_client.keys('*affiliation*') + redis_client.keys('*queued*'))}",
     )
     assert _count(db, User, User.state == "member") == len(users)
     assert _count(db, AuditEntry, AuditEntry.action == "guard.recheck") == 1
+    wait_for(lambda: _status(db)["held"] == 0, timeout=10, message="the characters to be released")
 
 
 def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_user, guarded, redis_client):
@@ -144,7 +146,7 @@ def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_
     removed = _count(db, Grant, Grant.status == "revoked")
     held = _count(db, Grant, Grant.held_at.is_not(None))
     assert removed <= 4 and removed + held == 8  # at most max(3, 5 %) + 1 before the guard opened
-    assert _status()["kinds"]["removals"]["label"] == "members losing a grant"
+    assert _status(db)["kinds"]["removals"]["label"] == "members losing a grant"
     reconcile_user(users[-1])  # held again, not applied
     assert _count(db, Grant, Grant.held_at.is_not(None)) == held
 
@@ -154,4 +156,4 @@ def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_
     for user_id in to_reconcile:
         reconcile_user(user_id)
     assert _count(db, Grant, Grant.status == "revoked") == 8
-    assert not _status()["open"]
+    assert not _status(db)["open"]
