@@ -134,15 +134,31 @@ def hold_values(reason, now):
     }
 
 
-def hold_recent_verdicts(conn, except_key, now):
-    """The guard just opened: the verdicts of the window that already made keys invalid are held
-    too (each key back to its status before, with the reason kept); (users to reconcile, key ids)."""
-    members = get_redis().zrange(redis_keys.guard_events("verdicts", True), 0, -1)
+def after_verdict(conn, key_id, decision, reason, now):
+    """In the verdict's transaction: audit a held verdict; when the guard just opened, take back the
+    verdicts of the window that already made keys invalid. (users to reconcile, key ids held)."""
+    if decision in ("hold", "opened"):
+        record(
+            "key.held", target_type="key", target_id=key_id, detail=f"held by the incident guard: {reason}"
+        )
+    if decision != "opened":
+        return set(), []
     previous = {}
-    for member in members:
-        key_id, status, _ = (member if isinstance(member, str) else member.decode()).split(":", 2)
-        if int(key_id) != except_key:
-            previous.setdefault(int(key_id), status)
+    for member in get_redis().zrange(redis_keys.guard_events("verdicts", True), 0, -1):
+        held_id, status, _ = (member if isinstance(member, str) else member.decode()).split(":", 2)
+        if int(held_id) != key_id:
+            previous.setdefault(int(held_id), status)
+    return take_back(conn, previous, now)
+
+
+def verdicts_open():
+    """True while the guard holds key verdicts."""
+    return bool(get_redis().hexists(redis_keys.GUARD_STATE, "verdicts:since"))
+
+
+def take_back(conn, previous, now):
+    """Keys that turned invalid are held instead: each back to its status before ({key id: status}),
+    the reason kept, a re-check due; their users' states reconciled. (users, key ids taken back)."""
     keys = Key.__table__
     users, held = set(), []
     for key_id, status in previous.items():
@@ -153,6 +169,12 @@ def hold_recent_verdicts(conn, except_key, now):
             continue
         values = hold_values(row.reason or "invalid", now)
         conn.execute(update(keys).where(keys.c.id == key_id).values(status=status, reason=None, **values))
+        record(
+            "key.held",
+            target_type="key",
+            target_id=key_id,
+            detail=f"taken back by the incident guard: {row.reason}",
+        )
         users.add(row.user_id)
         held.append(key_id)
     if users:

@@ -284,7 +284,6 @@ def _finish(row, status, reason, extra=None):
             values.pop(name)
         values.update(guard.hold_values(reason, now))
         changed = False
-    also, also_keys = set(), []
     with write_transaction() as session:
         conn = session.connection()
         conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(**values))
@@ -292,15 +291,12 @@ def _finish(row, status, reason, extra=None):
             reconcile_states(conn, [row.user_id], now)
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
-        if held:
-            record(
-                "key.held",
-                target_type="key",
-                target_id=row.id,
-                detail=f"held by the incident guard: {reason}",
-            )
-        if decision == "opened":
-            also, also_keys = guard.hold_recent_verdicts(conn, row.id, now)
+        also, also_keys = guard.after_verdict(conn, row.id, decision, reason, now)
+    if changed and status == "invalid" and not held and guard.verdicts_open():
+        # The guard opened while this verdict was being written, too late to see it: take it back.
+        with write_transaction() as session:
+            guard.take_back(session.connection(), {row.id: row.status}, now)
+        held = True
     if status == "invalid" and row.is_director and not held:
         drop_director_roles([row.character_id], "the key of its Director character is invalid")
     return Verdict(
