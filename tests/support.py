@@ -157,3 +157,21 @@ def direct_messages(sandbox, discord_user_id):
     """The texts of the direct messages the sandbox's bot sent a Discord user."""
     found = sandbox.control("GET", f"/discord/users/{discord_user_id}/messages")["messages"]
     return [m["content"] for m in found]
+
+
+def grant_of(db, user_id, service_id):
+    """A user's grant of a service as the database has it now (what consumers wrote meanwhile)."""
+    from app.access.models import Grant
+
+    db.session.expire_all()
+    found = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service_id)).first()
+    db.session.commit()
+    return found
+
+
+def count_rows(db, model, *where):
+    """How many rows of a model match, as the database has them now."""
+    db.session.expire_all()
+    found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
+    db.session.commit()
+    return found

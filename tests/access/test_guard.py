@@ -15,7 +15,7 @@ from app.keys.models import Key
 from app.services.models import Service
 from tasks.corps import affiliation_round
 from tasks.keys import queue_check
-from tests.support import csrf_token_from, wait_for
+from tests.support import count_rows, csrf_token_from, wait_for
 
 GUARD = {
     "GUARD_WINDOW": 120.0,
@@ -51,13 +51,6 @@ def _members(db, key_factory, count):
     return users
 
 
-def _count(db, model, *where):
-    db.session.expire_all()
-    found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
-    db.session.commit()
-    return found
-
-
 def _status(db):
     state = guard.status()
     db.session.commit()  # the next look reads what the consumers wrote since
@@ -74,8 +67,8 @@ def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
         queue_check(key_id)
 
     wait_for(
-        lambda: _count(db, Key, Key.held_at.is_not(None)) == 12
-        and _count(db, Key, Key.status == "invalid") == 0,
+        lambda: count_rows(db, Key, Key.held_at.is_not(None)) == 12
+        and count_rows(db, Key, Key.status == "invalid") == 0,
         timeout=30,
         message=lambda: f"every verdict held; {_status(db)}",
     )
@@ -83,24 +76,24 @@ def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
     assert state["open"] and "keys turning invalid" in state["kinds"]["verdicts"]["label"]
     assert state["kinds"]["verdicts"]["detail"].startswith("5 keys turning invalid")  # it opened at the fifth
     wait_for(
-        lambda: _count(db, Grant, Grant.ends_at.is_not(None)) == 0,
+        lambda: count_rows(db, Grant, Grant.ends_at.is_not(None)) == 0,
         timeout=30,
         message="grace periods taken back",
     )
-    assert _count(db, User, User.state == "member") == len(users)
-    assert _count(db, Grant, Grant.status == "active") == len(users)
+    assert count_rows(db, User, User.state == "member") == len(users)
+    assert count_rows(db, Grant, Grant.status == "active") == len(users)
 
     sandbox.configure(spurious_invalid_grant_rate=0.0)  # SSO recovers
     wait_for(
-        lambda: _count(db, Key, Key.held_at.is_not(None)) == 0
-        and _count(db, Key, Key.status == "valid") == 12,
+        lambda: count_rows(db, Key, Key.held_at.is_not(None)) == 0
+        and count_rows(db, Key, Key.status == "valid") == 12,
         timeout=60,
         message=lambda: f"the re-checks; {_status(db)}",
     )
     wait_for(lambda: guard.review() or not _status(db)["open"], timeout=30, message="the guard to close")
-    assert _count(db, Grant, Grant.status == "active") == len(users)
-    assert _count(db, AuditEntry, AuditEntry.action == "key.held") >= 8
-    assert _count(db, AuditEntry, AuditEntry.action.in_(["grant.suspended", "grant.revoked"])) == 0
+    assert count_rows(db, Grant, Grant.status == "active") == len(users)
+    assert count_rows(db, AuditEntry, AuditEntry.action == "key.held") >= 8
+    assert count_rows(db, AuditEntry, AuditEntry.action.in_(["grant.suspended", "grant.revoked"])) == 0
     assert sandbox.control("GET", "/stats")["spurious_invalid_grants"] >= 12
 
 
@@ -116,8 +109,8 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
     affiliation_round("full")
     wait_for(lambda: _status(db)["held_characters"] == 8, timeout=30, message="the guard to hold the round")
     assert "affiliation" in _status(db)["kinds"]
-    assert _count(db, Character, Character.corporation_id == nowhere["corporation_id"]) == 0
-    assert _count(db, User, User.state == "member") == len(users)
+    assert count_rows(db, Character, Character.corporation_id == nowhere["corporation_id"]) == 0
+    assert count_rows(db, User, User.state == "member") == len(users)
 
     sandbox.configure(affiliation_corporation_override=None)  # ESI answers right again
     make_user(role="admin", username="boss")
@@ -130,8 +123,8 @@ def test_wrong_affiliation_data_moves_nobody_until_a_normal_round(
         message=lambda: f"a normal round to close it; {_status(db)}, {affiliation.pending_count()} waiting, "
         f"{sorted(redis_client.keys('*affiliation*') + redis_client.keys('*queued*'))}",
     )
-    assert _count(db, User, User.state == "member") == len(users)
-    assert _count(db, AuditEntry, AuditEntry.action == "guard.recheck") == 1
+    assert count_rows(db, User, User.state == "member") == len(users)
+    assert count_rows(db, AuditEntry, AuditEntry.action == "guard.recheck") == 1
     wait_for(lambda: _status(db)["held"] == 0, timeout=10, message="the characters to be released")
 
 
@@ -142,18 +135,18 @@ def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_
     db.session.commit()
     for user_id in users:
         reconcile_user(user_id)
-    assert _count(db, User, User.state == "guest") == 8  # state follows at once
-    removed = _count(db, Grant, Grant.status == "revoked")
-    held = _count(db, Grant, Grant.held_at.is_not(None))
+    assert count_rows(db, User, User.state == "guest") == 8  # state follows at once
+    removed = count_rows(db, Grant, Grant.status == "revoked")
+    held = count_rows(db, Grant, Grant.held_at.is_not(None))
     assert removed <= 4 and removed + held == 8  # at most max(3, 5 %) + 1 before the guard opened
     assert _status(db)["kinds"]["removals"]["label"] == "members losing a grant"
     reconcile_user(users[-1])  # held again, not applied
-    assert _count(db, Grant, Grant.held_at.is_not(None)) == held
+    assert count_rows(db, Grant, Grant.held_at.is_not(None)) == held
 
     admin = make_user(role="admin", username="boss")
     keys, grants, _, to_reconcile = guard.apply(admin)
     assert (keys, grants) == (0, held)
     for user_id in to_reconcile:
         reconcile_user(user_id)
-    assert _count(db, Grant, Grant.status == "revoked") == 8
+    assert count_rows(db, Grant, Grant.status == "revoked") == 8
     assert not _status(db)["open"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from app.access.models import Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship, User
 from app.clock import utcnow
@@ -15,7 +14,7 @@ from app.keys.models import Key
 from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from app.services.models import Service
 from tasks.services import queue_follow_up
-from tests.support import WebhookReceiver, sign_in, wait_for
+from tests.support import WebhookReceiver, grant_of, sign_in, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
@@ -66,23 +65,6 @@ def _service(db, slug, name, kind="webhook", auto="", url=None, **fields):
     return service.id
 
 
-def _grant(db, user_id, service_id):
-    db.session.expire_all()
-    found = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service_id)).first()
-    db.session.commit()
-    return found
-
-
-@pytest.fixture()
-def second_page(browser, live_server):
-    """Another browser (its own cookies) on the same server."""
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 800})
-    other = context.new_page()
-    other.set_default_timeout(10_000)
-    yield other
-    context.close()
-
-
 def test_a_grant_by_hand_with_an_expiry_is_seen_by_the_member_and_revoked_on_time(
     page, second_page, db, make_user, key_factory, consumer, redis_client
 ):
@@ -109,8 +91,10 @@ def test_a_grant_by_hand_with_an_expiry_is_seen_by_the_member_and_revoked_on_tim
     assert "active" in row.inner_text() and "Op week" in row.inner_text()
     member.screenshot(path=str(ARTIFACTS / "my-services.png"), full_page=True)
 
-    wait_for(lambda: _grant(db, member_id, service_id).status == "revoked", timeout=30, message="the expiry")
-    assert _grant(db, member_id, service_id).reason == "The grant expired."
+    wait_for(
+        lambda: grant_of(db, member_id, service_id).status == "revoked", timeout=30, message="the expiry"
+    )
+    assert grant_of(db, member_id, service_id).reason == "The grant expired."
     member.reload()
     assert member.get_by_test_id("my-services").locator('[data-service="wiki"]').count() == 0
     assert member.get_by_test_id("available-services").locator('[data-service="wiki"]').is_visible()
@@ -145,7 +129,7 @@ def test_a_request_approved_by_the_director_reaches_the_webhook_signed(
     assert event["event"] == "grant" and event["service"] == "forum"
     assert event["character"]["name"] == made["name"] and event["grant"]["reason"] == "Welcome aboard"
     wait_for(
-        lambda: _grant(db, member_id, service_id).sync_status == "synced", timeout=10, message="the sync"
+        lambda: grant_of(db, member_id, service_id).sync_status == "synced", timeout=10, message="the sync"
     )
     page.reload()
     assert "active" in page.get_by_test_id("my-services").locator('[data-service="forum"]').inner_text()
@@ -163,7 +147,7 @@ def test_leaving_for_an_untracked_corporation_makes_a_guest_who_loses_member_ser
     member_id, made = _member(db, key_factory, "pilot3")
     from tasks.services import enqueue_sync
 
-    enqueue_sync(_grant(db, member_id, forum).id)
+    enqueue_sync(grant_of(db, member_id, forum).id)
     wait_for(lambda: [e for e, _, _ in receiver.received()] != [], timeout=30, message="the grant event")
 
     _sign_in(page, "pilot3", "/services")
@@ -190,7 +174,7 @@ def test_leaving_for_an_untracked_corporation_makes_a_guest_who_loses_member_ser
     event, headers, body = receiver.received()[1]
     assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
     assert event["user"]["state"] == "guest" and event["grant"]["status"] == "revoked"
-    assert _grant(db, member_id, wiki).status == "revoked"
+    assert grant_of(db, member_id, wiki).status == "revoked"
     page.reload()
     assert page.get_by_test_id("my-services").locator("[data-service]").count() == 0
     assert "guest" in page.locator("main").inner_text()

@@ -5,9 +5,6 @@ member fixes the cause in time and keeps it, while their director sees "ends in"
 
 from pathlib import Path
 
-import pytest
-
-from app.access.models import Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship
 from app.corps import affiliation
@@ -15,7 +12,7 @@ from app.corps.models import Alliance
 from app.keys.models import Key
 from app.services.models import Service
 from tasks.corps import affiliation_round
-from tests.support import add_alt, direct_messages, link_discord, sign_in, wait_for
+from tests.support import add_alt, direct_messages, grant_of, link_discord, sign_in, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
@@ -42,13 +39,6 @@ def _comms(db):
     return service.id
 
 
-def _grant(db, user_id, service_id):
-    db.session.expire_all()
-    found = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service_id)).first()
-    db.session.commit()
-    return found
-
-
 def _into_hostile_alliance(db, sandbox, character_id):
     """The character joins a corporation of an alliance Bastion tracks as hostile; the next
     affiliation round (run at once) finds out."""
@@ -65,15 +55,6 @@ def _into_hostile_alliance(db, sandbox, character_id):
     )
     affiliation.gather([character_id])
     affiliation_round("full")
-
-
-@pytest.fixture()
-def second_page(browser, live_server):
-    context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-    other = context.new_page()
-    other.set_default_timeout(10_000)
-    yield other
-    context.close()
 
 
 def test_a_member_reads_why_they_lack_a_service_and_what_to_do(page, db, key_factory, redis_client):
@@ -108,11 +89,13 @@ def test_an_alt_in_a_hostile_alliance_is_noticed_messaged_and_access_ends_with_t
     member_id, made = _member(db, key_factory, "pilot1")
     alt = add_alt(db, sandbox, member_id, corporation_id=made["corporation_id"])
     discord_id = link_discord(db, sandbox, member_id)
-    assert _grant(db, member_id, service_id).status == "active"
+    assert grant_of(db, member_id, service_id).status == "active"
 
     _into_hostile_alliance(db, sandbox, alt)
     wait_for(
-        lambda: _grant(db, member_id, service_id).ends_at is not None, timeout=30, message="the grace period"
+        lambda: grant_of(db, member_id, service_id).ends_at is not None,
+        timeout=30,
+        message="the grace period",
     )
     sign_in(page, "pilot1", PASSWORD, "/keys")
     notice = page.get_by_test_id("notice")
@@ -125,8 +108,8 @@ def test_an_alt_in_a_hostile_alliance_is_noticed_messaged_and_access_ends_with_t
     assert "Your access to Fleet comms ends at" in direct_messages(sandbox, discord_id)[0]
 
     # The member does nothing: the reminder comes shortly before the end, then access ends.
-    wait_for(lambda: _grant(db, member_id, service_id).status == "suspended", timeout=30, message="the end")
-    grant = _grant(db, member_id, service_id)
+    wait_for(lambda: grant_of(db, member_id, service_id).status == "suspended", timeout=30, message="the end")
+    grant = grant_of(db, member_id, service_id)
     assert grant.ends_at is None and "Horde" in grant.reason
     wait_for(lambda: len(direct_messages(sandbox, discord_id)) == 2, timeout=10, message="the reminder")
     assert direct_messages(sandbox, discord_id)[1].startswith("Reminder from Bastion: ")
@@ -151,7 +134,9 @@ def test_a_member_fixes_the_cause_in_time_and_keeps_access_while_the_director_se
 
     _into_hostile_alliance(db, sandbox, alt)
     wait_for(
-        lambda: _grant(db, member_id, service_id).ends_at is not None, timeout=30, message="the grace period"
+        lambda: grant_of(db, member_id, service_id).ends_at is not None,
+        timeout=30,
+        message="the grace period",
     )
 
     sign_in(second_page, "director1", PASSWORD, f"/director/corporations/{made['corporation_id']}")
@@ -173,7 +158,7 @@ def test_a_member_fixes_the_cause_in_time_and_keeps_access_while_the_director_se
     page.locator('[data-character="Alt Pilot"]').get_by_role("button", name="Remove character").click()
     page.get_by_text("Alt Pilot is no longer on your account.").wait_for()
     assert page.get_by_test_id("notice").count() == 0
-    grant = _grant(db, member_id, service_id)
+    grant = grant_of(db, member_id, service_id)
     assert (grant.status, grant.ends_at) == ("active", None)
     page.goto("/services")
     why = page.get_by_test_id("explanations").locator('[data-service="comms"]')

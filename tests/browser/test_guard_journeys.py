@@ -10,7 +10,7 @@ from app.access.reconcile import reconcile_user
 from app.keys.models import Key
 from app.services.models import Service
 from tasks.keys import queue_check
-from tests.support import sign_in, wait_for
+from tests.support import count_rows, sign_in, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
@@ -42,16 +42,11 @@ def _storm(db, sandbox, key_factory, consumer, env, count=8, revoke=False):
     for key_id, _, _ in made:
         queue_check(key_id)
     wait_for(
-        lambda: _count(db, Key, Key.held_at.is_not(None)) == count, timeout=30, message="every verdict held"
+        lambda: count_rows(db, Key, Key.held_at.is_not(None)) == count,
+        timeout=30,
+        message="every verdict held",
     )
     return [key_id for key_id, _, _ in made]
-
-
-def _count(db, model, *where):
-    db.session.expire_all()
-    found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
-    db.session.commit()
-    return found
 
 
 def _press(page, name, expected_question):
@@ -66,7 +61,7 @@ def test_an_admin_applies_real_revocations_the_guard_held(
     page, db, sandbox, key_factory, consumer, make_user, guarded, redis_client
 ):
     _storm(db, sandbox, key_factory, consumer, guarded, revoke=True)
-    assert _count(db, Grant, Grant.status == "active") == 8  # nobody lost anything yet
+    assert count_rows(db, Grant, Grant.status == "active") == 8  # nobody lost anything yet
     make_user(role="admin", username="boss", password=PASSWORD)
     sign_in(page, "boss", PASSWORD, "/admin/")
     banner = page.get_by_test_id("guard-banner")
@@ -81,8 +76,13 @@ def test_an_admin_applies_real_revocations_the_guard_held(
     page.goto("/admin/queue")
     _press(page, "Apply", "Apply 8 held removals? 8 keys turn invalid")
     page.get_by_text("Applied: 8 keys are invalid").wait_for()
-    wait_for(lambda: _count(db, Grant, Grant.status == "revoked") == 8, timeout=30, message="the removals")
-    assert _count(db, Key, Key.status == "invalid") == 8 and _count(db, Key, Key.held_at.is_not(None)) == 0
+    wait_for(
+        lambda: count_rows(db, Grant, Grant.status == "revoked") == 8, timeout=30, message="the removals"
+    )
+    assert (
+        count_rows(db, Key, Key.status == "invalid") == 8
+        and count_rows(db, Key, Key.held_at.is_not(None)) == 0
+    )
     page.goto("/admin/")
     assert page.get_by_test_id("guard-banner").count() == 0
 
@@ -100,4 +100,7 @@ def test_an_admin_discards_what_a_misbehaving_sso_caused(
     _press(page, "Discard", "Discard 8 held removals as spurious?")
     page.get_by_text("Discarded: 8 held verdicts").wait_for()
     assert page.get_by_test_id("guard-clear").is_visible()
-    assert _count(db, Key, Key.status == "valid") == 8 and _count(db, Grant, Grant.status == "active") == 8
+    assert (
+        count_rows(db, Key, Key.status == "valid") == 8
+        and count_rows(db, Grant, Grant.status == "active") == 8
+    )
