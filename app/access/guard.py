@@ -151,9 +151,9 @@ def after_verdict(conn, key_id, decision, reason, now):
     return take_back(conn, previous, now)
 
 
-def verdicts_open():
-    """True while the guard holds key verdicts."""
-    return bool(get_redis().hexists(redis_keys.GUARD_STATE, "verdicts:since"))
+def is_open(kind):
+    """True while the guard holds this kind of event."""
+    return bool(get_redis().hexists(redis_keys.GUARD_STATE, f"{kind}:since"))
 
 
 def take_back(conn, previous, now):
@@ -185,12 +185,16 @@ def take_back(conn, previous, now):
 # Removals
 
 
-def hold_removal(user_id, now=None):
-    """A member is about to lose a grant: True when the guard holds the removal."""
-    base = db.session.scalar(
+def _members():
+    """Members and blues: what a share of members losing a grant is a share of."""
+    return db.session.scalar(
         db.select(func.count()).select_from(User).where(User.state.in_(("member", "blue")))
     )
-    decision, _, _ = _observe("removals", str(user_id), True, base=base or 1, now=now)
+
+
+def hold_removal(user_id, now=None):
+    """A member is about to lose a grant: True when the guard holds the removal."""
+    decision, _, _ = _observe("removals", str(user_id), True, base=_members() or 1, now=now)
     return decision in ("hold", "opened")
 
 
@@ -293,9 +297,7 @@ def review(now=None):
         recent_bad = redis.zcount(redis_keys.guard_events(kind, True), now - recheck, "+inf")
         recent = redis.zcount(redis_keys.guard_events(kind, False), now - recheck, "+inf")
         if kind == "removals":
-            recent = db.session.scalar(
-                db.select(func.count()).select_from(User).where(User.state.in_(("member", "blue")))
-            )
+            recent = _members()
             db.session.commit()
         if recent_bad <= max(minimum, share * recent):
             redis.hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
@@ -306,7 +308,7 @@ def review(now=None):
 
 def users_with_held_grants():
     """Users whose held removals wait for the guard to close (reconciled again once it has)."""
-    if any(f"{k}:since" in get_redis().hgetall(redis_keys.GUARD_STATE) for k in ("removals",)):
+    if is_open("removals"):
         return []
     return db.session.scalars(db.select(Grant.user_id).where(Grant.held_at.is_not(None)).distinct()).all()
 

@@ -35,23 +35,29 @@ def _open(grant):
     ).first()
 
 
-def ending_text(grant, fix):
-    text = f"Your access to {grant.service.name} ends at {_at(grant.ends_at)}: {grant.ending_reason}"
+def _with_fix(text, fix):
     return f"{text} {fix}" if fix else text
 
 
-def ending(grant, fix, now=None):
-    """A grant entered its grace period: the member's notice (new, or the open one brought back)."""
-    now = now or utcnow()
+def ending_text(grant, fix):
+    text = f"Your access to {grant.service.name} ends at {_at(grant.ends_at)}: {grant.ending_reason}"
+    return _with_fix(text, fix)
+
+
+def _show(grant, kind, message):
+    """The grant's open notice (or a new one) says this, shown on every page again."""
     notice = _open(grant)
     if notice is None:
-        notice = Notice(user_id=grant.user_id, grant_id=grant.id, kind="ending", message="")
+        notice = Notice(user_id=grant.user_id, grant_id=grant.id, kind=kind, message="")
         db.session.add(notice)
-    notice.kind = "ending"
-    notice.message = ending_text(grant, fix)
-    notice.dismissed_at = None
+    notice.kind, notice.message, notice.dismissed_at = kind, message, None
     db.session.flush()
     return notice
+
+
+def ending(grant, fix):
+    """A grant entered its grace period: the member's notice (new, or the open one brought back)."""
+    return _show(grant, "ending", ending_text(grant, fix))
 
 
 def changed(grant, fix):
@@ -64,16 +70,8 @@ def changed(grant, fix):
 def ended(grant, reason, fix, now=None):
     """Access ended: the member's notice says so, shown again until dismissed."""
     now = now or utcnow()
-    notice = _open(grant)
-    if notice is None:
-        notice = Notice(user_id=grant.user_id, grant_id=grant.id, kind="ended", message="")
-        db.session.add(notice)
-    notice.kind = "ended"
     text = f"Your access to {grant.service.name} ended at {_at(now)}: {reason}"
-    notice.message = f"{text} {fix}" if fix else text
-    notice.dismissed_at = None
-    db.session.flush()
-    return notice
+    return _show(grant, "ended", _with_fix(text, fix))
 
 
 def resolve(grant, now=None):

@@ -120,7 +120,7 @@ def _hold(grant, decision, facts, now, grace, follow_up):
         return
     grant.ends_at = now + timedelta(seconds=grace)
     grant.ending_reason = decision.reason[:255]
-    notice = notices.ending(grant, fix, now)
+    notice = notices.ending(grant, fix)
     record(
         "grant.ending",
         None,

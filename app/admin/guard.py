@@ -2,9 +2,8 @@
 
 import logging
 
-from flask import flash, redirect, render_template, request
+from flask import flash, g, redirect, render_template, request
 from flask_login import current_user, login_required
-from redis.exceptions import RedisError
 
 from app.access import guard
 from app.access.explain import explain
@@ -24,10 +23,13 @@ def guard_banner():
     """Every admin page shows the guard when it is open (a red banner)."""
 
     def incident_guard():
-        try:
-            return guard.status()
-        except (RedisError, Exception):  # a banner must never break a page
-            return None
+        # The banner, the health badge and the card read it once per request.
+        if "incident_guard" not in g:
+            try:
+                g.incident_guard = guard.status()
+            except Exception:  # a banner must never break a page
+                g.incident_guard = None
+        return g.incident_guard
 
     return {"incident_guard": incident_guard}
 
@@ -44,6 +46,13 @@ def guard_page():
     )
 
 
+def _look_up_again(characters):
+    """Held characters join the next affiliation round."""
+    if characters:
+        affiliation.gather(characters)
+        schedule_affiliation()
+
+
 def _back():
     return redirect(safe_next(request.form.get("next"), "admin.guard_page"))
 
@@ -57,9 +66,7 @@ def guard_recheck():
     key_ids, characters = guard.recheck_now(current_user)
     for key_id in key_ids:
         queue_check(key_id)
-    if characters:
-        affiliation.gather(characters)
-        schedule_affiliation()
+    _look_up_again(characters)
     flash(f"{len(key_ids)} held keys and {len(characters)} characters are being checked again.", "info")
     return _back()
 
@@ -73,9 +80,7 @@ def guard_apply():
     keys, grants, characters, users = guard.apply(current_user)
     for user_id in users:
         enqueue_reconcile(user_id)
-    if characters:
-        affiliation.gather(characters)
-        schedule_affiliation()
+    _look_up_again(characters)
     flash(
         f"Applied: {keys} keys are invalid, {grants} held removals go ahead, "
         f"{len(characters)} characters are looked up again.",

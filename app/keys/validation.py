@@ -292,7 +292,7 @@ def _finish(row, status, reason, extra=None):
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
         also, also_keys = guard.after_verdict(conn, row.id, decision, reason, now)
-    if changed and status == "invalid" and not held and guard.verdicts_open():
+    if changed and status == "invalid" and not held and guard.is_open("verdicts"):
         # The guard opened while this verdict was being written, too late to see it: take it back.
         with write_transaction() as session:
             guard.take_back(session.connection(), {row.id: row.status}, now)
