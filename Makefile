@@ -13,6 +13,7 @@ export SANDBOX_PORT
 RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker,)
 
 # make run talks to the EVE sandbox (python -m sandbox) with its demo application.
+run: export BASTION_ENV := development
 run: export BASTION_DEMO := 1
 run: export EVE_SSO_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 run: export EVE_ESI_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/esi

@@ -1,4 +1,8 @@
-"""Configuration: every value comes from the environment, with safe development defaults."""
+"""Configuration: every value comes from the environment.
+
+With ``BASTION_ENV`` unset Bastion runs as production and refuses to start on development
+secrets; ``make run``, the tests and the benchmarks say ``development`` (or ``testing``).
+"""
 
 import os
 from pathlib import Path
@@ -7,6 +11,7 @@ BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BASTION_INSTANCE_DIR", BASE_DIR / "instance"))
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105  (refused in production)
+ENVIRONMENTS = ("production", "development", "testing")
 
 
 def _bool(name, default=False):
@@ -47,8 +52,15 @@ def default_redis_url():
 class Config:
     """Settings for development and production, read from the environment."""
 
-    ENV = os.environ.get("BASTION_ENV", "development")
+    ENV = os.environ.get("BASTION_ENV", "").strip() or "production"
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    # Bastion's own address as members reach it (https://auth.example.org): callback URLs and the
+    # links Bastion sends are built from it, never from a request's Host header. Required in
+    # production; in development the request's address is used.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
+    # How many reverse proxies stand in front of Bastion and set X-Forwarded-For, -Proto and -Host
+    # (Werkzeug's ProxyFix); 0 trusts none of those headers.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'bastion.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL") or default_redis_url()
@@ -60,11 +72,32 @@ class Config:
     METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
     SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 15000)
 
+    SESSION_COOKIE_NAME = "bastion_session"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", ENV == "production")
+    # A parent domain (".example.org") lets forward auth see the session on the protected apps'
+    # own host names; empty keeps the cookie to Bastion's host.
+    SESSION_COOKIE_DOMAIN = os.environ.get("SESSION_COOKIE_DOMAIN", "").strip() or None
+    REMEMBER_COOKIE_NAME = "bastion_remember"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DOMAIN = SESSION_COOKIE_DOMAIN
+    # "Keep me signed in" lasts this many days at most (admins are never remembered).
+    REMEMBER_DAYS = min(_int("REMEMBER_DAYS", 30), 30)
+    # Where forward auth may send a visitor back after logging in: these host names and their
+    # subdomains (comma separated); empty: the domain of SESSION_COOKIE_DOMAIN, else none.
+    FORWARD_AUTH_DOMAINS = [
+        d.strip().lstrip(".").lower()
+        for d in os.environ.get("FORWARD_AUTH_DOMAINS", "").split(",")
+        if d.strip()
+    ]
+    # Logins allowed per client address and per username (Flask-Limiter's notation), kept in Redis.
+    LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 5 minutes")
+    LOGIN_LIMIT_PER_USERNAME = os.environ.get("LOGIN_LIMIT_PER_USERNAME", "10 per 5 minutes")
+    # Webhooks to loopback, private and link-local addresses are refused unless this is set.
+    WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", False)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
     PREFERRED_URL_SCHEME = "https" if ENV == "production" else "http"
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -159,16 +192,32 @@ class TestConfig(Config):
     EVE_CONTACT = "tests@example.invalid"
     EVE_TIMEOUT = 5.0
     EVE_DOWNTIME = ""  # tests must not depend on the hour they run at
+    WEBHOOK_ALLOW_PRIVATE = True  # the receivers in the tests listen on 127.0.0.1
+    # Every test signs in from 127.0.0.1; the tests of the limits lower them.
+    LOGIN_LIMIT_PER_ADDRESS = "100000 per minute"
+    LOGIN_LIMIT_PER_USERNAME = "100000 per minute"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 
 
 def check_production_config(config):
-    """Refuse to run in production with development secrets; return a list of problems."""
+    """Refuse to run in production on development settings; return a list of what to set."""
     problems = []
-    if config.get("ENV") == "production":
-        if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
-            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-        if not config.get("TOKEN_ENCRYPTION_KEYS"):
-            problems.append("TOKEN_ENCRYPTION_KEYS must hold at least one Fernet key")
+    env = config.get("ENV")
+    if env not in ENVIRONMENTS:
+        problems.append(f"BASTION_ENV must be one of {', '.join(ENVIRONMENTS)} (got {env!r})")
+        return problems
+    if env != "production":
+        return problems
+    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not config.get("TOKEN_ENCRYPTION_KEYS"):
+        problems.append("TOKEN_ENCRYPTION_KEYS must hold at least one Fernet key")
+    if config.get("DEMO"):
+        problems.append("BASTION_DEMO must be off (the demo seeds known passwords)")
+    if not str(config.get("PUBLIC_URL") or "").startswith("https://"):
+        problems.append("PUBLIC_URL must be Bastion's https address, such as https://auth.example.org")
+    for name in ("EVE_SSO_URL", "EVE_ESI_URL", "DISCORD_API_URL", "DISCORD_AUTHORIZE_URL"):
+        if not str(config.get(name) or "").startswith("https://"):
+            problems.append(f"{name} must be an https URL (got {config.get(name)!r})")
     return problems

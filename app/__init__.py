@@ -29,6 +29,8 @@ def create_app(config_class=Config):
     if problems:
         raise RuntimeError("refusing to start: " + "; ".join(problems))
     register_logging(app)
+    register_proxies(app)
+    register_url_converters(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -50,9 +52,32 @@ def register_logging(app):
         app.logger.warning("running in production on SQLite; PostgreSQL is recommended")
 
 
+def register_proxies(app):
+    """Trust X-Forwarded-For, -Proto, -Host and -Port from exactly TRUSTED_PROXIES proxies."""
+    hops = app.config.get("TRUSTED_PROXIES", 0)
+    if hops < 0:
+        raise RuntimeError("refusing to start: TRUSTED_PROXIES must be 0 or more")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+
+def register_url_converters(app):
+    """Ids in URLs are 64-bit: a larger number matches no route (404), never reaching the database."""
+    from werkzeug.routing import IntegerConverter
+
+    class Id64Converter(IntegerConverter):
+        def __init__(self, url_map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):  # noqa: A002
+            super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    app.url_map.converters["int"] = Id64Converter
+
+
 def register_extensions(app):
     """Bind the extensions to this app."""
     from app import crypto, eve
+    from app.accounts import limits
     from app.extensions import csrf, db, login_manager, migrate
     from app.jobs import connection
     from app.jobs import setup as jobs_setup
@@ -79,6 +104,7 @@ def register_extensions(app):
     login_manager.login_message = "Please sign in to see this page."
     login_manager.session_protection = "strong"
     connection.init_app(app)
+    limits.init_app(app)
     crypto.init_app(app)
     jobs_setup.init_app(app)
     eve.init_app(app)

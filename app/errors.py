@@ -17,6 +17,7 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 MESSAGES = {
@@ -25,6 +26,7 @@ MESSAGES = {
     403: "Your account is not allowed to see this page or do this action.",
     404: "There is nothing at this address.",
     405: "This address does not accept that kind of request.",
+    429: "Too many sign-in attempts. Wait a few minutes, then try again.",
     500: "An unexpected error happened. It has been logged; please try again.",
 }
 
@@ -51,7 +53,8 @@ def register(app):
     def http_error(exc):
         if exc.code >= 500:
             db.session.rollback()
-        message = exc.description if exc.code not in MESSAGES or _custom(exc) else None
+        custom = exc.code != 429 and _custom(exc)  # a rate limit's own text is for operators
+        message = exc.description if exc.code not in MESSAGES or custom else None
         return _respond(exc.code, message)
 
     @app.errorhandler(Exception)

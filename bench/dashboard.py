@@ -33,6 +33,7 @@ def _env(tmp, redis_url, database_url):
         "DATABASE_URL": database_url,
         "HUEY_NAME": "bastion-bench",
         "BASTION_INSTANCE_DIR": tmp,
+        "BASTION_ENV": "development",
         "SECRET_KEY": "bench-secret-key",
         "LOG_LEVEL": "WARNING",
         "EVE_DOWNTIME": "",

@@ -38,6 +38,7 @@ class Harness:
             "DATABASE_URL": self.database_url,
             "HUEY_NAME": "bastion-bench",
             "BASTION_INSTANCE_DIR": self.tmp.name,
+            "BASTION_ENV": "development",
             "SECRET_KEY": "bench-secret-key",
             "EVE_SSO_URL": self.sandbox.url,
             "EVE_ESI_URL": f"{self.sandbox.url}/esi",

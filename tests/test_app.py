@@ -16,16 +16,64 @@ def test_production_refuses_the_development_secret_key():
         create_app(Production)
 
 
+PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "x" * 40,
+    "TOKEN_ENCRYPTION_KEYS": ["k"],
+    "SQLALCHEMY_DATABASE_URI": "postgresql://h/db",
+    "PUBLIC_URL": "https://auth.example.org",
+    "EVE_SSO_URL": "https://login.eveonline.com",
+    "EVE_ESI_URL": "https://esi.evetech.net",
+    "DISCORD_API_URL": "https://discord.com/api/v10",
+    "DISCORD_AUTHORIZE_URL": "https://discord.com/oauth2/authorize",
+}
+
+
 def test_production_needs_a_long_secret_and_an_encryption_key():
-    config = {
-        "ENV": "production",
-        "SECRET_KEY": "x" * 40,
-        "TOKEN_ENCRYPTION_KEYS": ["k"],
-        "SQLALCHEMY_DATABASE_URI": "postgresql://h/db",
-    }
-    assert check_production_config(config) == []
-    assert check_production_config({**config, "SECRET_KEY": "short"}) != []
-    assert check_production_config({**config, "TOKEN_ENCRYPTION_KEYS": []}) != []
+    assert check_production_config(PRODUCTION) == []
+    assert check_production_config({**PRODUCTION, "SECRET_KEY": "short"}) != []
+    assert check_production_config({**PRODUCTION, "TOKEN_ENCRYPTION_KEYS": []}) != []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("DEMO", True, "BASTION_DEMO must be off"),
+        ("PUBLIC_URL", "", "PUBLIC_URL must be"),
+        ("PUBLIC_URL", "http://auth.example.org", "PUBLIC_URL must be"),
+        ("EVE_SSO_URL", "http://127.0.0.1:8025", "EVE_SSO_URL must be an https URL"),
+        ("EVE_ESI_URL", "http://esi.local", "EVE_ESI_URL must be an https URL"),
+        ("DISCORD_API_URL", "http://discord.local", "DISCORD_API_URL must be an https URL"),
+        ("DISCORD_AUTHORIZE_URL", "http://d.local", "DISCORD_AUTHORIZE_URL must be an https URL"),
+        ("ENV", "prod", "BASTION_ENV must be one of"),
+    ],
+)
+def test_production_refuses_each_development_setting_and_names_it(name, value, says):
+    problems = check_production_config({**PRODUCTION, name: value})
+    assert len(problems) == 1 and says in problems[0]
+
+
+def test_unset_bastion_env_means_production_and_refuses_to_start(monkeypatch):
+    """An instance started without BASTION_ENV must not sign sessions with the public dev key."""
+    import importlib
+
+    import config as config_module
+
+    for name in ("BASTION_ENV", "SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "BASTION_DEMO", "PUBLIC_URL"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        fresh = importlib.reload(config_module)
+        assert fresh.Config.ENV == "production"
+        assert fresh.Config.SESSION_COOKIE_SECURE is True
+        from app import create_app
+
+        with pytest.raises(RuntimeError) as refused:
+            create_app(fresh.Config)
+        assert "SECRET_KEY must be set" in str(refused.value)
+        assert "TOKEN_ENCRYPTION_KEYS" in str(refused.value)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(config_module)
 
 
 def test_security_headers_on_every_page(client):

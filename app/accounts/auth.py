@@ -1,10 +1,11 @@
 """Who is calling: the user loader, safe redirects, and the role checks every view uses."""
 
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, redirect, request, url_for
-from flask_login import current_user
+from flask import abort, current_app, redirect, request, session, url_for
+from flask_login import current_user, login_user
 
 from app.accounts.models import User
 from app.extensions import db, login_manager
@@ -33,13 +34,52 @@ def safe_next(target, default="main.index"):
     return target if is_safe_next(target) else url_for(default)
 
 
-@login_manager.user_loader
-def load_user(user_id):
-    """Load the user behind a session, or nothing for a malformed id."""
+def return_domains():
+    """The host names (and their subdomains) forward auth may send a visitor back to."""
+    domains = current_app.config.get("FORWARD_AUTH_DOMAINS") or []
+    if not domains and current_app.config.get("SESSION_COOKIE_DOMAIN"):
+        domains = [current_app.config["SESSION_COOKIE_DOMAIN"].lstrip(".").lower()]
+    return domains
+
+
+def is_allowed_return(target):
+    """True for an absolute address on an allowed domain (forward auth's ``rd``), nothing else."""
+    if not target or not isinstance(target, str) or len(target) > 2048:
+        return False
+    if "\\" in target or any(ord(ch) < 33 or ord(ch) == 127 for ch in target):
+        return False
     try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+        parts = urlsplit(target)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018  (a malformed port raises)
+    except ValueError:
+        return False
+    schemes = ("https",) if current_app.config["ENV"] == "production" else ("https", "http")
+    if parts.scheme not in schemes or not host or parts.username is not None or parts.password is not None:
+        return False
+    return any(host == domain or host.endswith("." + domain) for domain in return_domains())
+
+
+def safe_return(next_path, rd=None, default="main.index"):
+    """Where to go after signing in: a checked ``rd`` on an allowed domain, else a safe local path."""
+    if rd and is_allowed_return(rd):
+        return rd
+    return safe_next(next_path, default)
+
+
+def start_session(user, remember=False):
+    """Sign the user in on a fresh session (nothing of the session before it carries over)."""
+    session.clear()
+    days = current_app.config.get("REMEMBER_DAYS", 30)
+    login_user(user, remember=remember and days > 0, duration=timedelta(days=max(days, 1)))
+
+
+@login_manager.user_loader
+def load_user(token):
+    """The user whose current session token the session or remember-me cookie holds, or nobody."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 64:
         return None
+    return db.session.scalar(db.select(User).filter_by(session_token=token))
 
 
 @login_manager.unauthorized_handler

@@ -13,6 +13,7 @@ class LoginForm(BaseForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
     remember = BooleanField("Keep me signed in")
     next = HiddenField()
+    rd = HiddenField()  # forward auth's return address on another host name
     submit = SubmitField("Sign in")
 
 

@@ -64,5 +64,7 @@ def change_role(user, role, actor):
     if user.id == actor.id and role != "admin":
         raise RoleRefused("You cannot take away your own admin role; ask another admin.")
     before, user.role = user.role, role
+    if before != role:
+        user.end_sessions()  # a session opened under the old role must not keep it
     record("user.role", actor, target=user, detail=f"{before} -> {role}")
     db.session.commit()

@@ -1,5 +1,7 @@
 """Users, their roles and their directorships."""
 
+import secrets
+
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -8,6 +10,11 @@ from app.extensions import db
 
 ROLES = ("member", "director", "admin")
 STATES = ("member", "blue", "guest")
+
+
+def new_session_token():
+    """A fresh token for a user's sessions; replacing it ends every session made with the old one."""
+    return secrets.token_urlsafe(32)
 
 
 class User(UserMixin, db.Model):
@@ -32,6 +39,10 @@ class User(UserMixin, db.Model):
     reconciled_at = db.Column(db.DateTime, nullable=True)
     # Notices of access about to end also go as a Discord direct message (when Discord is linked).
     notify_by_dm = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
+    # What sessions and remember-me cookies carry instead of the id (Flask-Login's alternative id).
+    session_token = db.Column(
+        db.String(64), nullable=False, unique=True, index=True, default=new_session_token
+    )
 
     __table_args__ = (
         db.CheckConstraint("role IN ('member', 'director', 'admin')", name="role_known"),
@@ -41,8 +52,19 @@ class User(UserMixin, db.Model):
     main_character = db.relationship("Character", foreign_keys=[main_character_id], post_update=True)
 
     def set_password(self, password):
-        """Store a salted hash of the password, never the password itself."""
+        """Store a salted hash of the password, never the password itself; other sessions end."""
         self.password_hash = generate_password_hash(password)
+        self.end_sessions()
+
+    def get_id(self):
+        """What the session and the remember-me cookie hold: the token, never the bare id."""
+        if self.session_token is None:
+            self.session_token = new_session_token()
+        return self.session_token
+
+    def end_sessions(self):
+        """Sign this user out everywhere: every session and remember-me cookie stops working."""
+        self.session_token = new_session_token()
 
     def check_password(self, password):
         """True when the password matches the stored hash."""

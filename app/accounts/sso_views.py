@@ -5,10 +5,10 @@ import secrets
 import time
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user
 
 from app.accounts import bp
-from app.accounts.auth import is_safe_next, safe_next
+from app.accounts.auth import is_allowed_return, is_safe_next, safe_return, start_session
 from app.accounts.logic import LoginRefused, login_with_character
 from app.eve import get_client
 from app.eve.client import pkce_pair
@@ -29,7 +29,7 @@ def callback_url():
     return current_app.config["EVE_CALLBACK_URL"] or url_for("accounts.sso_callback", _external=True)
 
 
-def start_flow(purpose, next_path=None):
+def start_flow(purpose, next_path=None, rd=None):
     """Remember a fresh state and PKCE verifier in the session and send the browser to SSO."""
     if not current_app.config["EVE_CLIENT_ID"]:
         flash("EVE login is not configured on this server (EVE_CLIENT_ID is empty).", "danger")
@@ -40,7 +40,7 @@ def start_flow(purpose, next_path=None):
         "state": state,
         "verifier": verifier,
         "purpose": purpose,
-        "next": next_path if is_safe_next(next_path) else None,
+        "next": rd if is_allowed_return(rd) else next_path if is_safe_next(next_path) else None,
         "at": time.time(),
     }
     try:
@@ -56,8 +56,8 @@ def start_flow(purpose, next_path=None):
 def login_eve():
     """Start logging in with an EVE character."""
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
-    return start_flow("login", request.args.get("next"))
+        return redirect(safe_return(request.args.get("next"), request.args.get("rd")))
+    return start_flow("login", request.args.get("next"), request.args.get("rd"))
 
 
 def _take_flow():
@@ -119,9 +119,9 @@ def _finish_login(claims, refresh_token, flow):
     for key in user.keys:
         if key.status == "pending":
             queue_check(key.id)
-    login_user(user)
+    start_session(user)
     flash(f"Welcome, {user.display_name}.", "success")
-    return redirect(safe_next(flow.get("next")))
+    return redirect(safe_return(flow.get("next"), flow.get("next")))
 
 
 def _finish_add_key(claims, refresh_token):

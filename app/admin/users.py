@@ -9,6 +9,7 @@ from app.accounts import logic as accounts
 from app.accounts.auth import admin_required
 from app.accounts.models import Directorship, User
 from app.admin import bp
+from app.admin.models import record
 from app.admin.forms import AppointForm, RoleForm, UserSearchForm
 from app.corps.directors import DirectorshipRefused, tracked_corporations
 from app.corps.directors import appoint as appoint_director
@@ -103,6 +104,20 @@ def change_role(user_id):
         form.role.errors.append(str(exc))
         return _user_page(target, role_form=form), 400
     flash(f"{target.display_name} is {'an' if target.role == 'admin' else 'a'} {target.role} now.", "success")
+    return redirect(url_for("admin.user", user_id=target.id))
+
+
+@bp.post("/users/<int:user_id>/sessions/end")
+@login_required
+@admin_required
+def end_sessions(user_id):
+    """Sign a user out everywhere: every session and remember-me cookie of theirs stops working."""
+    require_action_form()
+    target = _user(user_id)
+    target.end_sessions()
+    record("user.sessions_ended", current_user, target=target)
+    db.session.commit()
+    flash(f"{target.display_name} is signed out everywhere.", "success")
     return redirect(url_for("admin.user", user_id=target.id))
 
 
