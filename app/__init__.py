@@ -184,7 +184,10 @@ def register_security_headers(app):
 def register_template_context(app):
     """Values every template may use."""
 
+    from app.accounts.auth import public_url
     from app.templating import clock, relative, seconds, when
+
+    app.add_template_global(public_url)
 
     for template_filter in (when, seconds, relative, clock):
         app.add_template_filter(template_filter)

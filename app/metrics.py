@@ -112,8 +112,11 @@ class BastionCollector:
         )
 
 
-def _authorised():
+def bearer_authorised():
+    """True when the caller sent METRICS_TOKEN as a bearer token (never when none is configured)."""
     token = current_app.config.get("METRICS_TOKEN") or ""
+    if not token:
+        return False
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
@@ -124,7 +127,7 @@ def metrics():
     """Prometheus text format, for a scraper holding the bearer token."""
     if not current_app.config.get("METRICS_TOKEN"):
         return Response("Metrics are off: set METRICS_TOKEN to turn them on.\n", 404, mimetype="text/plain")
-    if not _authorised():
+    if not bearer_authorised():
         return Response(
             "This needs the bearer token from METRICS_TOKEN.\n",
             401,

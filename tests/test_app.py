@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.support import csrf_token_from
+
 from config import DEV_SECRET_KEY, Config, check_production_config
 
 
@@ -123,3 +125,24 @@ def test_unexpected_errors_give_a_500_page_and_roll_back(suite_config, db):
 def test_a_path_with_control_characters_is_not_found(client):
     assert client.get("/auth/forward/wi%00ki").status_code == 404
     assert client.get("/admin/queue/dead/%01x").status_code == 404
+
+
+def test_every_route_answers_404_for_ids_past_64_bits(app, client, login_as):
+    """An id SQLite cannot hold (or PostgreSQL's bigint) is no such thing, not a server error."""
+    import re
+
+    from werkzeug.routing import IntegerConverter
+
+    login_as("admin")
+    token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not any(isinstance(c, IntegerConverter) for c in rule._converters.values()):
+            continue
+        path = re.sub(r"<int:[a-z_]+>", "99999999999999999999", rule.rule)
+        path = re.sub(r"<(?:[a-z]+:)?[a-z_]+>", "x", path)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method, data={"csrf_token": token})
+            assert answer.status_code == 404, (method, path, answer.status_code)
+            checked += 1
+    assert checked >= 20

@@ -130,7 +130,9 @@ class Delivery(NamedTuple):
 def dm_text(notice, stage):
     """The direct message for a notice (first notice, or the reminder shortly before the end)."""
     prefix = "Reminder from Bastion: " if stage == "reminder" else "From Bastion: "
-    return f"{prefix}{notice.message} Your services and why: My services on Bastion."
+    base = current_app.config.get("PUBLIC_URL")
+    where = f"{base}/services" if base else "My services on Bastion"
+    return f"{prefix}{notice.message} Your services and why: {where}."
 
 
 def deliver(notice_id, stage, attempt=1):

@@ -34,6 +34,17 @@ def safe_next(target, default="main.index"):
     return target if is_safe_next(target) else url_for(default)
 
 
+def public_url(endpoint, **values):
+    """An absolute URL of Bastion's for others to call (a callback, a link in a message).
+
+    Built from PUBLIC_URL when it is set (always in production), never from the Host header alone.
+    """
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
 def return_domains():
     """The host names (and their subdomains) forward auth may send a visitor back to."""
     domains = current_app.config.get("FORWARD_AUTH_DOMAINS") or []

@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 from app.accounts import bp
-from app.accounts.auth import is_allowed_return, is_safe_next, safe_return, start_session
+from app.accounts.auth import is_allowed_return, is_safe_next, public_url, safe_return, start_session
 from app.accounts.logic import LoginRefused, login_with_character
 from app.eve import get_client
 from app.eve.client import pkce_pair
@@ -26,7 +26,7 @@ PURPOSES = ("login", "add_key")
 
 def callback_url():
     """The redirect URI registered with EVE SSO for this app."""
-    return current_app.config["EVE_CALLBACK_URL"] or url_for("accounts.sso_callback", _external=True)
+    return current_app.config["EVE_CALLBACK_URL"] or public_url("accounts.sso_callback")
 
 
 def start_flow(purpose, next_path=None, rd=None):

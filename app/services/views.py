@@ -13,7 +13,7 @@ from app.access.explain import explain_all
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant
 from app.access.requests import may_request, request_access
-from app.accounts.auth import safe_next
+from app.accounts.auth import public_url, safe_next
 from app.admin.models import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
@@ -182,7 +182,7 @@ def discord_link():
         return redirect(url_for("services.index"))
     state = secrets.token_urlsafe(24)
     session[DISCORD_FLOW] = {"state": state, "at": time.time()}
-    return redirect(discord.authorize_url(url_for("services.discord_callback", _external=True), state))
+    return redirect(discord.authorize_url(public_url("services.discord_callback"), state))
 
 
 @bp.get("/services/discord/callback")
@@ -204,7 +204,7 @@ def discord_callback():
         return redirect(url_for("services.index"))
     try:
         tokens = discord.exchange_code(
-            request.args["code"], url_for("services.discord_callback", _external=True)
+            request.args["code"], public_url("services.discord_callback")
         )
         who = discord.me(tokens["access_token"])
     except ConnectorError as exc:
