@@ -36,6 +36,7 @@ class WebhookReceiver:
 
         receiver = self
         self.status = status
+        self.location = None  # sent with a 3xx status
         self.events = []
         self._lock = threading.Lock()
 
@@ -44,8 +45,10 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.events.append({"headers": dict(self.headers), "body": body})
-                    status = receiver.status
+                    status, location = receiver.status, receiver.location
                 self.send_response(status)
+                if location:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

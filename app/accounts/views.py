@@ -1,7 +1,7 @@
 """Login and logout."""
 
 from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from app.accounts import bp
 from app.accounts.auth import safe_return, start_session

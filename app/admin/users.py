@@ -9,8 +9,8 @@ from app.accounts import logic as accounts
 from app.accounts.auth import admin_required
 from app.accounts.models import Directorship, User
 from app.admin import bp
-from app.admin.models import record
 from app.admin.forms import AppointForm, RoleForm, UserSearchForm
+from app.admin.models import record
 from app.corps.directors import DirectorshipRefused, tracked_corporations
 from app.corps.directors import appoint as appoint_director
 from app.corps.directors import dismiss as dismiss_director

@@ -1,5 +1,6 @@
 """The description of a grant that connectors send: who, which character and corporation, what access."""
 
+import time
 import uuid
 
 from app.clock import utcnow
@@ -16,7 +17,10 @@ def grant_event(grant):
     corp = main.corporation if main is not None else None
     alliance = main.alliance if main is not None else None
     return {
-        "id": uuid.uuid4().hex,
+        "id": uuid.uuid4().hex,  # one per delivery: a replayed event repeats it
+        # Microseconds since 1970 when the event was made: a receiver applies, per grant, only
+        # events newer than the last one it applied.
+        "version": time.time_ns() // 1000,
         "service": service.slug,
         "sent_at": _iso(utcnow()),
         "user": {"id": user.id, "name": user.display_name, "state": user.state},

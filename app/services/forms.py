@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime
 
+from flask import current_app
 from wtforms import (
     BooleanField,
     SelectField,
@@ -18,6 +19,7 @@ from wtforms.validators import URL, DataRequired, Length, Optional
 from app.accounts.models import STATES
 from app.extensions import db
 from app.forms import BaseForm, choices
+from app.services.connectors.webhook import private_address
 from app.services.models import SERVICE_KINDS, Service
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -126,6 +128,13 @@ class ServiceForm(BaseForm):
             if len(value) > 500:
                 raise ValidationError("Keep the URL under 500 characters.")
             URL(require_tld=False, message=URL_MESSAGE)(self, field)
+            if self.kind.data == "webhook" and not current_app.config.get("WEBHOOK_ALLOW_PRIVATE"):
+                address = private_address(value, resolve=False)  # names: checked at each send
+                if address is not None:
+                    raise ValidationError(
+                        f"This URL leads to a private address ({address}). Webhooks go to public "
+                        "addresses only, unless the server sets WEBHOOK_ALLOW_PRIVATE."
+                    )
 
     def validate_secret(self, field):
         value = field.data or ""

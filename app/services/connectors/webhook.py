@@ -2,11 +2,16 @@
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
+from urllib.parse import urlsplit
+
+from flask import current_app
 
 from app.jobs.setup import get_governor
-from app.services.connectors.base import Connector, call, error_for
+from app.services.connectors.base import Connector, ConnectorError, call, error_for
 
 WEBHOOK_TIMEOUT = 10.0
 SIGNATURE_HEADER = "X-Bastion-Signature"
@@ -30,6 +35,43 @@ def verify(secret, timestamp, body, signature, tolerance=300, now=None):
     return fresh and hmac.compare_digest(expected, signature or "")
 
 
+def private_address(url, resolve=True):
+    """The loopback, private, link-local or otherwise non-public address a URL leads to, or None.
+
+    A host name is resolved (when ``resolve``): every address it has must be public. Raises
+    OSError when it cannot be resolved.
+    """
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        if not resolve:
+            return "localhost" if host.lower().rstrip(".").endswith("localhost") else None
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
+        mapped = getattr(address, "ipv4_mapped", None) or address
+        if not mapped.is_global or mapped.is_multicast:
+            return str(address)
+    return None
+
+
+def refusal(url):
+    """Why a webhook may not be sent to this URL (a private address), or None."""
+    if current_app.config.get("WEBHOOK_ALLOW_PRIVATE"):
+        return None
+    try:
+        address = private_address(url)
+    except OSError:
+        raise ConnectorError(f"could not resolve {urlsplit(url).hostname}", transient=True) from None
+    if address is None:
+        return None
+    return (
+        f"the webhook URL leads to a private address ({address}); webhooks go to public addresses "
+        "only (an admin may set WEBHOOK_ALLOW_PRIVATE)"
+    )
+
+
 class WebhookConnector(Connector):
     """POSTs a signed JSON event for each grant, update and revoke to a configured URL."""
 
@@ -48,6 +90,9 @@ class WebhookConnector(Connector):
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: f"sha256={sign(self.settings.get('secret', ''), timestamp, body)}",
         }
+        refused = refusal(self.settings["url"])
+        if refused is not None:
+            raise ConnectorError(refused)
         answer = call(
             "POST",
             self.settings["url"],
@@ -56,7 +101,14 @@ class WebhookConnector(Connector):
             WEBHOOK_TIMEOUT,
             data=body,
             headers=headers,
+            allow_redirects=False,  # a redirect could lead anywhere, a private address included
         )
+        if 300 <= answer.status_code < 400:
+            raise ConnectorError(
+                f"the receiver answered with a redirect ({answer.status_code}); webhooks do not "
+                "follow redirects: give the final URL",
+                status=answer.status_code,
+            )
         error = error_for(answer, "the receiver", "the receiver refused the event")
         if error is not None:
             raise error
