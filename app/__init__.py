@@ -165,16 +165,22 @@ def register_request_guards(app):
 def register_security_headers(app):
     """Send the headers that keep a browser from being turned against the user."""
 
+    # Signing in may end in a redirect to a forward-auth app's host name (its ``rd``), which the
+    # browser checks against form-action.
+    from app.accounts.auth import return_domains
+
+    form_action = " ".join(["'self'", *(f"{d}:* *.{d}:*" for d in return_domains(app.config))])
+    policy = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"frame-ancestors 'none'; form-action {form_action}; base-uri 'self'"
+    )
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
-        )
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -2,9 +2,8 @@
 
 import pytest
 
-from tests.support import csrf_token_from
-
 from config import DEV_SECRET_KEY, Config, check_production_config
+from tests.support import csrf_token_from
 
 
 def test_production_refuses_the_development_secret_key():

@@ -45,11 +45,12 @@ def public_url(endpoint, **values):
     return url_for(endpoint, _external=True, **values)
 
 
-def return_domains():
+def return_domains(config=None):
     """The host names (and their subdomains) forward auth may send a visitor back to."""
-    domains = current_app.config.get("FORWARD_AUTH_DOMAINS") or []
-    if not domains and current_app.config.get("SESSION_COOKIE_DOMAIN"):
-        domains = [current_app.config["SESSION_COOKIE_DOMAIN"].lstrip(".").lower()]
+    config = current_app.config if config is None else config
+    domains = list(config.get("FORWARD_AUTH_DOMAINS") or [])
+    if not domains and config.get("SESSION_COOKIE_DOMAIN"):
+        domains = [config["SESSION_COOKIE_DOMAIN"].lstrip(".").lower()]
     return domains
 
 

@@ -13,7 +13,7 @@ from app.access.explain import explain_all
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant
 from app.access.requests import may_request, request_access
-from app.accounts.auth import public_url, safe_next
+from app.accounts.auth import is_allowed_return, public_url, safe_next
 from app.admin.models import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
@@ -138,8 +138,10 @@ def request_service(slug):
 def forward_auth(slug):
     """For nginx auth_request, Traefik forwardAuth and Caddy forward_auth.
 
-    200 with X-Bastion-User, X-Bastion-Character and X-Bastion-Corporation for a logged-in user
-    holding an active grant; 401 when not logged in; 403 without a grant; 404 for no such service.
+    200 with the X-Bastion-* identity headers for a logged-in user holding an active grant; 401
+    when not logged in; 403 without a grant; 404 for no such service. A 401 carries in Location
+    Bastion's login page with the visitor's address as ``rd`` (nginx: ``error_page 401 =302``);
+    with ``?redirect=1`` (Traefik, Caddy) it is a 302 there instead.
     """
     service = db.session.scalars(
         db.select(Service).filter_by(slug=slug, kind="forward_auth", enabled=True)
@@ -147,7 +149,7 @@ def forward_auth(slug):
     if service is None:
         return Response("No such service.\n", 404, mimetype="text/plain")
     if not current_user.is_authenticated:
-        return Response("Log in to Bastion first.\n", 401, mimetype="text/plain")
+        return _to_login()
     grant = db.session.scalars(
         db.select(Grant).filter_by(user_id=current_user.id, service_id=service.id, status="active")
     ).first()
@@ -162,6 +164,30 @@ def forward_auth(slug):
         "Cache-Control": "no-store",
     }
     return Response("OK\n", 200, headers, mimetype="text/plain")
+
+
+def _visited_address():
+    """The address the visitor asked the proxy for: nginx's X-Original-URL, or Traefik's and
+    Caddy's X-Forwarded-Proto, -Host and -Uri; None when the proxy sent neither."""
+    original = request.headers.get("X-Original-URL")
+    if original:
+        return original
+    proto, host = request.headers.get("X-Forwarded-Proto"), request.headers.get("X-Forwarded-Host")
+    if not (proto and host):
+        return None
+    first = proto.split(",")[0].strip(), host.split(",")[0].strip()
+    return f"{first[0]}://{first[1]}{request.headers.get('X-Forwarded-Uri', '/')}"
+
+
+def _to_login():
+    """401 (or, asked for, 302) pointing at the login page, which sends the visitor back after."""
+    visited = _visited_address()
+    rd = visited if visited and is_allowed_return(visited) else None
+    login = public_url("accounts.login", rd=rd)
+    headers = {"Location": login, "Cache-Control": "no-store"}
+    if request.args.get("redirect") == "1":
+        return Response(f"Log in to Bastion first: {login}\n", 302, headers, mimetype="text/plain")
+    return Response("Log in to Bastion first.\n", 401, headers, mimetype="text/plain")
 
 
 # Linking a Discord account
@@ -203,9 +229,7 @@ def discord_callback():
         flash("Discord was not linked: the authorization was cancelled.", "info")
         return redirect(url_for("services.index"))
     try:
-        tokens = discord.exchange_code(
-            request.args["code"], public_url("services.discord_callback")
-        )
+        tokens = discord.exchange_code(request.args["code"], public_url("services.discord_callback"))
         who = discord.me(tokens["access_token"])
     except ConnectorError as exc:
         log.warning("linking Discord failed: %s", exc)

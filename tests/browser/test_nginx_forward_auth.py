@@ -131,3 +131,232 @@ def test_nginx_auth_request_lets_a_granted_member_through_and_stops_everyone_els
     assert page.get_by_role("heading", name="Fleet doctrines").is_visible()
     assert allowed.headers["x-seen-as"] == made["name"]
     assert db.session.get(User, outsider.id).state == "member"  # a member, but without the grant
+
+
+TWO_HOSTS = """
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+{user}
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {root}/body;
+  proxy_temp_path {root}/proxy;
+  fastcgi_temp_path {root}/fastcgi;
+  uwsgi_temp_path {root}/uwsgi;
+  scgi_temp_path {root}/scgi;
+  # The protected app never sees Bastion's cookies.
+  map $http_cookie $without_bastion_session {{
+    default $http_cookie;
+    "~^(?<s1>.*?)(?:^|;)\\s*bastion_session=[^;]*(?<s2>.*)$" "$s1$s2";
+  }}
+  map $without_bastion_session $app_cookie {{
+    default $without_bastion_session;
+    "~^(?<r1>.*?)(?:^|;)\\s*bastion_remember=[^;]*(?<r2>.*)$" "$r1$r2";
+  }}
+  # Bastion itself.
+  server {{
+    listen 127.0.0.1:{port};
+    server_name auth.bastion.test;
+    location / {{
+      proxy_pass {bastion};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }}
+  }}
+  # The protected app, on its own host name.
+  server {{
+    listen 127.0.0.1:{port};
+    server_name wiki.bastion.test;
+    location / {{
+      auth_request /_bastion;
+      auth_request_set $bastion_user $upstream_http_x_bastion_user;
+      auth_request_set $bastion_character $upstream_http_x_bastion_character;
+      auth_request_set $bastion_corporation $upstream_http_x_bastion_corporation;
+      auth_request_set $bastion_login $upstream_http_location;
+      error_page 401 =302 $bastion_login;
+      proxy_set_header X-Bastion-User $bastion_user;
+      proxy_set_header X-Bastion-Character $bastion_character;
+      proxy_set_header X-Bastion-Corporation $bastion_corporation;
+      proxy_set_header Cookie $app_cookie;
+      proxy_pass http://127.0.0.1:{app_port};
+    }}
+    location = /_bastion {{
+      internal;
+      proxy_pass {bastion}/auth/forward/wiki;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+  }}
+  # The app behind the proxy: it shows what reached it.
+  server {{
+    listen 127.0.0.1:{app_port};
+    location / {{
+      default_type text/plain;
+      set $seen "user=$http_x_bastion_user|character=$http_x_bastion_character";
+      return 200 "$seen|cookie=$http_cookie|path=$request_uri";
+    }}
+  }}
+}}
+"""
+
+
+@pytest.fixture()
+def proxied_bastion(suite_config):
+    """A second Bastion, as deployed behind nginx: one proxy trusted, the session cookie on the
+    parent domain, its public address on auth.bastion.test."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app import create_app
+
+    port = free_port()
+
+    class Proxied(suite_config):
+        TRUSTED_PROXIES = 1
+        SESSION_COOKIE_DOMAIN = ".bastion.test"
+        REMEMBER_COOKIE_DOMAIN = ".bastion.test"
+        PUBLIC_URL = f"http://auth.bastion.test:{port}"
+
+    application = create_app(Proxied)
+    bastion_port = free_port()
+    server = make_server("127.0.0.1", bastion_port, application, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield port, f"http://127.0.0.1:{bastion_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture()
+def two_hosts(tmp_path, proxied_bastion):
+    if not Path(NGINX).exists():
+        if IN_CI:
+            pytest.fail("nginx is missing: CI must install Debian's nginx")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    port, bastion = proxied_bastion
+    root = tmp_path / "nginx"
+    root.mkdir()
+    user = "user root;" if os.geteuid() == 0 else ""
+    config = TWO_HOSTS.format(root=root, port=port, app_port=free_port(), bastion=bastion, user=user)
+    (root / "nginx.conf").write_text(config)
+    process = subprocess.Popen(
+        [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+    def answers():
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", headers={"Host": "auth.bastion.test"}, timeout=1)
+            return True
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, timeout=10, message=lambda: f"nginx to start: {_read(root / 'error.log')}")
+    yield port
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
+    browser, db, make_user, key_factory, two_hosts, redis_client
+):
+    from app.keys.models import Key
+
+    port = two_hosts
+    wiki = f"http://wiki.bastion.test:{port}"
+    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth", directors_may_grant=True)
+    db.session.add(service)
+    db.session.commit()
+    key_id, made, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    member.username = "granted"
+    member.set_password(PASSWORD)
+    director = make_user(role="director", username="granter", password=PASSWORD)
+    grant_manually(member, service, director, reason="Doctrine writer")
+
+    # A spoofed identity header from an anonymous client gets it nowhere.
+    anonymous = requests.get(
+        f"http://127.0.0.1:{port}/doctrines?fleet=armor",
+        headers={"Host": f"wiki.bastion.test:{port}", "X-Bastion-User": str(member.id)},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith(f"http://auth.bastion.test:{port}/login?rd=http")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{wiki}/doctrines?fleet=armor")
+        page.wait_for_url(lambda url: url.startswith(f"http://auth.bastion.test:{port}/login"))
+        page.get_by_text("Admin account with a password").click()
+        page.get_by_label("Username").fill("granted")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        # Back where the visitor was going, on the other host name.
+        page.wait_for_url(f"{wiki}/doctrines?fleet=armor")
+        seen = dict(part.split("=", 1) for part in page.locator("body").inner_text().split("|"))
+        assert seen["user"] == str(member.id)
+        assert seen["character"] == made["name"]
+        assert seen["path"] == "/doctrines?fleet=armor"
+        assert "bastion_" not in seen["cookie"]  # Bastion's cookies were stripped
+        cookies = context.cookies()
+        assert {c["domain"] for c in cookies if c["name"] == "bastion_session"} == {".bastion.test"}
+
+        # The signed-in member spoofs another user's header: the proxy overwrites it.
+        spoofed = requests.get(
+            f"http://127.0.0.1:{port}/",
+            headers={
+                "Host": f"wiki.bastion.test:{port}",
+                "X-Bastion-User": "1",
+                "Cookie": f"theme=dark; bastion_session={_cookie(cookies, 'bastion_session')}",
+                "User-Agent": page.evaluate("navigator.userAgent"),
+            },
+            timeout=5,
+        )
+        seen = dict(part.split("=", 1) for part in spoofed.text.split("|"))
+        assert seen["user"] == str(member.id)
+        assert seen["cookie"].strip(" ;") == "theme=dark"
+    finally:
+        context.close()
+
+
+def _cookie(cookies, name):
+    return next(c["value"] for c in cookies if c["name"] == name)
+
+
+@pytest.mark.parametrize(
+    "rd",
+    [
+        "https://evil.example/steal",
+        "http://bastion.test.evil.example/",
+        "javascript:alert(1)",
+        "http://user@wiki.bastion.test/",
+        "//wiki.bastion.test/",
+    ],
+)
+def test_the_return_address_must_be_on_an_allowed_domain(app, client, make_user, monkeypatch, rd):
+    from tests.support import csrf_token_from
+
+    monkeypatch.setitem(app.config, "FORWARD_AUTH_DOMAINS", ["bastion.test"])
+    make_user(username="reader", password=PASSWORD)
+    page = client.get("/login", query_string={"rd": rd}).get_data(as_text=True)
+    data = {"username": "reader", "password": PASSWORD, "csrf_token": csrf_token_from(page), "rd": rd}
+    answer = client.post("/login", data=data)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").get_data(as_text=True))})
+    page = client.get("/login").get_data(as_text=True)
+    good = "https://wiki.bastion.test/page?x=1"
+    data = {"username": "reader", "password": PASSWORD, "csrf_token": csrf_token_from(page), "rd": good}
+    assert client.post("/login", data=data).headers["Location"] == good

@@ -37,3 +37,30 @@ def test_forward_auth_answers_401_403_200_and_404(client, db, auth, key_factory)
     assert client.get("/auth/forward/wiki").status_code == 403
     assert client.get("/auth/forward/nothing").status_code == 404
     assert client.get("/auth/forward/forum").status_code == 404  # not a forward-auth service
+
+
+def test_the_401_points_at_the_login_page_with_the_visited_address(app, client, db, monkeypatch):
+    from urllib.parse import parse_qs, urlsplit
+
+    _service(db)
+    monkeypatch.setitem(app.config, "FORWARD_AUTH_DOMAINS", ["example.org"])
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "https://auth.example.org")
+    nginx = client.get("/auth/forward/wiki", headers={"X-Original-URL": "https://wiki.example.org/a?b=c&d=e"})
+    assert nginx.status_code == 401
+    login = urlsplit(nginx.headers["Location"])
+    assert (login.scheme, login.netloc, login.path) == ("https", "auth.example.org", "/login")
+    assert parse_qs(login.query)["rd"] == ["https://wiki.example.org/a?b=c&d=e"]
+    # Traefik and Caddy: the address in X-Forwarded-*, and a 302 the proxy passes on.
+    traefik = client.get(
+        "/auth/forward/wiki?redirect=1",
+        headers={
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "wiki.example.org",
+            "X-Forwarded-Uri": "/x",
+        },
+    )
+    assert traefik.status_code == 302
+    assert parse_qs(urlsplit(traefik.headers["Location"]).query)["rd"] == ["https://wiki.example.org/x"]
+    # An address outside the allowed domains is not carried to the login page.
+    elsewhere = client.get("/auth/forward/wiki", headers={"X-Original-URL": "https://evil.example.net/"})
+    assert elsewhere.headers["Location"] == "https://auth.example.org/login"

@@ -72,7 +72,7 @@ def test_private_addresses_are_refused_unless_allowed(
         "169.254.169.254",
         "[fe80::1]",
         "[::ffff:10.0.0.1]",
-        "0.0.0.0",
+        "0.0.0.0",  # noqa: S104  (an address refused, not bound)
     ],
 )
 def test_the_editor_refuses_a_private_webhook_address(app, client, login_as, monkeypatch, address):
