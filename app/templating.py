@@ -5,22 +5,26 @@ from datetime import UTC, datetime
 
 from app.clock import utcnow
 
+DAY = 86400
+
+
+def date(moment):
+    """A UTC time as "2026-12-03 14:05 UTC"."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
 
 def when(moment):
-    """A UTC time as "in 5 min" or "3 h ago", or "never"."""
+    """A UTC time as "in 5 min" or "3 h ago" within a day, else its date; or "never"."""
     if moment is None:
         return "never"
     seconds = (moment - utcnow()).total_seconds()
     future = seconds > 0
     seconds = abs(seconds)
+    if seconds >= DAY:
+        return f"on {date(moment)}"
     if seconds < 60:
         return "in a moment" if future else "just now"
-    if seconds < 3600:
-        text = f"{int(seconds // 60)} min"
-    elif seconds < 86400:
-        text = f"{int(seconds // 3600)} h"
-    else:
-        text = f"{int(seconds // 86400)} d"
+    text = f"{int(seconds // 60)} min" if seconds < 3600 else f"{int(seconds // 3600)} h"
     return f"in {text}" if future else f"{text} ago"
 
 
@@ -35,14 +39,18 @@ def seconds(value):
         return f"{value:.0f} s"
     if value < 3600:
         return f"{int(value // 60)} min {int(value % 60)} s"
-    return f"{int(value // 3600)} h {int(value % 3600 // 60)} min"
+    if value < DAY:
+        return f"{int(value // 3600)} h {int(value % 3600 // 60)} min"
+    return f"{int(value // DAY)} d {int(value % DAY // 3600)} h"
 
 
 def relative(timestamp):
-    """An epoch time as "in 3.2 s" or "12 s ago"."""
+    """An epoch time as "in 3.2 s" or "12 s ago" within a minute, then as ``when`` says it."""
     if timestamp is None:
         return "–"
     delta = float(timestamp) - time.time()
+    if abs(delta) >= 60:
+        return when(datetime.fromtimestamp(float(timestamp), UTC).replace(tzinfo=None))
     return f"in {seconds(delta)}" if delta > 0 else f"{seconds(-delta)} ago"
 
 

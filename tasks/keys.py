@@ -22,6 +22,7 @@ from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, app_task, huey, worker_nam
 from tasks.access import enqueue_reconcile
 from tasks.corps import schedule_affiliation
 from tasks.errors import GaveUp, checked_id, is_database_blip
+from tasks.history import record_attempt
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def validate(key_id, attempt=1, slot=None, task=None):
         _again(task.priority, key_id, attempt, delay, verdict.slot)
         return verdict.action
     if verdict.action == "retry":
+        record_attempt(task, "failed", f"tried again later: {verdict.message}", attempt)
         _again(task.priority, key_id, attempt + 1, verdict.delay, None)
     else:
         markers.clear(get_redis(), sweeping.VALIDATE, key_id)

@@ -17,6 +17,7 @@ from app.jobs.locks import TargetLock
 from app.services.sync import grants_to_resync, sync_grant
 from tasks import PRIORITY_DEFAULT, app_task, notices, worker_name
 from tasks.errors import GaveUp, TaskArgumentError, checked_id
+from tasks.history import record_attempt
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def sync(grant_id, attempt=1, waiting_since=None, task=None):
         kwargs = {"attempt": attempt, "waiting_since": outcome.waiting_since}
         sync.schedule(args=(grant_id,), kwargs=kwargs, delay=outcome.delay, priority=task.priority)
     elif outcome.action == "retry":
+        record_attempt(task, "failed", f"tried again later: {outcome.message}", attempt)
         sync.schedule(
             args=(grant_id,), kwargs={"attempt": attempt + 1}, delay=outcome.delay, priority=task.priority
         )

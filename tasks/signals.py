@@ -6,15 +6,12 @@ import logging
 import threading
 import time
 import traceback
-from datetime import timedelta
 
 from huey import signals as S
 
-from app.clock import utcnow
-from app.extensions import write_transaction
 from app.jobs import counters, deadstore, heartbeat, inflight
-from app.jobs.models import TaskRecord
 from tasks import _task_app, huey, registry_name, requeue, target_of, worker_name
+from tasks.history import record_attempt
 from tasks.ops import recover_lost_work
 
 log = logging.getLogger(__name__)
@@ -33,29 +30,6 @@ def _redis():
 
 
 _started = {}  # task id -> monotonic start, for durations (a task runs in one thread of one process)
-
-
-def _record_failure(task, outcome, error, attempt, seconds):
-    """Keep a failed attempt in the database, for the history on a dead task's page."""
-    try:
-        with _app().app_context(), write_transaction() as session:
-            finished = utcnow()
-            session.add(
-                TaskRecord(
-                    task_id=task.id,
-                    name=registry_name(task),
-                    target=target_of(task)[:64],
-                    outcome=outcome,
-                    attempt=attempt,
-                    worker=worker_name()[:128],
-                    error=error[:2000],
-                    started_at=finished - timedelta(seconds=seconds or 0),
-                    finished_at=finished,
-                    duration_ms=int((seconds or 0) * 1000),
-                )
-            )
-    except Exception:  # the history is a courtesy: never let it break the consumer
-        log.warning("could not record the failure of task %s", task.id, exc_info=True)
 
 
 def _attempt(task):
@@ -103,7 +77,7 @@ def task_failed(signal, task, exc=None):
     if final:
         counters.count_task(pipe, name, "dead")
     pipe.execute()
-    _record_failure(task, "dead" if final else "failed", error, _attempt(task), seconds)
+    record_attempt(task, "dead" if final else "failed", error, _attempt(task), seconds)
     if not final:
         return
     text = "".join(traceback.format_exception(exc)) if exc is not None else ""

@@ -345,6 +345,7 @@ def apply(actor):
         record(
             "guard.apply",
             actor,
+            target_type="guard",
             detail=f"applied {len(held)} held verdicts and {len(grants)} held removals",
         )
     characters = _take_held_characters()
@@ -365,7 +366,12 @@ def discard(actor):
         grants = session.execute(
             update(Grant).where(Grant.held_at.is_not(None)).values(held_reason=None, held_at=None)
         ).rowcount
-        record("guard.discard", actor, detail=f"discarded {keys} held verdicts and {grants} held removals")
+        record(
+            "guard.discard",
+            actor,
+            target_type="guard",
+            detail=f"discarded {keys} held verdicts and {grants} held removals",
+        )
     characters = len(_take_held_characters())
     _reset(KINDS)
     log.warning(
@@ -380,7 +386,9 @@ def recheck_now(actor):
     with write_transaction() as session:
         key_ids = session.scalars(db.select(Key.id).where(Key.held_at.is_not(None))).all()
         session.execute(update(Key).where(Key.held_at.is_not(None)).values(next_check_at=now))
-        record("guard.recheck", actor, detail=f"{len(key_ids)} held keys checked again now")
+        record(
+            "guard.recheck", actor, target_type="guard", detail=f"{len(key_ids)} held keys checked again now"
+        )
     characters = sorted(int(c) for c in get_redis().smembers(redis_keys.GUARD_HELD_CHARACTERS))
     return key_ids, characters
 

@@ -12,6 +12,7 @@ from app.admin.models import AuditEntry
 from app.corps.models import Character
 from app.extensions import db
 from app.forms import page_number
+from app.keys.models import Key
 
 PER_PAGE = 50
 
@@ -45,4 +46,27 @@ def audit():
             if ident:
                 query = query.where(AuditEntry.target_id == ident)
     page = db.paginate(query, page=page_number(), per_page=PER_PAGE, error_out=False)
-    return render_template("admin/audit.html", form=form, page=page)
+    return render_template("admin/audit.html", form=form, page=page, names=_names(page.items))
+
+
+def _names(entries):
+    """Names of the targets whose entries were written without one (older entries, and the bulk
+    verdicts of the checks), looked up for the page at once: {(type, id): name}."""
+    wanted = {}
+    for entry in entries:
+        ident = entry.target_id or ""
+        fits = ident.isdigit() and len(ident) < 19
+        if entry.target_name is None and entry.target_type in ("key", "user") and fits:
+            wanted.setdefault(entry.target_type, set()).add(int(ident))
+    names = {}
+    if wanted.get("key"):
+        rows = db.session.execute(
+            db.select(Key.id, Character.name)
+            .join(Character, Character.id == Key.character_id)
+            .where(Key.id.in_(wanted["key"]))
+        )
+        names.update({("key", str(key_id)): name for key_id, name in rows})
+    if wanted.get("user"):
+        for user in db.session.scalars(db.select(User).where(User.id.in_(wanted["user"]))):
+            names[("user", str(user.id))] = user.display_name
+    return names

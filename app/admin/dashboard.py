@@ -5,8 +5,36 @@ from flask_login import login_required
 
 from app.accounts.auth import admin_required
 from app.admin import bp
+from app.admin.guard import incident_guard
 from app.jobs import monitor
+from app.templating import relative
 from tasks import huey
+
+UPSTREAM_WORDS = {"throttled": "is throttled", "backoff": "is backed off", "paused": "is paused"}
+
+
+def concerns(health, status, guard_now):
+    """What needs an admin's attention, in words, most serious first; empty when all is fine."""
+    said = []
+    for part, down in (("database", "The database is down"), ("redis", "Redis is down")):
+        if not health[part]["ok"]:
+            said.append(down)
+    if guard_now and guard_now.get("open"):
+        said.append("Access removals are held by the incident guard")
+    if status is None:
+        return said
+    if status["paused"]:
+        said.append(f"All work is paused by {status['paused_by']} {relative(status['paused_since'])}")
+    elif not health["consumer"]["ok"]:
+        said.append("No consumer is alive: queued work is not being taken")
+    dead = status["queue"]["dead"]
+    if dead:
+        said.append(f"{dead} dead task{'s' if dead != 1 else ''} to retry or discard")
+    if not status["paused"]:
+        for name, upstream in status["upstreams"].items():
+            if upstream["state"] in UPSTREAM_WORDS:
+                said.append(f"{name} {UPSTREAM_WORDS[upstream['state']]}")
+    return said
 
 
 @bp.route("/")
@@ -16,11 +44,13 @@ def dashboard():
     """Keys, users, the queue, throughput, consumers and upstreams at a glance."""
     health, healthy = monitor.health()
     status = monitor.status(huey) if health["redis"]["ok"] else None
+    guard_now = incident_guard()
     return render_template(
         "admin/dashboard.html",
         stats=monitor.overview(),
         health=health,
         healthy=healthy,
+        concerns=concerns(health, status, guard_now),
         status=status,
         failures=monitor.failures_last_day(),
         spark=monitor.sparkline(status["throughput"]) if status else None,

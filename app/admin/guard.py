@@ -18,19 +18,19 @@ from tasks.keys import queue_check
 log = logging.getLogger(__name__)
 
 
+def incident_guard():
+    """The guard's status, read once per request (the banner, the health badge and the card)."""
+    if "incident_guard" not in g:
+        try:
+            g.incident_guard = guard.status()
+        except Exception:  # a banner must never break a page
+            g.incident_guard = None
+    return g.incident_guard
+
+
 @bp.app_context_processor
 def guard_banner():
     """Every admin page shows the guard when it is open (a red banner)."""
-
-    def incident_guard():
-        # The banner, the health badge and the card read it once per request.
-        if "incident_guard" not in g:
-            try:
-                g.incident_guard = guard.status()
-            except Exception:  # a banner must never break a page
-                g.incident_guard = None
-        return g.incident_guard
-
     return {"incident_guard": incident_guard}
 
 

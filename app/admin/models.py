@@ -15,23 +15,46 @@ class AuditEntry(db.Model):
     action = db.Column(db.String(64), nullable=False, index=True)
     target_type = db.Column(db.String(32), nullable=True)
     target_id = db.Column(db.String(64), nullable=True)
+    # What the target was called when it happened (a user's main, a key's character, a service).
+    target_name = db.Column(db.String(255), nullable=True)
     detail = db.Column(db.Text, nullable=True)
     reason = db.Column(db.String(255), nullable=True)
 
     actor = db.relationship("User")
 
 
+def target_name(target):
+    """A person's name for an audit target: a user's main, a key's character, a grant's service and
+    user, or the name it has."""
+    kind = type(target).__name__
+    if kind == "User":
+        return target.display_name
+    if kind == "Key":
+        return target.character.name if target.character is not None else None
+    if kind == "Grant":
+        service, user = target.service, target.user
+        return f"{service.name if service else '?'} for {user.display_name if user else '?'}"
+    return getattr(target, "name", None)
+
+
 def record(action, actor=None, target=None, detail=None, reason=None, target_type=None, target_id=None):
     """Add an audit entry to the session; the caller commits it with the change it describes."""
+    name = None
     if target is not None:
+        target = getattr(target, "_get_current_object", lambda: target)()  # current_user is a proxy
+        if target.id is None:
+            db.session.flush()  # a target made in this transaction gets its id now
         target_type = type(target).__name__.lower()
         target_id = target.id
+        name = target_name(target)
+    actor = getattr(actor, "_get_current_object", lambda: actor)()
     target_id = None if target_id is None else str(target_id)[:64]
     entry = AuditEntry(
         action=action[:64],
         actor_id=getattr(actor, "id", None),
         target_type=target_type[:32] if target_type else None,
         target_id=target_id,
+        target_name=name[:255] if name else None,
         detail=detail,
         reason=reason[:255] if reason else None,  # a request's note may be longer than a reason
     )

@@ -16,6 +16,7 @@ from sqlalchemy import func, text
 from app.access.models import GRANT_STATUSES, AccessRequest, Grant
 from app.accounts.models import STATES, User
 from app.clock import utcnow
+from app.corps.models import Character
 from app.extensions import db
 from app.jobs import counters, deadstore, heartbeat, inflight, redis_keys
 from app.jobs.connection import get_redis
@@ -37,6 +38,40 @@ def _paused(redis_client):
         return {"paused": False, "by": None, "since": None}
     who, _, since = raw.partition("|")
     return {"paused": True, "by": who, "since": float(since) if since else None}
+
+
+def target_names(targets):
+    """What each task target is, for people: {"key:42": "key 42, Borin Kade"}; looked up at once."""
+    ids = {}
+    for target in targets:
+        kind, _, ident = (target or "").partition(":")
+        if kind in ("key", "user", "grant") and ident.isdigit() and len(ident) < 19:
+            ids.setdefault(kind, set()).add(int(ident))
+    names = {}
+    if ids.get("key"):
+        rows = db.session.execute(
+            db.select(Key.id, Character.name)
+            .join(Character, Character.id == Key.character_id)
+            .where(Key.id.in_(ids["key"]))
+        )
+        names.update({f"key:{key_id}": f"key {key_id}, {name}" for key_id, name in rows})
+    if ids.get("user"):
+        for user in db.session.scalars(db.select(User).where(User.id.in_(ids["user"]))):
+            names[f"user:{user.id}"] = f"user {user.id}, {user.display_name}"
+    if ids.get("grant"):
+        for grant in db.session.scalars(db.select(Grant).where(Grant.id.in_(ids["grant"]))):
+            names[f"grant:{grant.id}"] = (
+                f"grant {grant.id}, {grant.service.name} for {grant.user.display_name}"
+            )
+    return names
+
+
+def _named(rows):
+    """Give each row (with a "target") its "target_name"."""
+    names = target_names(row.get("target") for row in rows)
+    for row in rows:
+        row["target_name"] = names.get(row.get("target") or "", row.get("target") or "")
+    return rows
 
 
 def status(queue, now=None):
@@ -71,16 +106,18 @@ def status(queue, now=None):
             "dead": deadstore.count(redis_client),
         },
         "by_task": dict(sorted(by_task.items())),
-        "running": [
-            {
-                "task": queue.short_name(row["name"]),
-                "target": row.get("target"),
-                "worker": row.get("worker"),
-                "started_at": row["started_at"],
-                "elapsed_s": round(max(0.0, now - row["started_at"]), 1),
-            }
-            for row in running
-        ],
+        "running": _named(
+            [
+                {
+                    "task": queue.short_name(row["name"]),
+                    "target": row.get("target"),
+                    "worker": row.get("worker"),
+                    "started_at": row["started_at"],
+                    "elapsed_s": round(max(0.0, now - row["started_at"]), 1),
+                }
+                for row in running
+            ]
+        ),
         "upstreams": {name: governor.state(name, now) for name in governor.upstreams()},
         "locks": locks,
         "locks_held": held,
@@ -93,15 +130,17 @@ def status(queue, now=None):
 
 def scheduled(queue, limit=SCHEDULED_SHOWN):
     """The next scheduled tasks (retries, backoffs, reserved slots), soonest first."""
-    return [
-        {
-            "task": queue.short_name(queue.task_name(task)),
-            "target": queue.target_of(task),
-            "eta": task.eta.timestamp() if task.eta else None,
-            "priority": task.priority,
-        }
-        for task in queue.scheduled(limit)
-    ]
+    return _named(
+        [
+            {
+                "task": queue.short_name(queue.task_name(task)),
+                "target": queue.target_of(task),
+                "eta": task.eta.timestamp() if task.eta else None,
+                "priority": task.priority,
+            }
+            for task in queue.scheduled(limit)
+        ]
+    )
 
 
 def dead_page(queue, page=1, per_page=DEAD_PAGE):
@@ -113,6 +152,7 @@ def dead_page(queue, page=1, per_page=DEAD_PAGE):
     rows = deadstore.page(redis_client, (page - 1) * per_page, per_page)
     for row in rows:
         row["task"] = queue.short_name(row["name"])
+    _named(rows)
     return {"items": rows, "page": page, "pages": pages, "total": total}
 
 

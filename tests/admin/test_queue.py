@@ -167,3 +167,18 @@ def test_the_running_list_shows_elapsed_time(client, admin, redis_client):
     )
     panel = client.get("/admin/queue/panel").get_data(as_text=True)
     assert "user:3" in panel and "1 min 15 s" in panel
+
+
+def test_times_beyond_a_day_show_as_dates(client, admin, redis_client):
+    from tasks import huey
+    from tasks.keys import validate
+
+    later = validate.s(5)
+    eta = later.eta = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=800)
+    huey.add_schedule(later)
+    inflight.register(
+        redis_client, "t8", "bastion.keys.validate", [6], {}, 50, "key:6", "h:1:w", now=time.time()
+    )
+    panel = client.get("/admin/queue/panel").get_data(as_text=True)
+    assert f"on {eta.strftime('%Y-%m-%d')}" in panel
+    assert " h</td>" not in panel and "in 19200 h" not in panel

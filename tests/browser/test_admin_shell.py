@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from tests.support import sign_in
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -28,3 +30,24 @@ def test_admin_logs_in_and_sees_the_dashboard(page, make_user, redis_client):
     page.screenshot(path=str(ARTIFACTS / "admin-dashboard.png"), full_page=True)
     page.get_by_role("button", name="Sign out").click()
     page.get_by_text("You are signed out.").wait_for()
+
+
+def test_the_health_badge_says_in_words_what_needs_attention(page, make_user, redis_client, db):
+    import time
+
+    from app.jobs import deadstore, heartbeat, pause, redis_keys
+
+    make_user(role="admin", username="watcher", password="fly safe o7 always")
+    heartbeat.beat(redis_client)
+    pause.pause(redis_client, who="Ops Lead")
+    redis_client.set(redis_keys.PAUSED, f"Ops Lead|{time.time() - 185:.0f}")  # three minutes ago
+    deadstore.add(redis_client, "bastion.keys.validate", [7], {}, 10, "key:7", "GaveUp: no", "", 6)
+    sign_in(page, "watcher", "fly safe o7 always", "/admin/")
+    badge = page.get_by_test_id("health-badge").inner_text().strip()
+    assert badge == "All work is paused by Ops Lead 3 min ago (and 1 more)"
+    assert "1 dead task to retry or discard" in page.get_by_test_id("concerns").inner_text()
+    pause.resume(redis_client)
+    deadstore.take(redis_client, deadstore.page(redis_client, 0, 1)[0]["id"])
+    redis_client.hset(redis_keys.governor("esi"), "backoff_until", time.time() + 600)
+    page.reload()
+    assert page.get_by_test_id("health-badge").inner_text().strip() == "esi is backed off"

@@ -61,7 +61,17 @@ def test_dead_task_retry_retry_all_and_pause_from_the_live_page(
     row = page.locator(f'[data-dead][data-target="key:{key_id}"]')
     row.wait_for(timeout=2_000)
     assert "GaveUp" in row.inner_text()
+    name = db.session.get(Key, key_id).character.name
+    assert row.get_by_test_id("dead-target").inner_text() == f"key {key_id}, {name}"
     page.screenshot(path=str(ARTIFACTS / "queue-dead-task.png"), full_page=True)
+    # Its page names the key and shows every attempt: the one tried again later, and the last.
+    row.get_by_role("link").click()
+    page.get_by_test_id("history").wait_for()
+    assert page.get_by_test_id("dead-target").first.inner_text() == f"key {key_id}, {name}"
+    attempts = page.get_by_test_id("history").locator("tbody tr")
+    assert attempts.count() == 2
+    assert "tried again later" in attempts.nth(1).inner_text() and "dead" in attempts.nth(0).inner_text()
+    page.go_back()
 
     # The fault is cleared; one click on Retry runs it again, it succeeds and leaves the list.
     sandbox.configure(sso_fault_rate=0.0)
@@ -105,7 +115,7 @@ def test_dead_task_retry_retry_all_and_pause_from_the_live_page(
         lambda: _scheduled_or_idle(redis_client), timeout=15, message="the check to wait for the pause to end"
     )
     _panel_refreshes(page, times=2)
-    assert page.get_by_test_id("scheduled-list").inner_text().count("key:") >= 1
+    assert f"key {key_id}, " in page.get_by_test_id("scheduled-list").inner_text()
     assert _refreshes(sandbox) == before
     page.get_by_test_id("resume").click()
     page.get_by_test_id("running-state").wait_for()
