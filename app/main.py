@@ -1,9 +1,25 @@
-"""The home page."""
+"""The home page, and its standing panel that follows a new member's checks as they are decided."""
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.keys.checks import being_checked
+
 bp = Blueprint("main", __name__)
+
+
+def _standing_context():
+    """The member's keys and whether their standing is still being decided: a key waits for its
+    check, or was checked after the member's grants were last worked out."""
+    keys = list(current_user.keys)
+    checking = being_checked([k.id for k in keys])
+    reconciled = current_user.reconciled_at
+    settling = bool(checking) or any(
+        k.status == "pending"
+        or (k.last_checked_at is not None and (reconciled is None or k.last_checked_at > reconciled))
+        for k in keys
+    )
+    return {"keys": keys, "settling": settling}
 
 
 @bp.route("/")
@@ -12,4 +28,11 @@ def index():
     """Admins land on the dashboard; members on their own overview."""
     if current_user.is_admin:
         return redirect(url_for("admin.dashboard"))
-    return render_template("main/index.html")
+    return render_template("main/index.html", **_standing_context())
+
+
+@bp.get("/standing")
+@login_required
+def standing():
+    """The standing panel alone, polled by the home page while it is being decided."""
+    return render_template("main/_standing.html", **_standing_context())

@@ -247,6 +247,31 @@ def affiliation():
     return rows, 200
 
 
+@bp.post("/universe/ids")
+@esi_route(cache_s=43200)
+def universe_ids():
+    """Exact (case-insensitive) names of characters, corporations and alliances to their ids;
+    categories without a match are left out, as ESI does."""
+    names = request.get_json(silent=True)
+    if not isinstance(names, list) or not all(isinstance(n, str) and 1 <= len(n) <= 100 for n in names):
+        return {"error": "Body must be a JSON array of names of 1 to 100 characters"}, 400
+    if not 1 <= len(names) <= 500 or len(set(names)) != len(names):
+        return {"error": "Between 1 and 500 unique names are allowed"}, 400
+    wanted = {n.casefold() for n in names}
+    world = universe()
+    found = {}
+    with world.lock:
+        for category, things in (
+            ("characters", world.characters),
+            ("corporations", world.corporations),
+            ("alliances", world.alliances),
+        ):
+            rows = [{"id": i, "name": t.name} for i, t in things.items() if t.name.casefold() in wanted]
+            if rows:
+                found[category] = rows
+    return found, 200
+
+
 @bp.get("/corporations/<int:corporation_id>")
 @esi_route(cache_s=3600)
 def corporation(corporation_id):

@@ -5,7 +5,7 @@ from app.extensions import db
 
 GRANT_STATUSES = ("active", "pending", "suspended", "revoked")
 SYNC_STATUSES = ("pending", "synced", "failed")
-REQUEST_STATUSES = ("pending", "approved", "denied")
+REQUEST_STATUSES = ("pending", "approved", "denied", "withdrawn")
 
 
 class Grant(db.Model):
@@ -67,7 +67,9 @@ class AccessRequest(db.Model):
     decision_reason = db.Column(db.String(255), nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (db.CheckConstraint("status IN ('pending', 'approved', 'denied')", name="status_known"),)
+    __table_args__ = (
+        db.CheckConstraint("status IN ('pending', 'approved', 'denied', 'withdrawn')", name="status_known"),
+    )
 
     user = db.relationship("User", foreign_keys=[user_id], backref="access_requests")
     service = db.relationship("Service")

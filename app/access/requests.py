@@ -64,6 +64,19 @@ def request_access(user, service, note=None):
     return request, FollowUp()
 
 
+def withdraw(request, user):
+    """The member takes back their own request while it waits; audited and committed."""
+    if request.user_id != user.id:
+        raise AccessRefused("That is not your request.")
+    if request.status != "pending":
+        raise AccessRefused(f"That request was {request.status} already.")
+    request.status = "withdrawn"
+    request.decided_at = utcnow()
+    record("request.withdrawn", user, target=request, detail=request.service.slug)
+    db.session.commit()
+    return request
+
+
 def decide(request, actor, approve, reason=None, expires_at=None):
     """Approve (granting the service) or deny a pending request; (request, follow-up).
 

@@ -8,7 +8,7 @@ from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.forms import TrackForm, TrackingForm
 from app.corps.models import Alliance, Character, Corporation
-from app.corps.tracking import TrackingRefused, set_tracking, track, tracked_entity
+from app.corps.tracking import TrackingRefused, resolve, set_tracking, track, tracked_entity
 from app.extensions import db
 from tasks.access import enqueue_reconcile
 
@@ -24,11 +24,12 @@ def _reconcile(user_ids):
 @login_required
 @admin_required
 def corporations():
-    """Tracked corporations and alliances, and the form to track one more by its EVE id."""
+    """Tracked corporations and alliances, and the form to track one more by its EVE id or name."""
     form = TrackForm()
     if form.validate_on_submit():
         try:
-            entity, user_ids = track(form.kind.data, form.entity_id.data, form.tracked_as.data, current_user)
+            entity_id = resolve(form.kind.data, form.entity_id.data)
+            entity, user_ids = track(form.kind.data, entity_id, form.tracked_as.data, current_user)
         except TrackingRefused as exc:
             form.entity_id.errors.append(str(exc))
         else:

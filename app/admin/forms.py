@@ -1,7 +1,7 @@
 """Admin forms: tracking corporations and alliances, roles, directors, searches and filters."""
 
-from wtforms import IntegerField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import SelectField, StringField, SubmitField, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.accounts.models import ROLES, STATES
 from app.forms import BaseForm, choices
@@ -11,20 +11,27 @@ EVE_ID_MAX = 2**63 - 1
 
 
 class TrackForm(BaseForm):
-    """Track a corporation or alliance by its EVE id."""
+    """Track a corporation or alliance by its EVE id or its name."""
 
     kind = SelectField("What", choices=choices([("corporation", "Corporation"), ("alliance", "Alliance")]))
-    entity_id = IntegerField(
-        "EVE id",
+    entity_id = StringField(
+        "EVE id or name",
         validators=[
-            InputRequired("Give the EVE id (a whole number, e.g. 98000001)."),
-            NumberRange(min=1, max=EVE_ID_MAX, message="EVE ids are positive whole numbers."),
+            InputRequired("Give the EVE id (a whole number, e.g. 98000001) or the full name."),
+            Length(max=100, message="Names in EVE have at most 100 characters."),
         ],
+        description="The full name as EVE spells it (any case), a ticker Bastion knows, or the EVE id.",
     )
     tracked_as = SelectField(
         "Counts as", choices=choices([("member", "member"), ("blue", "blue"), ("hostile", "hostile")])
     )
     submit = SubmitField("Track")
+
+    def validate_entity_id(self, field):
+        value = (field.data or "").strip()
+        if value.isdigit() and not 1 <= int(value) <= EVE_ID_MAX:
+            raise ValidationError("EVE ids are positive whole numbers.")
+        field.data = value
 
 
 class TrackingForm(BaseForm):

@@ -63,6 +63,8 @@ def _apply(form, service):
         settings["url"] = form.url.data.strip()
         if form.secret.data:
             settings["secret"] = form.secret.data
+    if service.kind == "forward_auth":
+        settings["url"] = (form.site_url.data or "").strip()
     if service.kind == "discord":
         settings["guild_id"] = form.guild_id.data.strip()
         settings["role_ids"] = [p.strip() for p in form.role_ids.data.split(",") if p.strip()]
@@ -105,7 +107,8 @@ def edit_service(service_id):
         form.auto_states.data = service.auto_state_list
         form.request_states.data = service.request_state_list
         settings = service.settings
-        form.url.data = settings.get("url", "")
+        form.url.data = settings.get("url", "") if service.kind == "webhook" else ""
+        form.site_url.data = settings.get("url", "") if service.kind == "forward_auth" else ""
         form.guild_id.data = settings.get("guild_id", "")
         form.role_ids.data = ",".join(settings.get("role_ids", []))
     if form.validate_on_submit():

@@ -4,6 +4,8 @@ A change of tracking changes the standing of everyone with a character there; th
 return those users' ids, and the caller queues their reconciliation.
 """
 
+from sqlalchemy import func
+
 from app.admin.models import record
 from app.clock import utcnow
 from app.corps.directors import reconcile_directorships
@@ -53,6 +55,34 @@ def set_tracking(entity, kind, tracked_as, actor):
     for user_id in set(directors):  # a Director role counts only where the corporation is a member
         reconcile_directorships(user_id, f"{entity.name} is tracked as {tracked_as or 'nothing'} now")
     return user_ids
+
+
+def resolve(kind, text):
+    """The EVE id of a corporation or alliance given by id, by a name or ticker Bastion knows, or by
+    its exact name as ESI resolves it; TrackingRefused says why when there is none."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    model, _ = KINDS[kind]
+    known = db.session.scalars(db.select(model).where(func.lower(model.name) == text.lower())).all()
+    if not known and len(text) <= 5:
+        known = db.session.scalars(db.select(model).where(func.lower(model.ticker) == text.lower())).all()
+    if len(known) == 1:
+        return known[0].id
+    if len(known) > 1:
+        listed = ", ".join(f"{e.name} ({e.id})" for e in known[:5])
+        raise TrackingRefused(f"More than one {kind} goes by {text!r}: {listed}. Give its EVE id.")
+    try:
+        found = get_client().ids_of([text]).get(f"{kind}s", [])
+    except EveError as exc:
+        raise TrackingRefused(
+            f"EVE could not be asked just now ({exc}); try again, or give the EVE id."
+        ) from None
+    if not found:
+        raise TrackingRefused(
+            f"EVE knows no {kind} named {text!r} (names must be whole, in any case); give its EVE id."
+        )
+    return int(found[0]["id"])
 
 
 def track(kind, entity_id, tracked_as, actor):

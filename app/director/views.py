@@ -99,6 +99,7 @@ def corporation(corporation_id):
 def _corporation_page(corp, decision_errors=None, status=200):
     chosen = request.args.get("filter", "")
     query = _members_query(corp.id)
+    members_total = db.session.scalar(db.select(func.count()).select_from(query.order_by(None).subquery()))
     if chosen == "invalid":
         query = query.where(exists().where(Key.user_id == User.id, Key.status == "invalid"))
     elif chosen == "nokeys":
@@ -132,6 +133,7 @@ def _corporation_page(corp, decision_errors=None, status=200):
         decision=DecisionForm(),
         action=ActionForm(),
         keys_total=keys_total,
+        members_total=members_total,
         progress=revalidation.progress(corp.id),
         decision_errors=decision_errors or {},
     ), status

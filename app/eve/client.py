@@ -339,6 +339,23 @@ class EveClient:
             self._raise_for(ESI, response)
         return response.body
 
+    def ids_of(self, names):
+        """ESI's exact (case-insensitive) matches of 1 to 500 names: {"corporations": [{id, name}], ...}."""
+        names = sorted({str(n).strip() for n in names if str(n).strip()})
+        if not 1 <= len(names) <= 500 or any(len(n) > 100 for n in names):
+            raise ValueError("ids_of takes 1 to 500 names of up to 100 characters")
+        response = self._send(
+            ESI,
+            "POST",
+            f"{self.esi_url}/universe/ids",
+            expect=lambda body: isinstance(body, dict),
+            json=names,
+            headers=self._esi_headers(),
+        )
+        if response.status_code != 200:
+            self._raise_for(ESI, response)
+        return response.body
+
 
 def _holds_tokens(body):
     """A token answer holds both tokens."""

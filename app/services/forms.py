@@ -1,7 +1,7 @@
 """Service forms: the admin's service editor, a member's request, a director's grant and decision."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from wtforms import (
@@ -52,8 +52,23 @@ def parse_expiry(text):
     raise ValueError("Give the expiry as a date and time, e.g. 2026-12-31T18:00 (UTC).")
 
 
+MAX_EXPIRY = timedelta(days=5 * 365)
+
+
+class ExpiryInput(widgets.DateTimeLocalInput):
+    """A date-time picker (UTC) that offers only the moments an expiry may take."""
+
+    def __call__(self, field, **kwargs):
+        now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+        kwargs.setdefault("min", (now + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"))
+        kwargs.setdefault("max", (now + MAX_EXPIRY).strftime("%Y-%m-%dT%H:%M"))
+        return super().__call__(field, **kwargs)
+
+
 class ExpiryField(StringField):
-    """An optional UTC date and time in the future."""
+    """An optional UTC date and time in the future, at most five years away."""
+
+    widget = ExpiryInput()
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
@@ -64,8 +79,11 @@ class ExpiryField(StringField):
             self.moment = parse_expiry(self.data)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
-        if self.moment is not None and self.moment <= datetime.now(UTC).replace(tzinfo=None):
+        now = datetime.now(UTC).replace(tzinfo=None)
+        if self.moment is not None and self.moment <= now:
             raise ValidationError("The expiry must be in the future.")
+        if self.moment is not None and self.moment > now + MAX_EXPIRY:
+            raise ValidationError("The expiry can be at most five years away.")
 
 
 class ServiceForm(BaseForm):
@@ -80,6 +98,10 @@ class ServiceForm(BaseForm):
     kind = SelectField("Kind", choices=choices([(k, KIND_LABELS[k]) for k in SERVICE_KINDS]))
     # Which of these are needed depends on the kind: the validate_* methods below decide.
     url = StringField("Webhook URL")
+    site_url = StringField(
+        "Site address",
+        description="Where members open it, such as https://wiki.example.org; My services links to it.",
+    )
     secret = StringField("Signing secret", description="Leave empty to keep the current one.")
     guild_id = StringField("Discord server id")
     role_ids = StringField("Discord role ids", description="Comma-separated.")
@@ -136,6 +158,13 @@ class ServiceForm(BaseForm):
                         "addresses only, unless the server sets WEBHOOK_ALLOW_PRIVATE."
                     )
 
+    def validate_site_url(self, field):
+        value = (field.data or "").strip()
+        if value and self.kind.data == "forward_auth":
+            if len(value) > 500 or not value.lower().startswith(("https://", "http://")):
+                raise ValidationError("Give the site's address, starting with https://.")
+            URL(require_tld=False, message=URL_MESSAGE)(self, field)
+
     def validate_secret(self, field):
         value = field.data or ""
         if value and not 16 <= len(value) <= 256:
@@ -174,7 +203,7 @@ class GrantForm(BaseForm):
 
     service = SelectField("Service", coerce=str, validators=[DataRequired("Pick a service.")])
     expires_at = ExpiryField(
-        "Expires (UTC, optional)", description="e.g. 2026-12-31T18:00; empty for no expiry."
+        "Expires (UTC, optional)", description="A moment within five years, in UTC; empty for no expiry."
     )
     reason = StringField(
         "Reason", validators=[Optional(), Length(max=255, message="Keep the reason under 255 characters.")]

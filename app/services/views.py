@@ -12,7 +12,7 @@ from app.access import FollowUp, notices
 from app.access.explain import explain_all
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant
-from app.access.requests import may_request, request_access
+from app.access.requests import may_request, request_access, withdraw
 from app.accounts.auth import is_allowed_return, public_url, safe_next
 from app.admin.models import record
 from app.extensions import csrf, db
@@ -64,12 +64,17 @@ def _services_page(note_errors=None, status=200):
         )
         if s.id not in taken and may_request(current_user, s)
     ]
-    recent = db.session.scalars(
-        db.select(AccessRequest)
-        .where(AccessRequest.user_id == current_user.id, AccessRequest.status == "denied")
-        .order_by(AccessRequest.decided_at.desc())
-        .limit(5)
-    ).all()
+    held = {g.service_id for g in grants if g.status == "active"}
+    recent = [
+        r
+        for r in db.session.scalars(
+            db.select(AccessRequest)
+            .where(AccessRequest.user_id == current_user.id, AccessRequest.status == "denied")
+            .order_by(AccessRequest.decided_at.desc())
+            .limit(5)
+        )
+        if r.service_id not in held  # granted since: the denial is history
+    ]
     return render_template(
         "services/index.html",
         grants=grants,
@@ -84,6 +89,24 @@ def _services_page(note_errors=None, status=200):
         note_errors=note_errors or {},
         explanations=explain_all(current_user),
     ), status
+
+
+@bp.post("/services/requests/<int:request_id>/withdraw")
+@login_required
+def withdraw_request(request_id):
+    """Take back a request of mine that still waits for a director."""
+    require_action_form()
+    asked = db.session.get(AccessRequest, request_id)
+    if asked is None or asked.user_id != current_user.id:
+        abort(404)
+    try:
+        withdraw(asked, current_user)
+    except AccessRefused as exc:
+        db.session.rollback()
+        flash(str(exc), "warning")
+        return redirect(url_for("services.index"))
+    flash(f"Your request for {asked.service.name} is withdrawn.", "info")
+    return redirect(url_for("services.index"))
 
 
 @bp.post("/notices/<int:notice_id>/dismiss")
