@@ -129,3 +129,21 @@ def test_bucket_limited_routes_send_bucket_headers_and_others_error_limit_header
     group = spec["paths"]["/status"]["get"]["x-rate-limit"]["group"]
     assert status.headers["X-Ratelimit-Group"] == group
     assert "X-ESI-Error-Limit-Remain" not in status.headers
+
+
+def test_universe_ids_answers_as_the_spec_says_and_keeps_its_bounds(spec, sandbox):
+    body = spec["paths"]["/universe/ids"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    corp = sandbox.control("POST", "/corporations", json={"name": "Exact Name Corp", "ticker": "EXACT"})
+
+    def post(payload):
+        return requests.post(f"{sandbox.url}/esi/universe/ids", json=payload, headers=HEADERS, timeout=10)
+
+    found = post(["exact name corp", "Nobody At All"])
+    assert found.status_code == 200
+    assert found.json() == {"corporations": [{"id": corp["corporation_id"], "name": "Exact Name Corp"}]}
+    assert not list(_validator(spec, "post", "/universe/ids").iter_errors(found.json()))
+    assert post(["Nobody At All"]).json() == {}  # ESI leaves out categories without a match
+    assert post([]).status_code == 400
+    assert post(["x" * (body["items"]["maxLength"] + 1)]).status_code == 400
+    assert post([f"n{i}" for i in range(body["maxItems"] + 1)]).status_code == 400
+    assert post(["same", "same"]).status_code == 400
