@@ -342,12 +342,8 @@ def apply(actor):
             users.add(grant.user_id)
         if held:
             reconcile_states(session.connection(), sorted({k.user_id for k in held}), now)
-        record(
-            "guard.apply",
-            actor,
-            target_type="guard",
-            detail=f"applied {len(held)} held verdicts and {len(grants)} held removals",
-        )
+        applied = f"applied {len(held)} held verdicts and {len(grants)} held removals"
+        record("guard.apply", actor, target_type="guard", detail=applied)
     characters = _take_held_characters()
     _reset(KINDS, applied=True)
     log.warning(
@@ -366,12 +362,8 @@ def discard(actor):
         grants = session.execute(
             update(Grant).where(Grant.held_at.is_not(None)).values(held_reason=None, held_at=None)
         ).rowcount
-        record(
-            "guard.discard",
-            actor,
-            target_type="guard",
-            detail=f"discarded {keys} held verdicts and {grants} held removals",
-        )
+        discarded = f"discarded {keys} held verdicts and {grants} held removals"
+        record("guard.discard", actor, target_type="guard", detail=discarded)
     characters = len(_take_held_characters())
     _reset(KINDS)
     log.warning(

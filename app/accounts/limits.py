@@ -12,8 +12,6 @@ log = logging.getLogger(__name__)
 # Nothing is limited unless a view asks: the limits here are for signing in only.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], swallow_errors=True)
 
-LIMITED_MESSAGE = "Too many sign-in attempts. Wait a few minutes, then try again."
-
 _dummy_hash = None
 
 
@@ -45,12 +43,23 @@ def username_key():
     return "user:" + (request.form.get("username") or "").strip().lower()[:64]
 
 
+AUDIT_EVERY_S = 300
+
+
 def audit_breach(limit):
-    """Record a refused attempt once per breach (the limit's first refusal)."""
+    """Record refused sign-ins: once per limit and key each five minutes, so that a flood of
+    attempts cannot flood the audit log."""
     from app.admin.models import record
     from app.extensions import db
+    from app.jobs.connection import get_redis
 
     username = (request.form.get("username") or "").strip()[:64]
+    marker = f"{current_app.config['HUEY_NAME']}:limits:audited:{limit.key}"
+    try:
+        if not get_redis().set(marker, "1", nx=True, ex=AUDIT_EVERY_S):
+            return
+    except Exception:  # Redis trouble: audit this one
+        log.warning("could not mark a refused sign-in as audited", exc_info=True)
     record(
         "login.limited",
         target_type="username",

@@ -12,7 +12,7 @@ from app.admin.models import AuditEntry
 from app.corps.models import Character
 from app.extensions import db
 from app.forms import page_number
-from app.keys.models import Key
+from app.jobs import monitor
 
 PER_PAGE = 50
 
@@ -58,15 +58,8 @@ def _names(entries):
         fits = ident.isdigit() and len(ident) < 19
         if entry.target_name is None and entry.target_type in ("key", "user") and fits:
             wanted.setdefault(entry.target_type, set()).add(int(ident))
-    names = {}
-    if wanted.get("key"):
-        rows = db.session.execute(
-            db.select(Key.id, Character.name)
-            .join(Character, Character.id == Key.character_id)
-            .where(Key.id.in_(wanted["key"]))
-        )
-        names.update({("key", str(key_id)): name for key_id, name in rows})
-    if wanted.get("user"):
-        for user in db.session.scalars(db.select(User).where(User.id.in_(wanted["user"]))):
-            names[("user", str(user.id))] = user.display_name
-    return names
+    return {
+        (kind, str(ident)): name
+        for kind, ids in wanted.items()
+        for ident, name in monitor.names_of(kind, ids).items()
+    }

@@ -40,30 +40,39 @@ def _paused(redis_client):
     return {"paused": True, "by": who, "since": float(since) if since else None}
 
 
+def names_of(kind, ids):
+    """What keys (their character), users (their main) or grants (service and user) with these
+    ids are called, looked up at once: {id: name}."""
+    ids = {int(i) for i in ids}
+    if not ids:
+        return {}
+    if kind == "key":
+        rows = db.session.execute(
+            db.select(Key.id, Character.name)
+            .join(Character, Character.id == Key.character_id)
+            .where(Key.id.in_(ids))
+        )
+        return dict(rows.all())
+    if kind == "user":
+        return {u.id: u.display_name for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
+    if kind == "grant":
+        grants = db.session.scalars(db.select(Grant).where(Grant.id.in_(ids)))
+        return {g.id: f"{g.service.name} for {g.user.display_name}" for g in grants}
+    return {}
+
+
 def target_names(targets):
-    """What each task target is, for people: {"key:42": "key 42, Borin Kade"}; looked up at once."""
+    """What each task target is, for people: {"key:42": "key 42, Borin Kade"}."""
     ids = {}
     for target in targets:
         kind, _, ident = (target or "").partition(":")
         if kind in ("key", "user", "grant") and ident.isdigit() and len(ident) < 19:
             ids.setdefault(kind, set()).add(int(ident))
-    names = {}
-    if ids.get("key"):
-        rows = db.session.execute(
-            db.select(Key.id, Character.name)
-            .join(Character, Character.id == Key.character_id)
-            .where(Key.id.in_(ids["key"]))
-        )
-        names.update({f"key:{key_id}": f"key {key_id}, {name}" for key_id, name in rows})
-    if ids.get("user"):
-        for user in db.session.scalars(db.select(User).where(User.id.in_(ids["user"]))):
-            names[f"user:{user.id}"] = f"user {user.id}, {user.display_name}"
-    if ids.get("grant"):
-        for grant in db.session.scalars(db.select(Grant).where(Grant.id.in_(ids["grant"]))):
-            names[f"grant:{grant.id}"] = (
-                f"grant {grant.id}, {grant.service.name} for {grant.user.display_name}"
-            )
-    return names
+    return {
+        f"{kind}:{ident}": f"{kind} {ident}, {name}"
+        for kind, wanted in ids.items()
+        for ident, name in names_of(kind, wanted).items()
+    }
 
 
 def _named(rows):
