@@ -322,39 +322,28 @@ class EveClient:
         """A character's corporation roles (needs the roles scope)."""
         return self.esi_get(f"/characters/{int(character_id)}/roles", access_token=access_token)
 
+    def _esi_post(self, path, body, expect):
+        """POST a JSON body to an ESI route (never cached); the answer's body."""
+        response = self._send(
+            ESI, "POST", f"{self.esi_url}{path}", expect=expect, json=body, headers=self._esi_headers()
+        )
+        if response.status_code != 200:
+            self._raise_for(ESI, response)
+        return response.body
+
     def affiliation(self, character_ids):
         """Corporation and alliance of 1 to 1000 characters in one call."""
         ids = sorted({int(i) for i in character_ids})
         if not 1 <= len(ids) <= 1000:
             raise ValueError("affiliation takes 1 to 1000 character ids")
-        response = self._send(
-            ESI,
-            "POST",
-            f"{self.esi_url}/characters/affiliation",
-            expect=lambda body: isinstance(body, list),
-            json=ids,
-            headers=self._esi_headers(),
-        )
-        if response.status_code != 200:
-            self._raise_for(ESI, response)
-        return response.body
+        return self._esi_post("/characters/affiliation", ids, lambda body: isinstance(body, list))
 
     def ids_of(self, names):
         """ESI's exact (case-insensitive) matches of 1 to 500 names: {"corporations": [{id, name}], ...}."""
         names = sorted({str(n).strip() for n in names if str(n).strip()})
         if not 1 <= len(names) <= 500 or any(len(n) > 100 for n in names):
             raise ValueError("ids_of takes 1 to 500 names of up to 100 characters")
-        response = self._send(
-            ESI,
-            "POST",
-            f"{self.esi_url}/universe/ids",
-            expect=lambda body: isinstance(body, dict),
-            json=names,
-            headers=self._esi_headers(),
-        )
-        if response.status_code != 200:
-            self._raise_for(ESI, response)
-        return response.body
+        return self._esi_post("/universe/ids", names, lambda body: isinstance(body, dict))
 
 
 def _holds_tokens(body):

@@ -17,7 +17,8 @@ from tests.support import IN_CI, free_port, wait_for
 PASSWORD = "fly safe o7 always"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-CONFIG = """
+# What every nginx of these tests needs, running as an unprivileged process in its own folder.
+PRELUDE = """
 worker_processes 1;
 daemon off;
 pid {root}/nginx.pid;
@@ -31,6 +32,11 @@ http {{
   fastcgi_temp_path {root}/fastcgi;
   uwsgi_temp_path {root}/uwsgi;
   scgi_temp_path {root}/scgi;
+"""
+
+CONFIG = (
+    PRELUDE
+    + """
   server {{
     listen 127.0.0.1:{port};
     location / {{
@@ -49,21 +55,37 @@ http {{
   }}
 }}
 """
+)
 
 
 @pytest.fixture()
 def nginx(tmp_path, live_server):
     """nginx on a free port, asking Bastion before serving its one page."""
-    if not Path(NGINX).exists():
-        if IN_CI:
-            pytest.fail("nginx is missing: CI must install Debian's nginx")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    _require_nginx()
     root = tmp_path / "nginx"
     (root / "site").mkdir(parents=True)
     (root / "site" / "index.html").write_text("<h1>Fleet doctrines</h1><p>For members only.</p>")
     port = free_port()
-    user = "user root;" if os.geteuid() == 0 else ""
-    (root / "nginx.conf").write_text(CONFIG.format(root=root, port=port, bastion=live_server, user=user))
+    process = _start(root, CONFIG.format(root=root, port=port, bastion=live_server, user=_user()), port)
+    yield f"http://127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _require_nginx():
+    if not Path(NGINX).exists():
+        if IN_CI:
+            pytest.fail("nginx is missing: CI must install Debian's nginx")
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+
+
+def _user():
+    return "user root;" if os.geteuid() == 0 else ""
+
+
+def _start(root, config, port, host="localhost"):
+    """nginx with this configuration, once it answers on the port."""
+    (root / "nginx.conf").write_text(config)
     process = subprocess.Popen(
         [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")],
         stdout=subprocess.DEVNULL,
@@ -72,23 +94,33 @@ def nginx(tmp_path, live_server):
 
     def answers():
         try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=1)
             return True
         except requests.ConnectionError:
             return False
 
-    wait_for(
-        answers,
-        timeout=10,
-        message=lambda: f"nginx to start: {_read(root / 'error.log')}",
-    )
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
+    wait_for(answers, timeout=10, message=lambda: f"nginx to start: {_read(root / 'error.log')}")
+    return process
 
 
 def _read(path):
     return path.read_text() if path.exists() else "no log"
+
+
+def _granted_member(db, make_user, key_factory):
+    """A member holding the wiki (given by a director), who signs in as "granted"."""
+    from app.keys.models import Key
+
+    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth", directors_may_grant=True)
+    db.session.add(service)
+    db.session.commit()
+    key_id, made, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    member.username = "granted"
+    member.set_password(PASSWORD)
+    director = make_user(role="director", username="granter", password=PASSWORD)
+    grant_manually(member, service, director, reason="Doctrine writer")
+    return member, made
 
 
 def _sign_in(page, username):
@@ -103,18 +135,8 @@ def _sign_in(page, username):
 def test_nginx_auth_request_lets_a_granted_member_through_and_stops_everyone_else(
     page, db, make_user, key_factory, nginx, redis_client
 ):
-    from app.keys.models import Key
-
-    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth", directors_may_grant=True)
-    db.session.add(service)
-    db.session.commit()
-    key_id, made, _ = key_factory(status="valid")
-    member = db.session.get(Key, key_id).user
-    member.username = "granted"
-    member.set_password(PASSWORD)
+    member, made = _granted_member(db, make_user, key_factory)
     outsider = make_user(username="outsider", password=PASSWORD, state="member")
-    director = make_user(role="director", username="granter", password=PASSWORD)
-    grant_manually(member, service, director, reason="Doctrine writer")
 
     anonymous = requests.get(f"{nginx}/", timeout=5)
     assert anonymous.status_code == 401 and "Fleet doctrines" not in anonymous.text
@@ -133,20 +155,9 @@ def test_nginx_auth_request_lets_a_granted_member_through_and_stops_everyone_els
     assert db.session.get(User, outsider.id).state == "member"  # a member, but without the grant
 
 
-TWO_HOSTS = """
-worker_processes 1;
-daemon off;
-pid {root}/nginx.pid;
-error_log {root}/error.log warn;
-{user}
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {root}/body;
-  proxy_temp_path {root}/proxy;
-  fastcgi_temp_path {root}/fastcgi;
-  uwsgi_temp_path {root}/uwsgi;
-  scgi_temp_path {root}/scgi;
+TWO_HOSTS = (
+    PRELUDE
+    + """
   # The protected app never sees Bastion's cookies.
   map $http_cookie $without_bastion_session {{
     default $http_cookie;
@@ -206,6 +217,7 @@ http {{
   }}
 }}
 """
+)
 
 
 @pytest.fixture()
@@ -238,30 +250,12 @@ def proxied_bastion(suite_config):
 
 @pytest.fixture()
 def two_hosts(tmp_path, proxied_bastion):
-    if not Path(NGINX).exists():
-        if IN_CI:
-            pytest.fail("nginx is missing: CI must install Debian's nginx")
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    _require_nginx()
     port, bastion = proxied_bastion
     root = tmp_path / "nginx"
     root.mkdir()
-    user = "user root;" if os.geteuid() == 0 else ""
-    config = TWO_HOSTS.format(root=root, port=port, app_port=free_port(), bastion=bastion, user=user)
-    (root / "nginx.conf").write_text(config)
-    process = subprocess.Popen(
-        [NGINX, "-p", str(root), "-c", str(root / "nginx.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-
-    def answers():
-        try:
-            requests.get(f"http://127.0.0.1:{port}/", headers={"Host": "auth.bastion.test"}, timeout=1)
-            return True
-        except requests.ConnectionError:
-            return False
-
-    wait_for(answers, timeout=10, message=lambda: f"nginx to start: {_read(root / 'error.log')}")
+    config = TWO_HOSTS.format(root=root, port=port, app_port=free_port(), bastion=bastion, user=_user())
+    process = _start(root, config, port, host="auth.bastion.test")
     yield port
     process.terminate()
     process.wait(timeout=10)
@@ -270,19 +264,9 @@ def two_hosts(tmp_path, proxied_bastion):
 def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
     browser, db, make_user, key_factory, two_hosts, redis_client
 ):
-    from app.keys.models import Key
-
     port = two_hosts
     wiki = f"http://wiki.bastion.test:{port}"
-    service = Service(slug="wiki", name="Alliance wiki", kind="forward_auth", directors_may_grant=True)
-    db.session.add(service)
-    db.session.commit()
-    key_id, made, _ = key_factory(status="valid")
-    member = db.session.get(Key, key_id).user
-    member.username = "granted"
-    member.set_password(PASSWORD)
-    director = make_user(role="director", username="granter", password=PASSWORD)
-    grant_manually(member, service, director, reason="Doctrine writer")
+    member, made = _granted_member(db, make_user, key_factory)
 
     # A spoofed identity header from an anonymous client gets it nowhere.
     anonymous = requests.get(
