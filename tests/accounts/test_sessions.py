@@ -171,3 +171,44 @@ def test_a_password_change_a_role_change_or_an_admin_ends_every_session(
     db.session.expire_all()
     replayed = _client_with(app, saved).get("/keys")
     assert replayed.status_code == 302 and "/login" in replayed.headers["Location"]
+
+
+def _proxied_app(suite_config, hops):
+    from app import create_app
+
+    class Proxied(suite_config):
+        TRUSTED_PROXIES = hops
+        LOGIN_LIMIT_PER_ADDRESS = "2 per 5 minutes"
+        PUBLIC_URL = "https://auth.example.org"
+
+    return create_app(Proxied)
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_only_trusted_proxies_decide_the_client_address(suite_config, db, redis_client, hops):
+    """Behind one proxy each client has its own count; without one, X-Forwarded-For is ignored and
+    cannot be used to dodge the limit."""
+    proxied = _proxied_app(suite_config, hops)
+
+    def attempt(forwarded_for):
+        client = proxied.test_client()
+        token = csrf_token_from(client.get("/login").get_data(as_text=True))
+        return client.post(
+            "/login",
+            data={"username": "nobody", "password": "wrong", "csrf_token": token},
+            headers={"X-Forwarded-For": forwarded_for},
+        ).status_code
+
+    assert [attempt(f"203.0.113.{n}") for n in (1, 2)] == [400, 400]
+    third = attempt("203.0.113.3")  # a third address
+    assert third == (400 if hops else 429)
+
+
+def test_callback_urls_come_from_public_url_not_the_host_header(suite_config, db, redis_client):
+    from urllib.parse import parse_qs, urlsplit
+
+    proxied = _proxied_app(suite_config, 0)
+    answer = proxied.test_client().get("/login/eve", headers={"Host": "evil.example.net"})
+    assert answer.status_code == 302
+    redirect_uri = parse_qs(urlsplit(answer.headers["Location"]).query)["redirect_uri"][0]
+    assert redirect_uri == "https://auth.example.org/sso/callback"
