@@ -67,6 +67,39 @@ def venv_bin(name):
     return str(Path(sys.executable).parent / name)
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far, in seconds; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used by some processes between start() and stop()."""
+
+    def __init__(self, pids):
+        self.pids = [pid for pid in pids if pid]
+        self.before = {}
+        self.used = {}
+
+    def start(self):
+        self.before = {pid: cpu_seconds(pid) or 0.0 for pid in self.pids}
+        return self
+
+    def stop(self):
+        for pid in self.pids:
+            now = cpu_seconds(pid)
+            self.used[pid] = None if now is None else now - self.before[pid]
+        return self
+
+    def total(self):
+        """Seconds of CPU of all the processes (those that vanished count as nothing)."""
+        return sum(v for v in self.used.values() if v is not None)
+
+
 class RedisServer:
     """A throwaway redis-server on a free port, with no persistence."""
 

@@ -1,9 +1,40 @@
 """``python -m bench sweep``: validate N due keys against the sandbox and report how politely and fast."""
 
+import signal
+import subprocess
 import time
 
 from bench.harness import Harness
 from bench.receiver import OutageReceiver
+from bench.servers import CpuMeter, venv_bin
+
+
+def _per(seconds, count):
+    return round(seconds * 1000 / count, 3) if count else None
+
+
+def _profiler(pid, path):
+    """py-spy sampling one consumer (the thread holding the GIL) until stopped; None without it."""
+    if not path:
+        return None
+    return subprocess.Popen(
+        [
+            venv_bin("py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--output",
+            path,
+            "--format",
+            "flamegraph",
+            "--rate",
+            "200",
+            "--gil",
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def run(args):
@@ -25,6 +56,12 @@ def run(args):
             sso_rate_limit=args.sso_limit,
         )
         started = time.monotonic()
+        meters = {
+            "consumers": CpuMeter([c.pid for c in consumers]).start(),
+            "sandbox": CpuMeter([harness.sandbox.process.pid]).start(),
+            "redis": CpuMeter([harness.redis.process.pid if harness.redis.process else None]).start(),
+        }
+        profiler = _profiler(consumers[0].pid, getattr(args, "profile", None))
         if receiver:
             receiver.go_down_for(args.service_outage_s)
         peak_rss = 0.0
@@ -45,6 +82,11 @@ def run(args):
                 break
             time.sleep(0.5)
         seconds = time.monotonic() - started
+        for meter in meters.values():
+            meter.stop()
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes the profile as it stops
+            profiler.wait(timeout=60)
         peak_rss = max([peak_rss] + [c.peak_rss_mb() or 0 for c in consumers])
         stats = harness.sandbox.control("GET", "/stats")
         governor = harness.governor_state("sso")
@@ -75,6 +117,12 @@ def run(args):
             "achieved_rate": round(achieved, 2) if achieved else None,
             "efficiency": round(achieved / args.sso_limit, 3) if achieved and args.sso_limit else None,
             "wrongly_invalid": harness.wrongly_invalid(),
+            "keys_per_s": round(checked / seconds, 1) if seconds else None,
+            "cpu_ms": {
+                "consumers_per_validated_key": _per(meters["consumers"].total(), checked),
+                "sandbox_per_refresh": _per(meters["sandbox"].total(), refresh_calls),
+                "redis_per_validated_key": _per(meters["redis"].total(), checked),
+            },
             "keys_by_status": counts,
             "needs_reauth": reauth,
             "consumer_peak_rss_mb": round(peak_rss, 1),
@@ -96,6 +144,10 @@ def run(args):
                 "first_delivered_s": round(min(delivered), 1) if delivered else None,
                 "last_delivered_s": round(max(delivered), 1) if delivered else None,
             }
+        if profiler is not None:
+            result["profile"] = (
+                args.profile if profiler.returncode == 0 else profiler.stderr.read().decode()[-500:]
+            )
         if not done or args.verbose:
             result["consumer_log_tail"] = consumers[0].log()[-3000:]
         if args.verbose:

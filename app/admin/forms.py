@@ -29,6 +29,8 @@ class TrackForm(BaseForm):
 
     def validate_entity_id(self, field):
         value = (field.data or "").strip()
+        if not value:
+            raise ValidationError("Give the EVE id (a whole number, e.g. 98000001) or the full name.")
         if value.isdigit() and not 1 <= int(value) <= EVE_ID_MAX:
             raise ValidationError("EVE ids are positive whole numbers.")
         field.data = value

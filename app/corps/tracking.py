@@ -63,6 +63,8 @@ def resolve(kind, text):
     text = text.strip()
     if text.isdigit():
         return int(text)
+    if not text or len(text) > 100:
+        raise TrackingRefused(f"Give the {kind}'s EVE id or its full name (up to 100 characters).")
     model, _ = KINDS[kind]
     known = db.session.scalars(db.select(model).where(func.lower(model.name) == text.lower())).all()
     if not known and len(text) <= 5:
