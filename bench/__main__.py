@@ -28,7 +28,10 @@ def parse(argv):
     )
     sweep.add_argument("--json", action="store_true", help="print JSON (the only output format)")
     sweep.add_argument("--verbose", action="store_true", help="add a timeline and the consumer's log")
-    sweep.add_argument("--profile", help="write a py-spy flame graph (SVG) of one consumer to this path")
+    sweep.add_argument(
+        "--profile",
+        help="write a py-spy profile of one consumer here: a flame graph for .svg, else collapsed stacks",
+    )
 
     chaos = sub.add_parser("chaos", help="kill consumers and restart Redis during a sweep")
     chaos.add_argument("--keys", type=int, default=1000)

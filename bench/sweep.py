@@ -26,7 +26,7 @@ def _profiler(pid, path):
             "--output",
             path,
             "--format",
-            "flamegraph",
+            "flamegraph" if path.endswith(".svg") else "raw",
             "--rate",
             "200",
             "--gil",

@@ -27,7 +27,7 @@ from app.eve.errors import (
     UpstreamDown,
 )
 from app.eve.jwt_check import JwksCache, verify_access_token
-from app.http import header_number
+from app.http import header_number, new_session
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,7 @@ class EveClient:
         """This thread's requests session (sessions are not shared between threads)."""
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = self.user_agent
+            session = new_session(self.user_agent)
             self._local.session = session
         return session
 
