@@ -52,14 +52,8 @@ def audit():
 def _names(entries):
     """Names of the targets whose entries were written without one (older entries, and the bulk
     verdicts of the checks), looked up for the page at once: {(type, id): name}."""
-    wanted = {}
-    for entry in entries:
-        ident = entry.target_id or ""
-        fits = ident.isdigit() and len(ident) < 19
-        if entry.target_name is None and entry.target_type in ("key", "user") and fits:
-            wanted.setdefault(entry.target_type, set()).add(int(ident))
-    return {
-        (kind, str(ident)): name
-        for kind, ids in wanted.items()
-        for ident, name in monitor.names_of(kind, ids).items()
-    }
+    return monitor.names_of(
+        (e.target_type, e.target_id)
+        for e in entries
+        if e.target_name is None and e.target_type in ("key", "user")
+    )

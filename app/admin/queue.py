@@ -65,7 +65,7 @@ def dead_task(dead_id):
         flash("That task is no longer in the dead list: it was retried or discarded.", "info")
         return redirect(url_for("admin.queue"))
     entry["task"] = huey.short_name(entry["name"])
-    entry["target_name"] = monitor.target_names([entry["target"]]).get(entry["target"] or "", entry["target"])
+    monitor.named([entry])
     history = db.session.scalars(
         db.select(TaskRecord)
         .where(TaskRecord.name == entry["name"], TaskRecord.target == entry["target"])

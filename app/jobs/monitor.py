@@ -15,6 +15,7 @@ from sqlalchemy import func, text
 
 from app.access.models import GRANT_STATUSES, AccessRequest, Grant
 from app.accounts.models import STATES, User
+from app.admin.models import target_name
 from app.clock import utcnow
 from app.corps.models import Character
 from app.extensions import db
@@ -40,46 +41,42 @@ def _paused(redis_client):
     return {"paused": True, "by": who, "since": float(since) if since else None}
 
 
-def names_of(kind, ids):
-    """What keys (their character), users (their main) or grants (service and user) with these
-    ids are called, looked up at once: {id: name}."""
-    ids = {int(i) for i in ids}
-    if not ids:
-        return {}
-    if kind == "key":
+NAMED_KINDS = ("key", "user", "grant")
+
+
+def names_of(pairs):
+    """What the (kind, id) targets are called, looked up at once per kind: {(kind, id): name}.
+
+    Keys are named after their character; users and grants as the audit log names them. Ids are
+    strings as targets carry them; other kinds, and ids that are not 64-bit numbers, are left out.
+    """
+    ids = {}
+    for kind, ident in pairs:
+        ident = ident or ""
+        if kind in NAMED_KINDS and ident.isdigit() and len(ident) < 19:
+            ids.setdefault(kind, set()).add(int(ident))
+    names = {}
+    if ids.get("key"):
         rows = db.session.execute(
             db.select(Key.id, Character.name)
             .join(Character, Character.id == Key.character_id)
-            .where(Key.id.in_(ids))
+            .where(Key.id.in_(ids["key"]))
         )
-        return dict(rows.all())
-    if kind == "user":
-        return {u.id: u.display_name for u in db.session.scalars(db.select(User).where(User.id.in_(ids)))}
-    if kind == "grant":
-        grants = db.session.scalars(db.select(Grant).where(Grant.id.in_(ids)))
-        return {g.id: f"{g.service.name} for {g.user.display_name}" for g in grants}
-    return {}
+        names.update({("key", str(key_id)): name for key_id, name in rows})
+    for kind, model in (("user", User), ("grant", Grant)):
+        if ids.get(kind):
+            for found in db.session.scalars(db.select(model).where(model.id.in_(ids[kind]))):
+                names[(kind, str(found.id))] = target_name(found)
+    return names
 
 
-def target_names(targets):
-    """What each task target is, for people: {"key:42": "key 42, Borin Kade"}."""
-    ids = {}
-    for target in targets:
-        kind, _, ident = (target or "").partition(":")
-        if kind in ("key", "user", "grant") and ident.isdigit() and len(ident) < 19:
-            ids.setdefault(kind, set()).add(int(ident))
-    return {
-        f"{kind}:{ident}": f"{kind} {ident}, {name}"
-        for kind, wanted in ids.items()
-        for ident, name in names_of(kind, wanted).items()
-    }
-
-
-def _named(rows):
-    """Give each row (with a "target") its "target_name"."""
-    names = target_names(row.get("target") for row in rows)
-    for row in rows:
-        row["target_name"] = names.get(row.get("target") or "", row.get("target") or "")
+def named(rows):
+    """Give each row with a task "target" ("key:42") its "target_name" ("key 42, Borin Kade")."""
+    pairs = [tuple((row.get("target") or "").partition(":")[::2]) for row in rows]
+    names = names_of(pairs)
+    for row, (kind, ident) in zip(rows, pairs, strict=True):
+        name = names.get((kind, ident))
+        row["target_name"] = f"{kind} {ident}, {name}" if name else row.get("target") or ""
     return rows
 
 
@@ -115,7 +112,7 @@ def status(queue, now=None):
             "dead": deadstore.count(redis_client),
         },
         "by_task": dict(sorted(by_task.items())),
-        "running": _named(
+        "running": named(
             [
                 {
                     "task": queue.short_name(row["name"]),
@@ -139,7 +136,7 @@ def status(queue, now=None):
 
 def scheduled(queue, limit=SCHEDULED_SHOWN):
     """The next scheduled tasks (retries, backoffs, reserved slots), soonest first."""
-    return _named(
+    return named(
         [
             {
                 "task": queue.short_name(queue.task_name(task)),
@@ -161,7 +158,7 @@ def dead_page(queue, page=1, per_page=DEAD_PAGE):
     rows = deadstore.page(redis_client, (page - 1) * per_page, per_page)
     for row in rows:
         row["task"] = queue.short_name(row["name"])
-    _named(rows)
+    named(rows)
     return {"items": rows, "page": page, "pages": pages, "total": total}
 
 
