@@ -40,7 +40,8 @@ def start_flow(purpose, next_path=None, rd=None):
         "state": state,
         "verifier": verifier,
         "purpose": purpose,
-        "next": rd if is_allowed_return(rd) else next_path if is_safe_next(next_path) else None,
+        "next": next_path if is_safe_next(next_path) else None,
+        "rd": rd if is_allowed_return(rd) else None,
         "at": time.time(),
     }
     try:
@@ -121,7 +122,7 @@ def _finish_login(claims, refresh_token, flow):
             queue_check(key.id)
     start_session(user)
     flash(f"Welcome, {user.display_name}.", "success")
-    return redirect(safe_return(flow.get("next"), flow.get("next")))
+    return redirect(safe_return(flow.get("next"), flow.get("rd")))
 
 
 def _finish_add_key(claims, refresh_token):

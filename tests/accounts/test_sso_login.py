@@ -1,6 +1,6 @@
 """Log in with EVE through the sandbox: state, PKCE, codes, owner hashes."""
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
 
@@ -116,3 +116,17 @@ def _csrf(client):
     from tests.support import csrf_token_from
 
     return csrf_token_from(client.get("/", follow_redirects=True).get_data(as_text=True))
+
+
+def test_an_eve_login_returns_to_an_allowed_rd_and_to_a_safe_next_otherwise(
+    app, client, sandbox, db, monkeypatch
+):
+    monkeypatch.setitem(app.config, "FORWARD_AUTH_DOMAINS", ["bastion.test"])
+    back = "https://wiki.bastion.test/doctrines?fleet=armor"
+    callback = approve(sandbox, start(client, f"/login/eve?rd={quote(back)}&next=/keys"), new_name="Rd Pilot")
+    assert client.get(callback).headers["Location"] == back
+    other = app.test_client()
+    callback = approve(
+        sandbox, start(other, "/login/eve?rd=https://evil.example/&next=/keys"), new_name="Rd Two"
+    )
+    assert other.get(callback).headers["Location"] == "/keys"
