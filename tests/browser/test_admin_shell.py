@@ -46,6 +46,8 @@ def test_the_health_badge_says_in_words_what_needs_attention(page, make_user, re
     badge = page.get_by_test_id("health-badge").inner_text().strip()
     assert badge == "All work is paused by Ops Lead 3 min ago (and 1 more)"
     assert "1 dead task to retry or discard" in page.get_by_test_id("concerns").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-concerns.png"))
     pause.resume(redis_client)
     deadstore.take(redis_client, deadstore.page(redis_client, 0, 1)[0]["id"])
     redis_client.hset(redis_keys.governor("esi"), "backoff_until", time.time() + 600)

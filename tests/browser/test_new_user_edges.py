@@ -3,6 +3,8 @@ My services that say what is missing and let a request be taken back, a service 
 only what its kind needs, a date-time picker for expiries, tracking a corporation by its name, and
 a director's header that counts everyone whatever the filter."""
 
+from pathlib import Path
+
 from app.access.grants import grant_manually
 from app.access.models import AccessRequest
 from app.accounts.models import Directorship, User
@@ -12,6 +14,7 @@ from app.keys.models import Key
 from app.services.models import Service
 from tests.support import sign_in
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "fly safe o7 always"
 
 
@@ -115,6 +118,8 @@ def test_my_services_say_what_is_missing_and_a_request_can_be_withdrawn(page, db
     ).click()
     pending = page.get_by_test_id("pending-requests").locator('[data-service="forum"]')
     pending.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "my-services-edges.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.accept())
     pending.get_by_role("button", name="Withdraw").click()
     page.get_by_text("Your request for Forum is withdrawn.").wait_for()
@@ -142,6 +147,8 @@ def test_the_service_editor_shows_only_the_fields_of_the_chosen_kind(page, db, m
     assert guild.is_visible() and not webhook_url.is_visible() and not site.is_visible()
     kind.select_option("forward_auth")
     assert site.is_visible() and not webhook_url.is_visible() and not guild.is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "service-editor-forward-auth.png"), full_page=True)
     page.get_by_label("Name", exact=True).fill("Fleet wiki")
     page.get_by_label("Short name").fill("fleet-wiki")
     site.fill("not an address")
