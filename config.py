@@ -116,6 +116,10 @@ class Config:
     # The engine: cadence, the governor, retries (see app/jobs and app/keys/validation.py).
     KEY_CHECK_INTERVAL = _int("KEY_CHECK_INTERVAL", 4 * 3600)  # seconds between checks of one key
     AFFILIATION_INTERVAL = _int("AFFILIATION_INTERVAL", 3600)  # seconds between affiliation checks
+    # A corporation's in-game member list is read when ESI's copy expires (an hour); after a failed
+    # reading, again after this many seconds. Older than ROSTER_STALE_S, the portal says it is stale.
+    ROSTER_RETRY_S = _int("ROSTER_RETRY_S", 300)
+    ROSTER_STALE_S = _int("ROSTER_STALE_S", 3 * 3600)
     CHECK_JITTER = _float("CHECK_JITTER", 0.1)  # share of an interval added or taken at random
     EVE_DOWNTIME = os.environ.get("EVE_DOWNTIME", "11:00-11:15")  # UTC; empty: none
 

@@ -127,6 +127,7 @@ def register_blueprints(app):
     from app.admin import users as _users  # noqa: F401
     from app.admin import watchlist as _watchlist  # noqa: F401
     from app.director import bp as director_bp
+    from app.director import compliance as _compliance_views  # noqa: F401
     from app.director import views as _director_views  # noqa: F401
     from app.health import bp as health_bp
     from app.keys import bp as keys_bp
@@ -236,6 +237,7 @@ def _import_all_models():
     from app.access import models as _access  # noqa: F401
     from app.accounts import models as _accounts  # noqa: F401
     from app.admin import models as _admin  # noqa: F401
+    from app.compliance import models as _compliance  # noqa: F401
     from app.corps import models as _corps  # noqa: F401
     from app.jobs import models as _jobs  # noqa: F401
     from app.keys import models as _keys  # noqa: F401

@@ -2,6 +2,7 @@
 
 from flask import Flask, g, request
 
+import sandbox.esi_corp  # noqa: F401  (adds the corporation membership routes to esi.bp)
 from sandbox import control, discord_api, discord_control, discord_state, esi, sso
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey

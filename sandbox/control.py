@@ -129,6 +129,35 @@ def add_characters_in_bulk():
     return {"characters": made}, 201
 
 
+@bp.post("/corporations/<int:corporation_id>/members")
+def add_members(corporation_id):
+    """Put new characters in a corporation in game: members, a list of {name, logon_date?,
+    logoff_date?, start_date?}, or count (with name_prefix); they have no grants. The answer
+    lists them and the corporation's members now."""
+    body = _body()
+    members = body.get("members")
+    if members is None:
+        count = int(body.get("count") or 0)
+        if not 1 <= count <= 100_000:
+            raise ValueError("give members (a list) or count (1 to 100000)")
+        prefix = str(body.get("name_prefix") or "Member")
+        members = [{"name": f"{prefix} {n}"} for n in range(1, count + 1)]
+    if not isinstance(members, list) or not all(isinstance(m, dict) and m.get("name") for m in members):
+        raise ValueError("members must be a list of objects with a name")
+    world = universe()
+    made = []
+    with world.lock:
+        if corporation_id not in world.corporations:
+            raise LookupError(f"no corporation {corporation_id}")
+        for member in members:
+            character = world.add_character(str(member["name"]), corporation_id)
+            for name in ("logon_date", "logoff_date", "start_date"):
+                setattr(character, name, member.get(name))
+            made.append(_character_json(world, character))
+        total = world.member_count(corporation_id)
+    return {"characters": made, "member_count": total}, 201
+
+
 @bp.get("/characters/<int:character_id>")
 def get_character(character_id):
     """A character as the sandbox holds it."""

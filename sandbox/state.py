@@ -24,7 +24,7 @@ DEFAULT_CONFIG = {
     "sso_rate_limit": None,  # hidden limit: token requests accepted in any one-second window
     "error_limit": 100,  # ESI errors allowed per fixed 60 s window before 420
     "error_window_s": 60,
-    "bucket_limits": {"char-detail": 600, "status": 600},  # ESI bucket tokens per window
+    "bucket_limits": {"char-detail": 600, "corp-member": 300, "status": 600},  # tokens per window
     "bucket_window_s": 900,
     "downtime": False,  # ESI answers 503 as during the daily downtime
     # A misbehaving SSO: this share of refreshes is answered invalid_grant although the grant is
@@ -79,6 +79,10 @@ class Character:
     gender: str = "female"
     race_id: int = 1
     bloodline_id: int = 1
+    # Member tracking (what a Director's token reads): last logon and logoff, and when it joined.
+    logon_date: str | None = None
+    logoff_date: str | None = None
+    start_date: str | None = None
 
 
 @dataclass
@@ -141,6 +145,8 @@ class Counters:
         self.affiliation_ids = 0
         self.affiliation_batches = []  # sizes of the first few hundred batches
         self.spurious_invalid_grants = 0
+        self.names_calls = 0
+        self.names_batches = []  # sizes of POST /universe/names batches
 
     def snapshot(self, per_grant=False):
         """The counters as plain JSON-ready data."""
@@ -170,6 +176,8 @@ class Counters:
             "affiliation_calls": self.affiliation_calls,
             "affiliation_ids": self.affiliation_ids,
             "affiliation_batches": list(self.affiliation_batches),
+            "names_calls": self.names_calls,
+            "names_batches": list(self.names_batches[-300:]),
         }
         if per_grant:
             data["refreshes_per_grant"] = {str(k): v for k, v in self.refreshes_per_grant.items()}

@@ -2,7 +2,7 @@
 
 from huey import crontab
 
-from tasks import corps, huey, keys, ops, services
+from tasks import compliance, corps, huey, keys, ops, services
 
 PERIODIC = [
     # name, schedule, task to enqueue
@@ -13,6 +13,7 @@ PERIODIC = [
     ("services.expire", crontab(minute="*"), services.expire),
     ("services.resync", crontab(minute="*/5"), services.resync),
     ("ops.prune", crontab(minute="17", hour="3"), ops.prune),
+    ("compliance.sweep", crontab(minute="*/5"), compliance.sweep),
 ]
 
 

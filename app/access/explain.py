@@ -150,6 +150,19 @@ def _characters(service, facts):
                     tone="ok",
                 )
             )
+    if service.require_registered:
+        if facts.unregistered_character:
+            missing = facts.unregistered_character
+            text = f"Every character in the corporation must be registered: {missing} is not."
+            steps.append(Step(text, "the corporation's member list", tone="bad"))
+        else:
+            steps.append(
+                Step(
+                    "Every character in the corporation must be registered: they are.",
+                    "the corporation's member list",
+                    tone="ok",
+                )
+            )
     if service.strict:
         if facts.invalid_character:
             text = f"Every key must be valid: the key of {facts.invalid_character} is invalid."
@@ -164,6 +177,14 @@ def remedy(decision, service, user, facts):
     cause = decision.cause
     if cause == "key":
         return f"Renew the key of {facts.invalid_character} on My keys (log in with it again), or remove it."
+    if (
+        cause == "alt"
+        and decision.reason
+        and decision.reason.startswith("Every character in the corporation")
+    ):
+        return (
+            f"Add {facts.unregistered_character} on My keys: your corporation expects every character in it."
+        )
     if cause == "alt":
         return (
             f"Remove {facts.hostile_name} from your account on My keys, or move it out of that corporation."

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from sqlalchemy.orm import aliased
 
 from app.access.state import PROVING_STATUSES, state_from
+from app.compliance.models import RosterMember
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -31,6 +32,8 @@ class Facts(NamedTuple):
     affiliation_state: str | None = None
     invalid_checked_at: datetime | None = None
     hostile_name: str | None = None
+    # A character of the user that is in a corporation in game (by its tracking token) without a key.
+    unregistered_character: str | None = None
 
 
 class Decision(NamedTuple):
@@ -99,6 +102,18 @@ def _main_standing(user):
     return key_status in PROVING_STATUSES, state_from("valid", corp_tracking, alliance_tracking)
 
 
+def _unregistered(user):
+    """The name of a character of the user, in a corporation's in-game member list, without a key."""
+    return db.session.scalar(
+        db.select(Character.name)
+        .join(RosterMember, RosterMember.character_id == Character.id)
+        .outerjoin(Key, Key.character_id == Character.id)
+        .where(Character.user_id == user.id, Key.id.is_(None))
+        .order_by(Character.name)
+        .limit(1)
+    )
+
+
 def facts_about(user):
     """The facts about a user's characters that the policy of any service may need."""
     invalid, hostile = _invalid_key(user), _hostile(user)
@@ -110,6 +125,7 @@ def facts_about(user):
         affiliation_state=affiliation,
         invalid_checked_at=invalid[1] if invalid else None,
         hostile_name=hostile[0] if hostile else None,
+        unregistered_character=_unregistered(user),
     )
 
 
@@ -147,6 +163,14 @@ def _decide(state, user, service, grant, facts, now):
     source = "manual" if manual else "request" if requested else "policy"
     if service.qualify == "every" and facts.hostile_character:
         return "suspended", source, f"Every character must qualify: {facts.hostile_character}.", "alt"
+    if service.require_registered and facts.unregistered_character:
+        name = facts.unregistered_character
+        return (
+            "suspended",
+            source,
+            f"Every character in the corporation must be registered: {name} has no key.",
+            "alt",
+        )
     if service.strict and facts.invalid_character:
         return "suspended", source, f"The key of {facts.invalid_character} is invalid.", "key"
     if source != "policy":

@@ -10,18 +10,22 @@ from flask_login import current_user
 from app.accounts import bp
 from app.accounts.auth import is_allowed_return, is_safe_next, public_url, safe_return, start_session
 from app.accounts.logic import LoginRefused, login_with_character
+from app.compliance import tokens as tracking
+from app.corps.directors import directs
+from app.corps.models import Corporation
 from app.eve import get_client
 from app.eve.client import pkce_pair
 from app.eve.errors import EveError, InvalidGrant, InvalidToken
 from app.extensions import db
 from app.keys.logic import KeyRefused, discard_grant, register_key
+from tasks.compliance import queue_roster
 from tasks.keys import queue_check
 
 log = logging.getLogger(__name__)
 
 FLOW_KEY = "sso_flow"
 FLOW_LIFETIME_S = 600
-PURPOSES = ("login", "add_key")
+PURPOSES = ("login", "add_key", "tracking")
 
 
 def callback_url():
@@ -29,7 +33,7 @@ def callback_url():
     return current_app.config["EVE_CALLBACK_URL"] or public_url("accounts.sso_callback")
 
 
-def start_flow(purpose, next_path=None, rd=None):
+def start_flow(purpose, next_path=None, rd=None, extra_scopes=(), corporation_id=None):
     """Remember a fresh state and PKCE verifier in the session and send the browser to SSO."""
     if not current_app.config["EVE_CLIENT_ID"]:
         flash("EVE login is not configured on this server (EVE_CLIENT_ID is empty).", "danger")
@@ -43,9 +47,11 @@ def start_flow(purpose, next_path=None, rd=None):
         "next": next_path if is_safe_next(next_path) else None,
         "rd": rd if is_allowed_return(rd) else None,
         "at": time.time(),
+        "corporation_id": corporation_id,
     }
+    scopes = list(dict.fromkeys([*current_app.config["EVE_SCOPES"], *extra_scopes]))
     try:
-        url = get_client().authorize_url(callback_url(), current_app.config["EVE_SCOPES"], state, challenge)
+        url = get_client().authorize_url(callback_url(), scopes, state, challenge)
     except EveError as exc:
         log.warning("SSO metadata unavailable: %s", exc)
         flash("EVE's login service cannot be reached right now. Please try again in a minute.", "danger")
@@ -106,6 +112,8 @@ def sso_callback():
         return redirect(fallback)
     if flow["purpose"] == "login":
         return _finish_login(claims, tokens["refresh_token"], flow)
+    if flow["purpose"] == "tracking":
+        return finish_tracking(claims, tokens["refresh_token"], flow.get("corporation_id"))
     return _finish_add_key(claims, tokens["refresh_token"])
 
 
@@ -141,3 +149,37 @@ def _finish_add_key(claims, refresh_token):
     queue_check(key.id)
     flash(f"{key.character.name} was added. Its key is being checked.", "success")
     return redirect(url_for("keys.index"))
+
+
+def finish_tracking(claims, refresh_token, corporation_id):
+    """The end of the SSO flow for a tracking token: register the key, make it the corporation's
+    tracking token, and check it (its members are read once it is valid)."""
+    if not current_user.is_authenticated:
+        discard_grant(refresh_token)
+        flash("Your Bastion session ended before the token was added. Sign in and try again.", "warning")
+        return redirect(url_for("accounts.login"))
+    corporation = db.session.get(Corporation, corporation_id) if corporation_id else None
+    if corporation is None or not directs(current_user, corporation.id):
+        discard_grant(refresh_token)
+        flash("You do not direct that corporation (any more); the token was not added.", "danger")
+        return redirect(url_for("director.index"))
+    back = url_for("director.compliance", corporation_id=corporation.id)
+    try:
+        key = register_key(current_user, claims, refresh_token)
+        db.session.flush()
+        token = tracking.add_token(current_user, key, corporation, claims["scp"])
+    except (KeyRefused, tracking.TokenRefused) as exc:
+        db.session.rollback()
+        discard_grant(refresh_token)
+        flash(str(exc), "danger")
+        return redirect(back)
+    db.session.commit()
+    queue_check(key.id)
+    queue_roster(corporation.id, force=True)
+    extra = " with member tracking" if token.tracks_members else ""
+    flash(
+        f"{key.character.name} is a tracking token of {corporation.name}{extra}. "
+        "Its key is being checked; the member list is read right after.",
+        "success",
+    )
+    return redirect(back)

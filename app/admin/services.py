@@ -57,6 +57,7 @@ def _apply(form, service):
     service.directors_may_grant = form.directors_may_grant.data
     service.qualify = form.qualify.data
     service.strict = form.strict.data
+    service.require_registered = form.require_registered.data
     service.enabled = form.enabled.data
     settings = dict(service.settings) if service.settings_encrypted else {}
     if service.kind == "webhook":

@@ -321,6 +321,26 @@ class EveClient:
         """A character's corporation roles (needs the roles scope)."""
         return self.esi_get(f"/characters/{int(character_id)}/roles", access_token=access_token)
 
+    def esi_read(self, path, access_token, etag=None):
+        """GET a route with a character's token: (body, ETag, Expires as a timestamp); body is None
+        when ESI answered 304 to the ETag given (nothing changed)."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        url = f"{self.esi_url}{path}"
+        response = self._send(ESI, "GET", url, expect=_any_json, headers=self._esi_headers(headers))
+        if response.status_code not in (200, 304):
+            self._raise_for(ESI, response)
+        body = response.body if response.status_code == 200 else None
+        return body, response.headers.get("ETag"), _expires_at(response)
+
+    def names(self, ids):
+        """Names and categories of 1 to 1000 ids in one call (one unknown id fails it)."""
+        ids = sorted({int(i) for i in ids})
+        if not 1 <= len(ids) <= 1000:
+            raise ValueError("names takes 1 to 1000 ids")
+        return self._esi_post("/universe/names", ids, lambda body: isinstance(body, list))
+
     def _esi_post(self, path, body, expect):
         """POST a JSON body to an ESI route (never cached); the answer's body."""
         response = self._send(

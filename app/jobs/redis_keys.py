@@ -71,3 +71,13 @@ def throughput(minute):
 def revalidation(corporation_id):
     """When a director's "Re-validate all" of a corporation started, and how many keys it queued."""
     return f"{PREFIX}:revalidate:{corporation_id}"
+
+
+def tracking_access(key_id):
+    """A tracking token's current access token (encrypted), kept until shortly before it expires."""
+    return f"{PREFIX}:tracking:access:{key_id}"
+
+
+def nudged(corporation_id, user_id):
+    """Set while a member was lately sent a reminder to register (one a day at most)."""
+    return f"{PREFIX}:nudged:{corporation_id}:{user_id}"

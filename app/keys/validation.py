@@ -23,6 +23,7 @@ from app.access import guard
 from app.access.state import reconcile_states
 from app.admin.models import record
 from app.clock import utcnow
+from app.compliance.tokens import remember_access
 from app.corps.directors import drop_director_roles, record_director_role
 from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
@@ -207,6 +208,7 @@ def _check(row, lock, attempt):
         return _finish(row, "invalid", "Scopes no longer granted: " + ", ".join(missing), new_token)
     director = holds_director_role(client, row, tokens["access_token"], claims["scp"])
     verdict = _finish(row, "valid", None, new_token)
+    remember_access(row.id, tokens["access_token"], claims)  # a tracking token reads members with it
     if director is not None and (director or row.is_director):
         record_director_role(row.user_id, row.character_id, director)
     return verdict

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from app.access.reconcile import reconcile_user
 from app.accounts.sso_views import start_flow
+from app.compliance.nudge import missing_characters
 from app.corps.models import Character
 from app.extensions import db
 from app.forms import ActionForm, require_action_form
@@ -23,7 +24,11 @@ def index():
     characters = user_keys(current_user)
     keys = [c.key.id for c in characters if c.key is not None]
     return render_template(
-        "keys/index.html", characters=characters, form=ActionForm(), checking=being_checked(keys)
+        "keys/index.html",
+        characters=characters,
+        form=ActionForm(),
+        checking=being_checked(keys),
+        expected=missing_characters(current_user.id),
     )
 
 

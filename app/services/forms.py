@@ -126,6 +126,11 @@ class ServiceForm(BaseForm):
         ),
     )
     strict = BooleanField("Strict: suspend while any of the user's keys is invalid")
+    require_registered = BooleanField(
+        "Every character of the user in the corporation in game must be registered",
+        description="Read with the corporation's tracking token; a missing character suspends "
+        "access after the grace period, with a notice.",
+    )
     enabled = BooleanField("Enabled", default=True)
     submit = SubmitField("Save")
 

@@ -30,6 +30,9 @@ class Service(db.Model):
     directors_may_grant = db.Column(db.Boolean, nullable=False, default=False, server_default=db.true())
     # Who must qualify: the main character only, or every character of the user (no hostile alt).
     qualify = db.Column(db.String(8), nullable=False, default="main", server_default="main")
+    # Every character of the user that is in their corporation in game (as its tracking token
+    # reads it) must have a key here.
+    require_registered = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     __table_args__ = (
         db.CheckConstraint("kind IN ('webhook', 'forward_auth', 'discord')", name="kind_known"),

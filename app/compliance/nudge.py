@@ -1,0 +1,118 @@
+"""Reminding members to register the characters their corporation expects.
+
+Only a person Bastion knows can be reached: a character of the corporation without a key that
+belongs to a Bastion user (an alt whose key was removed, say), who linked Discord. Everyone else is
+reached in game, with the registration link the portal shows. A member is reminded once a day at
+most per corporation.
+"""
+
+from typing import NamedTuple
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from app.access.notices import Delivery
+from app.accounts.auth import public_url
+from app.accounts.models import User
+from app.compliance.models import RosterMember
+from app.corps.models import Character, Corporation
+from app.extensions import db
+from app.jobs import redis_keys
+from app.jobs.connection import get_redis
+from app.jobs.setup import get_governor
+from app.keys.cadence import retry_delay
+from app.keys.models import Key
+from app.services.connectors import ConnectorError, discord
+
+ONCE_PER_S = 24 * 3600
+
+
+class Reach(NamedTuple):
+    """Whom a reminder can reach: users (ids) with Discord linked, and unregistered characters
+    that nobody Bastion knows holds (or whose holder has no Discord linked)."""
+
+    users: list
+    unreachable: int
+
+
+def missing_characters(user_id, corporation_id=None):
+    """(character name, corporation name) of the user's characters without a key that are in a
+    corporation in game (as its last reading had them)."""
+    query = (
+        select(Character.name, Corporation.name)
+        .join(RosterMember, RosterMember.character_id == Character.id)
+        .join(Corporation, Corporation.id == RosterMember.corporation_id)
+        .outerjoin(Key, Key.character_id == Character.id)
+        .where(Character.user_id == user_id, Key.id.is_(None))
+        .order_by(Character.name)
+    )
+    if corporation_id is not None:
+        query = query.where(RosterMember.corporation_id == corporation_id)
+    return db.session.execute(query).all()
+
+
+def reach(corporation_id):
+    """Who a reminder for the corporation's unregistered characters would reach."""
+    rows = db.session.execute(
+        select(RosterMember.character_id, Character.user_id)
+        .outerjoin(Character, Character.id == RosterMember.character_id)
+        .outerjoin(Key, Key.character_id == RosterMember.character_id)
+        .where(RosterMember.corporation_id == corporation_id, Key.id.is_(None))
+    ).all()
+    known = {user_id for _, user_id in rows if user_id is not None}
+    linked = set()
+    if known:
+        linked = {
+            u.id
+            for u in db.session.scalars(select(User).where(User.id.in_(known))).all()
+            if u.discord is not None
+        }
+    unreachable = sum(1 for _, user_id in rows if user_id not in linked)
+    return Reach(sorted(linked), unreachable)
+
+
+def registration_link():
+    """Where a member adds a character."""
+    return public_url("keys.index")
+
+
+def text(corporation, names):
+    """The direct message."""
+    listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return (
+        f"From Bastion: {corporation.name} asks you to register {listed}. "
+        f"Add each character here: {registration_link()}"
+    )
+
+
+def claim(corporation_id, user_id):
+    """True when the member was not reminded in the last day (and now counts as reminded)."""
+    try:
+        return bool(get_redis().set(redis_keys.nudged(corporation_id, user_id), "1", nx=True, ex=ONCE_PER_S))
+    except RedisError:
+        return False
+
+
+def send(corporation_id, user_id, attempt=1):
+    """Send one member the reminder by Discord direct message, through Discord's governor."""
+    corporation, user = db.session.get(Corporation, corporation_id), db.session.get(User, user_id)
+    if corporation is None or user is None or user.discord is None:
+        return Delivery("nothing", message="the member or their Discord link is gone")
+    names = [name for name, _ in missing_characters(user_id, corporation_id)]
+    if not names:
+        return Delivery("nothing", message="nothing is missing any more")
+    if not current_app.config["DISCORD_BOT_TOKEN"]:
+        return Delivery("nothing", message="no Discord bot is configured")
+    reason, wait = get_governor().gate(discord.UPSTREAM)
+    if reason != "ok":
+        return Delivery("wait", max(wait, 0.05), f"discord: {reason}")
+    try:
+        discord.direct_message(user.discord.discord_user_id, text(corporation, names))
+    except ConnectorError as exc:
+        config = current_app.config
+        if exc.transient and attempt < config["VALIDATE_MAX_ATTEMPTS"]:
+            delay = exc.retry_after or retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
+            return Delivery("retry", delay, str(exc))
+        return Delivery("done", message=f"not sent: {exc}")
+    return Delivery("done", message=f"sent to {user.display_name}")

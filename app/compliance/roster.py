@@ -1,0 +1,290 @@
+"""Reading a corporation's in-game members with its tracking token, and storing them.
+
+ESI's member list is cached an hour (its Expires is honoured and its ETag sent back); names of
+characters Bastion does not know come from POST /universe/names in batches of up to 1,000. Every
+ESI call passes the ESI governor first; a 429 from the corp-member bucket waits its Retry-After.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+from flask import current_app
+from sqlalchemy import bindparam, delete, insert, select, update
+
+from app.clock import utcnow
+from app.compliance import tokens as tracking
+from app.compliance.models import CoverageSample, Roster, RosterMember, TrackingToken
+from app.corps.directors import is_member_corporation
+from app.corps.models import Character, Corporation
+from app.eve import get_client
+from app.eve.errors import ErrorLimited, EveError, RateLimited, Unauthorized
+from app.extensions import db, write_transaction
+from app.jobs.setup import get_governor
+from app.keys.models import Key
+from app.services.models import Service
+
+log = logging.getLogger(__name__)
+
+UPSTREAM = "esi"
+NAMES_BATCH = 1000
+CHUNK = 500  # ids per IN (...) list
+SAMPLES_KEPT_DAYS = 90
+MEMBERS = RosterMember.__table__
+
+
+class Outcome(NamedTuple):
+    """What the task does next: done, wait (delay s), retry (a failure, with backoff), or
+    need_token (check key_id first, so that a fresh access token is kept)."""
+
+    action: str
+    delay: float = 0.0
+    message: str = ""
+    key_id: int | None = None
+    users: tuple = ()
+
+
+def _timestamp(value):
+    """An ESI date-time as a naive UTC datetime, or None."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _chunks(values, size=CHUNK):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _note(roster, error, now):
+    roster.error, roster.error_at = (error[:255], now) if error else (None, None)
+
+
+def refresh(corporation_id, force=False):
+    """Read the corporation's members if the last reading expired (or force); committed."""
+    corporation = db.session.get(Corporation, corporation_id)
+    if corporation is None or not is_member_corporation(corporation):
+        return Outcome("done", message="not a member corporation")
+    now = utcnow()
+    roster = db.session.get(Roster, corporation_id)
+    if roster is None:
+        roster = Roster(corporation_id=corporation_id, member_count=0)
+        db.session.add(roster)
+    if not force and roster.expires_at and roster.expires_at > now and roster.error is None:
+        db.session.commit()
+        return Outcome("done", message="the last reading is still fresh")
+    candidates = [t for t in tracking.tokens_of(corporation_id) if t.key.status != "invalid"]
+    if not candidates:
+        _note(roster, "No working tracking token: a director of the corporation must add one.", now)
+        db.session.commit()
+        return Outcome("done", message="no tracking token")
+    usable = [(t, tracking.access_token(t.key_id)) for t in candidates]
+    usable = [(t, access) for t, access in usable if access]
+    if not usable:
+        db.session.commit()
+        return Outcome("need_token", key_id=candidates[0].key_id, message="no fresh access token")
+    client = get_client()
+    for token, access in usable:
+        reason, wait = get_governor().gate(UPSTREAM)
+        if reason != "ok":
+            db.session.commit()
+            return Outcome("wait", delay=max(wait, 0.5), message=f"esi: {reason}")
+        path = f"/corporations/{corporation_id}/members"
+        etag = roster.etag if roster.refreshed_at is not None and not force else None
+        try:
+            ids, new_etag, expires = client.esi_read(path, access, etag)
+        except Unauthorized as exc:
+            token.error, token.error_at = str(exc)[:255], now
+            tracking.forget_access(token.key_id)
+            log.info("tracking token %s refused for %s: %s", token.id, corporation_id, exc)
+            continue
+        except (RateLimited, ErrorLimited) as exc:
+            db.session.commit()
+            wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
+            return Outcome("wait", delay=float(wait), message=str(exc))
+        except EveError as exc:
+            _note(roster, f"ESI did not answer ({exc}); the list below is from the last reading.", now)
+            db.session.commit()
+            return Outcome("retry", message=str(exc))
+        token.error, token.error_at, token.last_used_at = None, None, now
+        logons = _logons(client, token, access, roster, corporation_id, now)
+        roster.etag = new_etag
+        roster.expires_at = datetime.fromtimestamp(expires, UTC).replace(tzinfo=None) if expires else None
+        roster.refreshed_at = now
+        _note(roster, None, now)
+        users = _store(corporation_id, roster, ids, logons, now)
+        return Outcome("done", message=f"{roster.member_count} members", users=tuple(users))
+    refused = "; ".join(f"{t.key.character.name}: {t.error}" for t, _ in usable)
+    _note(roster, f"ESI refused every tracking token ({refused}).", now)
+    db.session.commit()
+    return Outcome("done", message="every tracking token was refused")
+
+
+def _logons(client, token, access, roster, corporation_id, now):
+    """{character id: (logon, logoff, joined)} from member tracking, or None when unavailable."""
+    if not token.tracks_members:
+        roster.logons_note = "Last logons need a tracking token with member tracking (a Director's)."
+        return None
+    try:
+        rows, _, _ = client.esi_read(f"/corporations/{corporation_id}/membertracking", access)
+    except EveError as exc:
+        roster.logons_note = f"Last logons unavailable: {exc}"[:255]
+        return None
+    roster.logons_at, roster.logons_note = now, None
+    return {
+        int(r["character_id"]): (
+            _timestamp(r.get("logon_date")),
+            _timestamp(r.get("logoff_date")),
+            _timestamp(r.get("start_date")),
+        )
+        for r in rows or []
+        if isinstance(r, dict) and isinstance(r.get("character_id"), int)
+    }
+
+
+def _names(ids):
+    """Names of characters: Bastion's own first, then ESI's in batches of up to 1,000."""
+    known = {}
+    for chunk in _chunks(ids):
+        known.update(
+            db.session.execute(select(Character.id, Character.name).where(Character.id.in_(chunk))).all()
+        )
+    unknown = sorted(set(ids) - set(known))
+    client = get_client()
+    for batch in _chunks(unknown, NAMES_BATCH):
+        try:
+            known.update((int(r["id"]), str(r["name"])[:128]) for r in client.names(batch) if "id" in r)
+        except EveError as exc:  # the names come with the next reading
+            log.info("names of %s characters not read: %s", len(batch), exc)
+    return known
+
+
+def _store(corporation_id, roster, ids, logons, now):
+    """Replace the stored member list with ESI's (ids None: unchanged since the last reading, only
+    logons may be new); a coverage sample; the ids of users to reconcile when a service requires
+    every in-game character to be registered."""
+    conn = db.session.connection()
+    existing = dict(
+        conn.execute(
+            select(MEMBERS.c.character_id, MEMBERS.c.name).where(MEMBERS.c.corporation_id == corporation_id)
+        ).all()
+    )
+    ids = set(existing) if ids is None else {int(i) for i in ids}
+    nameless = {i for i in ids if not existing.get(i)}
+    names = _names(nameless) if nameless else {}  # outside calls first, then one write transaction
+    with write_transaction():
+        users = _write(conn, corporation_id, roster, ids, existing, names, logons, now)
+    return users
+
+
+def _write(conn, corporation_id, roster, ids, existing, names, logons, now):
+    gone, new, nameless = set(existing) - ids, ids - set(existing), {i for i in ids if not existing.get(i)}
+    for chunk in _chunks(gone):
+        conn.execute(
+            delete(MEMBERS).where(
+                MEMBERS.c.corporation_id == corporation_id, MEMBERS.c.character_id.in_(chunk)
+            )
+        )
+    blank = (None, None, None)
+    if new:
+        conn.execute(
+            insert(MEMBERS),
+            [
+                {
+                    "corporation_id": corporation_id,
+                    "character_id": i,
+                    "name": names.get(i, ""),
+                    "logon_at": (logons or {}).get(i, blank)[0],
+                    "logoff_at": (logons or {}).get(i, blank)[1],
+                    "joined_at": (logons or {}).get(i, blank)[2],
+                    "first_seen_at": now,
+                }
+                for i in sorted(new)
+            ],
+        )
+    renamed = [{"c": corporation_id, "i": i, "n": names[i]} for i in nameless - new if i in names]
+    if renamed:
+        conn.execute(
+            update(MEMBERS)
+            .where(MEMBERS.c.corporation_id == bindparam("c"), MEMBERS.c.character_id == bindparam("i"))
+            .values(name=bindparam("n")),
+            renamed,
+        )
+    if logons:
+        rows = [
+            {"c": corporation_id, "i": i, "on": v[0], "off": v[1], "since": v[2]}
+            for i, v in logons.items()
+            if i in ids - new
+        ]
+        if rows:
+            conn.execute(
+                update(MEMBERS)
+                .where(MEMBERS.c.corporation_id == bindparam("c"), MEMBERS.c.character_id == bindparam("i"))
+                .values(logon_at=bindparam("on"), logoff_at=bindparam("off"), joined_at=bindparam("since")),
+                rows,
+            )
+    roster.member_count = len(ids)
+    registered = count_registered(corporation_id)
+    db.session.add(
+        CoverageSample(corporation_id=corporation_id, taken_at=now, in_game=len(ids), registered=registered)
+    )
+    db.session.execute(
+        delete(CoverageSample).where(
+            CoverageSample.corporation_id == corporation_id,
+            CoverageSample.taken_at < now - timedelta(days=SAMPLES_KEPT_DAYS),
+        )
+    )
+    changed = gone | new
+    if not changed or not _rule_in_use():
+        return []
+    users = set()
+    for chunk in _chunks(changed):
+        users.update(
+            db.session.scalars(
+                select(Character.user_id).where(Character.id.in_(chunk), Character.user_id.is_not(None))
+            ).all()
+        )
+    return sorted(users)
+
+
+def _rule_in_use():
+    return (
+        db.session.scalar(
+            select(Service.id).where(Service.enabled.is_(True), Service.require_registered.is_(True)).limit(1)
+        )
+        is not None
+    )
+
+
+def count_registered(corporation_id):
+    """In-game members of the corporation with a key in Bastion."""
+    return (
+        db.session.scalar(
+            select(db.func.count())
+            .select_from(RosterMember)
+            .join(Key, Key.character_id == RosterMember.character_id)
+            .where(RosterMember.corporation_id == corporation_id)
+        )
+        or 0
+    )
+
+
+def due_corporations(now=None):
+    """Member corporations with a tracking token whose reading expired or failed."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(TrackingToken.corporation_id, Roster.expires_at, Roster.error)
+        .outerjoin(Roster, Roster.corporation_id == TrackingToken.corporation_id)
+        .distinct()
+    ).all()
+    interval = timedelta(seconds=current_app.config["ROSTER_RETRY_S"])
+    due = []
+    for corporation_id, expires_at, error in rows:
+        if expires_at is None or expires_at <= now or (error and expires_at <= now + interval):
+            due.append(corporation_id)
+    return sorted(set(due))

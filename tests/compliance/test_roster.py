@@ -1,0 +1,289 @@
+"""Reading a corporation's in-game members with a director's tracking token, through the sandbox
+over real HTTP: the routes as the ESI contract has them, the reading, names in batches, tokens
+that stop working, the compliance view, its export, and the "every character registered" rule."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import requests
+
+from app.access.policy import desired, facts_about
+from app.accounts.models import Directorship
+from app.clock import utcnow
+from app.compliance import report
+from app.compliance import roster as rosters
+from app.compliance.models import Roster, RosterMember, TrackingToken
+from app.compliance.tokens import MEMBERSHIP_SCOPE, TRACKING_SCOPE, access_token
+from app.corps.models import Character
+from app.keys.models import Key
+from app.keys.validation import validate_key
+from app.services.models import Service
+from tests.support import SCOPE, TEST_CLIENT_ID
+
+OPENAPI = json.loads((Path(__file__).resolve().parents[3] / "shared" / "esi" / "openapi.json").read_text())
+SCOPES = (SCOPE, MEMBERSHIP_SCOPE, TRACKING_SCOPE)
+
+
+def _check(key_id):
+    verdict = validate_key(key_id, "tests")
+    while verdict.action == "wait" and verdict.message == "slot":
+        verdict = validate_key(key_id, "tests", slot=verdict.slot, now_ts=verdict.slot)
+    return verdict
+
+
+def _tracked(db, sandbox, key_factory, members=10, director=True, scopes=SCOPES):
+    """A member corporation with a director whose key is its tracking token, and `members` more
+    characters in it in game (none registered)."""
+    key_id, made, _ = key_factory(scopes=scopes, granted=scopes, status="valid")
+    corporation_id = made["corporation_id"]
+    if director:
+        sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
+    added = sandbox.control(
+        "POST",
+        f"/corporations/{corporation_id}/members",
+        json={
+            "members": [
+                {
+                    "name": f"Line Pilot {n}",
+                    "logon_date": "2026-11-30T20:00:00Z",
+                    "start_date": f"2025-01-0{1 + n % 9}T00:00:00Z",
+                }
+                for n in range(members)
+            ]
+        },
+    )
+    key = db.session.get(Key, key_id)
+    db.session.add(
+        TrackingToken(
+            corporation_id=corporation_id, key_id=key_id, added_by_id=key.user_id, tracks_members=True
+        )
+    )
+    db.session.commit()
+    assert _check(key_id).action == "done"
+    return key_id, made, added["characters"]
+
+
+def _bearer(sandbox, character_id, scopes):
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": character_id, "client_id": TEST_CLIENT_ID, "scopes": list(scopes)},
+    )
+    return grant["refresh_token"]
+
+
+def _access(db, key_id):
+    token = access_token(key_id)
+    assert token, "a valid check keeps the tracking token's access token"
+    return token
+
+
+def test_the_member_routes_keep_the_esi_contract(db, sandbox, key_factory, app):
+    key_id, made, _ = _tracked(db, sandbox, key_factory, members=3, director=False)
+    corporation_id = made["corporation_id"]
+    base = app.config["EVE_ESI_URL"]
+    headers = {"Authorization": f"Bearer {_access(db, key_id)}", "X-Compatibility-Date": "2020-01-01"}
+    contract = OPENAPI["paths"]["/corporations/{corporation_id}/members"]["get"]
+    assert contract["security"] == [{"OAuth2": [MEMBERSHIP_SCOPE]}]
+
+    answer = requests.get(f"{base}/corporations/{corporation_id}/members", headers=headers, timeout=10)
+    assert answer.status_code == 200
+    assert sorted(answer.json()) == answer.json() and len(answer.json()) == 4
+    group = contract["x-rate-limit"]
+    assert answer.headers["X-Ratelimit-Group"] == group["group"] == "corp-member"
+    assert answer.headers["X-Ratelimit-Limit"] == f"{group['max-tokens']}/{group['window-size']}"
+    assert answer.headers["X-Ratelimit-Used"] == "2" and answer.headers["X-Ratelimit-Remaining"] == "298"
+    assert "X-ESI-Error-Limit-Remain" not in answer.headers  # bucket headers, never both
+    assert answer.headers["Cache-Control"] == f"public, max-age={contract['x-cache-age']}"
+    again = requests.get(
+        f"{base}/corporations/{corporation_id}/members",
+        headers={**headers, "If-None-Match": answer.headers["ETag"]},
+        timeout=10,
+    )
+    assert again.status_code == 304 and again.headers["X-Ratelimit-Used"] == "3"  # a 3xx costs 1
+
+    # Member tracking needs the Director role in game (x-required-roles).
+    tracking = OPENAPI["paths"]["/corporations/{corporation_id}/membertracking"]["get"]
+    assert tracking["x-required-roles"] == ["Director"]
+    refused = requests.get(
+        f"{base}/corporations/{corporation_id}/membertracking", headers=headers, timeout=10
+    )
+    assert refused.status_code == 403 and "required role" in refused.json()["error"]
+    assert refused.headers["X-Ratelimit-Used"] == "8"  # a 4xx costs 5
+
+    # Another corporation's list: the token's character is not in it.
+    other = sandbox.control("POST", "/corporations", json={"name": "Other Corp", "ticker": "OTH"})
+    elsewhere = requests.get(
+        f"{base}/corporations/{other['corporation_id']}/members", headers=headers, timeout=10
+    )
+    assert elsewhere.status_code == 403
+    # No token at all, and names: public, 1..1000 unique ids, one unknown id fails the batch.
+    assert requests.get(f"{base}/corporations/{corporation_id}/members", timeout=10).status_code == 401
+    names = OPENAPI["paths"]["/universe/names"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    assert names["maxItems"] == 1000
+    ok = requests.post(f"{base}/universe/names", json=[made["character_id"], corporation_id], timeout=10)
+    assert ok.status_code == 200
+    assert {r["category"] for r in ok.json()} == {"character", "corporation"}
+    assert requests.post(f"{base}/universe/names", json=list(range(1, 1002)), timeout=10).status_code == 400
+    assert (
+        requests.post(f"{base}/universe/names", json=[made["character_id"], 5], timeout=10).status_code == 404
+    )
+
+
+def test_a_token_without_the_scope_is_refused(db, sandbox, key_factory, app):
+    key_id, made, _ = key_factory(status="valid")
+    token = _bearer(sandbox, made["character_id"], [SCOPE])
+    tokens = requests.post(
+        f"{app.config['EVE_SSO_URL']}/v2/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        auth=(TEST_CLIENT_ID, app.config["EVE_CLIENT_SECRET"]),
+        timeout=10,
+    ).json()
+    answer = requests.get(
+        f"{app.config['EVE_ESI_URL']}/corporations/{made['corporation_id']}/members",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert answer.status_code == 403 and MEMBERSHIP_SCOPE in answer.json()["error"]
+
+
+def test_a_reading_stores_every_member_with_names_and_logons(db, sandbox, key_factory):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=10)
+    corporation_id = made["corporation_id"]
+    outcome = rosters.refresh(corporation_id)
+    assert outcome.action == "done", outcome
+    members = {m.character_id: m for m in db.session.scalars(db.select(RosterMember)).all()}
+    assert len(members) == 11
+    assert members[added[0]["character_id"]].name == "Line Pilot 0"
+    assert members[added[0]["character_id"]].logon_at.hour == 20
+    roster = db.session.get(Roster, corporation_id)
+    assert roster.member_count == 11 and roster.error is None and roster.expires_at > utcnow()
+    assert report.coverage(corporation_id) == {"in_game": 11, "registered": 1, "valid": 1, "share": 1 / 11}
+    # Within Expires nothing is asked again.
+    calls = sandbox.stats()["calls"]
+    assert rosters.refresh(corporation_id).message == "the last reading is still fresh"
+    assert sandbox.stats()["calls"] == calls
+    # One leaves the corporation in game; a forced reading drops them.
+    other = sandbox.control("POST", "/corporations", json={"name": "Elsewhere", "ticker": "ELSE"})
+    sandbox.control(
+        "POST",
+        f"/characters/{added[0]['character_id']}/move",
+        json={"corporation_id": other["corporation_id"]},
+    )
+    assert rosters.refresh(corporation_id, force=True).action == "done"
+    db.session.expire_all()
+    assert db.session.get(RosterMember, (corporation_id, added[0]["character_id"])) is None
+    assert db.session.get(Roster, corporation_id).member_count == 10
+
+
+def test_names_of_unknown_characters_come_in_batches_of_at_most_1000(db, sandbox, key_factory):
+    key_id, made, _ = _tracked(db, sandbox, key_factory, members=0)
+    sandbox.control(
+        "POST", f"/corporations/{made['corporation_id']}/members", json={"count": 2500, "name_prefix": "Bulk"}
+    )
+    sandbox.control("POST", "/stats/reset")
+    assert rosters.refresh(made["corporation_id"]).action == "done"
+    batches = sandbox.stats()["names_batches"]
+    assert sorted(batches) == [500, 1000, 1000]  # the director's own character is known already
+    named = db.session.scalar(
+        db.select(db.func.count()).select_from(RosterMember).where(RosterMember.name != "")
+    )
+    assert named == 2501
+
+
+def test_a_refused_or_invalid_token_is_shown_and_the_list_is_not_passed_off_as_fresh(
+    db, sandbox, key_factory, client, auth, make_user
+):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=3)
+    corporation_id = made["corporation_id"]
+    assert rosters.refresh(corporation_id).action == "done"
+    director = make_user(role="director", username="dirc")
+    db.session.add(Directorship(user_id=director.id, corporation_id=corporation_id, source="appointed"))
+    db.session.commit()
+    auth.login("dirc")
+    page = client.get(f"/director/corporations/{corporation_id}/compliance").get_data(as_text=True)
+    assert "working" in page and 'data-testid="stale"' not in page
+
+    # The director's character leaves the corporation: ESI refuses the token for its list.
+    other = sandbox.control("POST", "/corporations", json={"name": "Gone Corp", "ticker": "GONE"})
+    sandbox.control(
+        "POST", f"/characters/{made['character_id']}/move", json={"corporation_id": other["corporation_id"]}
+    )
+    outcome = rosters.refresh(corporation_id, force=True)
+    assert outcome.message == "every tracking token was refused"
+    page = client.get(f"/director/corporations/{corporation_id}/compliance").get_data(as_text=True)
+    assert "refused by ESI" in page and "Character is not in the corporation" in page
+    assert 'data-testid="stale"' in page and "may be out of date" in page
+
+    # An invalid key: the token says so, to directors and to admins.
+    key = db.session.get(Key, key_id)
+    key.status, key.reason = "invalid", "EVE refused the refresh token: the grant was revoked or has expired."
+    db.session.commit()
+    for who in ("dirc", None):
+        if who is None:
+            make_user(role="admin", username="boss")
+            auth.logout()
+            auth.login("boss")
+        page = client.get(f"/director/corporations/{corporation_id}/compliance").get_data(as_text=True)
+        assert "invalid: EVE refused the refresh token" in page
+        assert 'data-testid="stale"' in page
+
+
+def test_filters_and_the_csv_export(db, sandbox, key_factory, client, login_as):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=3)
+    corporation_id = made["corporation_id"]
+    sandbox.control(
+        "POST", f"/corporations/{corporation_id}/members", json={"members": [{"name": "=HYPERLINK(1)"}]}
+    )
+    assert rosters.refresh(corporation_id).action == "done"
+    login_as("admin", username="root")
+    page = client.get(f"/director/corporations/{corporation_id}/compliance?filter=unregistered").get_data(
+        as_text=True
+    )
+    assert page.count('data-testid="in-game-row"') == 4
+    answer = client.get(f"/director/corporations/{corporation_id}/compliance.csv?filter=unregistered")
+    assert answer.status_code == 200 and answer.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert len(rows) == 4 and {r["standing"] for r in rows} == {"unregistered"}
+    assert "'=HYPERLINK(1)" in {r["name"] for r in rows}  # never a formula in a spreadsheet
+    assert client.get(f"/director/corporations/{corporation_id}/compliance?filter=bogus").status_code == 200
+    alt = client.get(f"/director/corporations/{corporation_id}/compliance?filter=alt").get_data(as_text=True)
+    assert alt.count('data-testid="in-game-row"') == 0  # the director's main is in the corporation
+
+
+def test_a_service_can_require_every_in_game_character_registered(db, sandbox, key_factory):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=2)
+    key = db.session.get(Key, key_id)
+    user = key.user
+    # One of the in-game characters is the user's (a key removed earlier): known, without a key.
+    db.session.add(
+        Character(
+            id=added[0]["character_id"],
+            name="Line Pilot 0",
+            user_id=user.id,
+            corporation_id=made["corporation_id"],
+        )
+    )
+    service = Service(
+        slug="fc", name="FC chat", kind="forward_auth", auto_states="member", require_registered=True
+    )
+    db.session.add(service)
+    db.session.commit()
+    assert rosters.refresh(made["corporation_id"]).action == "done"
+    user.state = "member"
+    decision = desired(user, service, None, facts_about(user), utcnow())
+    assert decision.status == "suspended" and decision.graceful
+    assert "Line Pilot 0 has no key" in decision.reason
+    service.require_registered = False
+    assert desired(user, service, None, facts_about(user), utcnow()).status == "active"
+
+
+def test_no_token_says_so(db, sandbox, key_factory):
+    key_id, made, _ = key_factory(status="valid")
+    outcome = rosters.refresh(made["corporation_id"])
+    assert outcome.message == "no tracking token"
+    assert "director" in db.session.get(Roster, made["corporation_id"]).error
