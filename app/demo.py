@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from app import crypto
 from app.accounts.models import User
+from app.compliance.models import TrackingToken
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -87,14 +88,26 @@ def seed_universe():
                 user=user,
                 character_id=character_id,
                 owner_hash=character.owner_hash,
-                scopes=" ".join(universe.DEMO_SCOPES),
+                scopes=" ".join(universe.demo_scopes(name)),
                 refresh_token_encrypted=crypto.encrypt(universe.demo_refresh_token(character_id)),
             )
         )
         user.main_character_id = character_id
         made += 1
+    db.session.flush()
+    seed_tracking_token()
     db.session.commit()
     return made
+
+
+def seed_tracking_token():
+    """Vanguard Logistics' tracking token, so its compliance view has in-game members to show."""
+    character_id = universe.character_id_of(universe.TRACKING_MEMBER)
+    key = db.session.scalar(db.select(Key).filter_by(character_id=character_id))
+    if key is None or db.session.scalar(db.select(TrackingToken).filter_by(key_id=key.id)) is not None:
+        return
+    corporation_id = db.session.get(Character, character_id).corporation_id
+    db.session.add(TrackingToken(corporation_id=corporation_id, key_id=key.id, tracks_members=False))
 
 
 DEMO_SERVICES = [

@@ -28,12 +28,24 @@ CHARACTERS = [
     ("Gale Ishan", 2, []),
     ("Hesk Varun", 3, []),
     ("Ilse Drummond", 4, []),
+    # In Vanguard Logistics in game, but registered nowhere: the compliance view lists them.
+    ("Kira Solace", 0, []),
+    ("Lorn Ashe", 0, []),
+    ("Mira Quell", 0, []),
 ]
 
 
 # Members whose keys the demo starts with; the rest are left for people to log in with.
 MEMBERS_WITH_KEYS = ["Borin Kade", "Cela Morn", "Enna Sol", "Gale Ishan", "Hesk Varun"]
 DEMO_SCOPES = ["esi-characters.read_corporation_roles.v1"]
+# The member whose grant also reads Vanguard Logistics' member list (its tracking token).
+TRACKING_MEMBER = "Borin Kade"
+MEMBERSHIP_SCOPE = "esi-corporations.read_corporation_membership.v1"
+
+
+def demo_scopes(name):
+    """The scopes of a demo member's grant."""
+    return DEMO_SCOPES + ([MEMBERSHIP_SCOPE] if name == TRACKING_MEMBER else [])
 
 
 def character_id_of(name):
@@ -81,7 +93,7 @@ def build_demo(world, redirect_uris):
     for name in MEMBERS_WITH_KEYS:
         character_id = character_id_of(name)
         world.add_grant(
-            character_id, DEMO_CLIENT_ID, DEMO_SCOPES, refresh_token=demo_refresh_token(character_id)
+            character_id, DEMO_CLIENT_ID, demo_scopes(name), refresh_token=demo_refresh_token(character_id)
         )
     return world
 

@@ -159,15 +159,15 @@ def send_nudges(corporation_id):
     return redirect(url_for("director.compliance", corporation_id=corp.id, filter="unregistered"))
 
 
-@bp.post("/director/corporations/<int:corporation_id>/tracking")
+@bp.get("/director/corporations/<int:corporation_id>/tracking/add")
 @login_required
 @director_required
 def add_tracking(corporation_id):
-    """Send the director to EVE to grant the membership scopes with one of their characters."""
+    """Send the director to EVE to grant the membership scopes with one of their characters (a
+    link, like "Add character": the SSO flow's state protects the callback)."""
     corp = _corporation(corporation_id)
-    require_action_form()
     scopes = [tracking.MEMBERSHIP_SCOPE]
-    if request.form.get("track_members"):
+    if request.args.get("track_members"):
         scopes.append(tracking.TRACKING_SCOPE)
     return start_flow("tracking", extra_scopes=scopes, corporation_id=corp.id)
 

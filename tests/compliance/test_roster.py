@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import requests
+from jsonschema import Draft202012Validator
 
 from app.access.policy import desired, facts_about
 from app.accounts.models import Directorship
@@ -46,7 +47,7 @@ def _tracked(db, sandbox, key_factory, members=10, director=True, scopes=SCOPES)
         json={
             "members": [
                 {
-                    "name": f"Line Pilot {n}",
+                    "name": f"Zz Line Pilot {n}",
                     "logon_date": "2026-11-30T20:00:00Z",
                     "start_date": f"2025-01-0{1 + n % 9}T00:00:00Z",
                 }
@@ -134,6 +135,28 @@ def test_the_member_routes_keep_the_esi_contract(db, sandbox, key_factory, app):
     )
 
 
+def _valid(path, method, body):
+    schema = OPENAPI["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+    errors = list(Draft202012Validator({**schema, "components": OPENAPI["components"]}).iter_errors(body))
+    assert errors == [], errors
+
+
+def test_answers_match_the_openapi_schemas(db, sandbox, key_factory, app):
+    key_id, made, _ = _tracked(db, sandbox, key_factory, members=2)
+    base, corporation_id = app.config["EVE_ESI_URL"], made["corporation_id"]
+    headers = {"Authorization": f"Bearer {_access(db, key_id)}"}
+    members = requests.get(f"{base}/corporations/{corporation_id}/members", headers=headers, timeout=10)
+    _valid("/corporations/{corporation_id}/members", "get", members.json())
+    tracking = requests.get(
+        f"{base}/corporations/{corporation_id}/membertracking", headers=headers, timeout=10
+    )
+    assert tracking.status_code == 200  # the token's character holds the Director role
+    _valid("/corporations/{corporation_id}/membertracking", "get", tracking.json())
+    assert {"logon_date", "start_date"} <= set(tracking.json()[-1])
+    names = requests.post(f"{base}/universe/names", json=members.json(), timeout=10)
+    _valid("/universe/names", "post", names.json())
+
+
 def test_a_token_without_the_scope_is_refused(db, sandbox, key_factory, app):
     key_id, made, _ = key_factory(status="valid")
     token = _bearer(sandbox, made["character_id"], [SCOPE])
@@ -158,7 +181,7 @@ def test_a_reading_stores_every_member_with_names_and_logons(db, sandbox, key_fa
     assert outcome.action == "done", outcome
     members = {m.character_id: m for m in db.session.scalars(db.select(RosterMember)).all()}
     assert len(members) == 11
-    assert members[added[0]["character_id"]].name == "Line Pilot 0"
+    assert members[added[0]["character_id"]].name == "Zz Line Pilot 0"
     assert members[added[0]["character_id"]].logon_at.hour == 20
     roster = db.session.get(Roster, corporation_id)
     assert roster.member_count == 11 and roster.error is None and roster.expires_at > utcnow()
@@ -183,7 +206,9 @@ def test_a_reading_stores_every_member_with_names_and_logons(db, sandbox, key_fa
 def test_names_of_unknown_characters_come_in_batches_of_at_most_1000(db, sandbox, key_factory):
     key_id, made, _ = _tracked(db, sandbox, key_factory, members=0)
     sandbox.control(
-        "POST", f"/corporations/{made['corporation_id']}/members", json={"count": 2500, "name_prefix": "Bulk"}
+        "POST",
+        f"/corporations/{made['corporation_id']}/members",
+        json={"count": 2500, "name_prefix": "Zz Bulk"},
     )
     sandbox.control("POST", "/stats/reset")
     assert rosters.refresh(made["corporation_id"]).action == "done"
@@ -263,7 +288,7 @@ def test_a_service_can_require_every_in_game_character_registered(db, sandbox, k
     db.session.add(
         Character(
             id=added[0]["character_id"],
-            name="Line Pilot 0",
+            name="Zz Line Pilot 0",
             user_id=user.id,
             corporation_id=made["corporation_id"],
         )
@@ -277,7 +302,7 @@ def test_a_service_can_require_every_in_game_character_registered(db, sandbox, k
     user.state = "member"
     decision = desired(user, service, None, facts_about(user), utcnow())
     assert decision.status == "suspended" and decision.graceful
-    assert "Line Pilot 0 has no key" in decision.reason
+    assert "Zz Line Pilot 0 has no key" in decision.reason
     service.require_registered = False
     assert desired(user, service, None, facts_about(user), utcnow()).status == "active"
 
