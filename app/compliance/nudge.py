@@ -8,7 +8,7 @@ most per corporation.
 
 from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, has_request_context
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -73,8 +73,11 @@ def reach(corporation_id):
 
 
 def registration_link():
-    """Where a member adds a character."""
-    return public_url("keys.index")
+    """Where a member adds a character: PUBLIC_URL's, else this request's address, else words."""
+    if has_request_context():
+        return public_url("keys.index")
+    base = current_app.config.get("PUBLIC_URL")
+    return f"{base}/keys" if base else "the My keys page on Bastion"
 
 
 def text(corporation, names):

@@ -16,12 +16,13 @@ from app.clock import utcnow
 from app.compliance import report
 from app.compliance import roster as rosters
 from app.compliance.models import Roster, RosterMember, TrackingToken
+from app.compliance.nudge import missing_characters
 from app.compliance.tokens import MEMBERSHIP_SCOPE, TRACKING_SCOPE, access_token
 from app.corps.models import Character
 from app.keys.models import Key
 from app.keys.validation import validate_key
 from app.services.models import Service
-from tests.support import SCOPE, TEST_CLIENT_ID
+from tests.support import SCOPE, TEST_CLIENT_ID, csrf_token_from, direct_messages, link_discord, wait_for
 
 OPENAPI = json.loads((Path(__file__).resolve().parents[3] / "shared" / "esi" / "openapi.json").read_text())
 SCOPES = (SCOPE, MEMBERSHIP_SCOPE, TRACKING_SCOPE)
@@ -312,3 +313,40 @@ def test_no_token_says_so(db, sandbox, key_factory):
     outcome = rosters.refresh(made["corporation_id"])
     assert outcome.message == "no tracking token"
     assert "director" in db.session.get(Roster, made["corporation_id"]).error
+
+
+def test_reminders_reach_members_bastion_knows_by_discord_once_a_day(
+    db, sandbox, key_factory, client, login_as, consumer, redis_client
+):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=3)
+    user_id = db.session.get(Key, key_id).user_id
+    # Zz Line Pilot 0 is the member's own character (its key was removed); the other two are nobody's.
+    db.session.add(
+        Character(
+            id=added[0]["character_id"],
+            name="Zz Line Pilot 0",
+            user_id=user_id,
+            corporation_id=made["corporation_id"],
+        )
+    )
+    db.session.commit()
+    discord_id = link_discord(db, sandbox, user_id)
+    assert rosters.refresh(made["corporation_id"]).action == "done"
+    login_as("admin", username="nudger")
+    page = client.get(f"/director/corporations/{made['corporation_id']}/compliance?filter=unregistered")
+    assert "Remind by Discord (1)" in page.get_data(as_text=True)
+    csrf = csrf_token_from(page.get_data(as_text=True))
+    url = f"/director/corporations/{made['corporation_id']}/compliance/nudge"
+    answer = client.post(url, data={"csrf_token": csrf}, follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert "1 member will get a Discord message" in text
+    assert "2 unregistered characters cannot be reached through Bastion" in text
+    process = consumer(workers=1, periodic=False, extra_env={"PUBLIC_URL": "https://auth.example.org"})
+    wait_for(lambda: direct_messages(sandbox, discord_id), timeout=20, message=lambda: process.log()[-3000:])
+    message = direct_messages(sandbox, discord_id)[0]
+    assert "register Zz Line Pilot 0" in message and "https://auth.example.org/keys" in message
+    again = client.post(url, data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    assert "0 members will get a Discord message; 1 already had one in the last day" in again
+    # The member's own page names the missing character.
+    assert [name for name, _ in missing_characters(user_id)] == ["Zz Line Pilot 0"]
+    assert client.post(url, data={}).status_code == 400  # no CSRF token, nothing sent
