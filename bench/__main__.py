@@ -78,7 +78,15 @@ def parse(argv):
     dashboard.add_argument("--pending", type=int, default=5000)
     dashboard.add_argument("--requests", type=int, default=200, help="timed requests per page")
     dashboard.add_argument("--json", action="store_true")
+    roster = sub.add_parser("roster", help="a corporation's in-game members read and shown to directors")
+    roster.add_argument("--members", type=int, default=10000)
+    roster.add_argument("--registered", type=float, default=0.7, help="share of members with a key")
+    roster.add_argument("--requests", type=int, default=100, help="timed requests per page")
     args = parser.parse_args(argv)
+    if args.command == "roster":
+        if not 2 <= args.members <= 100_000 or args.requests < 1 or not 0 < args.registered <= 1:
+            parser.error("--members must be 2 to 100000, --requests at least 1, --registered above 0 to 1")
+        return args
     if args.command == "dashboard":
         for name in ("keys", "requests"):
             if getattr(args, name) < 1:
@@ -108,6 +116,8 @@ def main(argv=None):
         from bench.incident import run
     elif args.command == "dashboard":
         from bench.dashboard import run
+    elif args.command == "roster":
+        from bench.roster import run
     else:
         from bench.chaos import run
     result = run(args)

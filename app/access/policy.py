@@ -2,13 +2,15 @@
 every character they hold and any grant by hand or on request. Pure decisions;
 app/access/reconcile.py applies them."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from flask import current_app
 from sqlalchemy.orm import aliased
 
 from app.access.state import PROVING_STATUSES, state_from
-from app.compliance.models import RosterMember
+from app.clock import utcnow
+from app.compliance.models import Roster, RosterMember
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -103,12 +105,18 @@ def _main_standing(user):
 
 
 def _unregistered(user):
-    """The name of a character of the user, in a corporation's in-game member list, without a key."""
+    """The name of a character of the user, in a corporation's in-game member list, without a key.
+
+    Only a list read lately counts: one that went stale (its tracking token broke) never takes
+    access away on its own.
+    """
+    fresh_since = utcnow() - timedelta(seconds=current_app.config["ROSTER_STALE_S"])
     return db.session.scalar(
         db.select(Character.name)
         .join(RosterMember, RosterMember.character_id == Character.id)
+        .join(Roster, Roster.corporation_id == RosterMember.corporation_id)
         .outerjoin(Key, Key.character_id == Character.id)
-        .where(Character.user_id == user.id, Key.id.is_(None))
+        .where(Character.user_id == user.id, Key.id.is_(None), Roster.refreshed_at >= fresh_since)
         .order_by(Character.name)
         .limit(1)
     )

@@ -278,13 +278,14 @@ def due_corporations(now=None):
     """Member corporations with a tracking token whose reading expired or failed."""
     now = now or utcnow()
     rows = db.session.execute(
-        select(TrackingToken.corporation_id, Roster.expires_at, Roster.error)
+        select(TrackingToken.corporation_id, Roster.expires_at, Roster.error_at)
         .outerjoin(Roster, Roster.corporation_id == TrackingToken.corporation_id)
         .distinct()
     ).all()
-    interval = timedelta(seconds=current_app.config["ROSTER_RETRY_S"])
-    due = []
-    for corporation_id, expires_at, error in rows:
-        if expires_at is None or expires_at <= now or (error and expires_at <= now + interval):
-            due.append(corporation_id)
-    return sorted(set(due))
+    retry_before = now - timedelta(seconds=current_app.config["ROSTER_RETRY_S"])
+    due = {
+        corporation_id
+        for corporation_id, expires_at, error_at in rows
+        if expires_at is None or expires_at <= now or (error_at is not None and error_at <= retry_before)
+    }
+    return sorted(due)

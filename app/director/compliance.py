@@ -47,7 +47,7 @@ def compliance(corporation_id):
         tokens=[(t, *tracking.health(t)) for t in tokens],
         roster=roster,
         freshness=report.freshness(roster, tokens),
-        left=report.left_corporation(corp.id),
+        left=report.left_corporation(corp.id) if roster and roster.refreshed_at else [],
         reach=nudge.reach(corp.id),
         registration_link=nudge.registration_link(),
         action=ActionForm(),

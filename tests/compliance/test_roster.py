@@ -5,6 +5,7 @@ that stop working, the compliance view, its export, and the "every character reg
 import csv
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -304,6 +305,12 @@ def test_a_service_can_require_every_in_game_character_registered(db, sandbox, k
     decision = desired(user, service, None, facts_about(user), utcnow())
     assert decision.status == "suspended" and decision.graceful
     assert "Zz Line Pilot 0 has no key" in decision.reason
+    # A list that went stale (its token broke hours ago) takes nothing away on its own.
+    roster = db.session.get(Roster, made["corporation_id"])
+    roster.refreshed_at = utcnow() - timedelta(hours=4)
+    db.session.commit()
+    assert desired(user, service, None, facts_about(user), utcnow()).status == "active"
+    roster.refreshed_at = utcnow()
     service.require_registered = False
     assert desired(user, service, None, facts_about(user), utcnow()).status == "active"
 
