@@ -136,3 +136,24 @@ def test_revalidate_all_queues_the_corporations_keys(client, db, world, alpha_di
     assert "1 keys of Alpha Corp are queued" in answer.get_data(as_text=True)
     assert huey.pending_count() == 1
     assert "Checking: 0 of 1 keys" in client.get(f"{path}/progress").get_data(as_text=True)
+
+
+def test_a_corporation_with_more_members_than_a_page_pages_through_them(client, db, world, alpha_director):
+    for n in range(60):
+        user = User(role="member", state="member")
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            Character(id=2113000000 + n, name=f"Crowd {n}", user_id=user.id, corporation_id=world["alpha"])
+        )
+        db.session.flush()
+        user.main_character_id = 2113000000 + n
+    db.session.commit()
+    first = client.get(f"/director/corporations/{world['alpha']}?filter=nokeys")
+    assert first.status_code == 200
+    text = first.get_data(as_text=True)
+    assert f"/director/corporations/{world['alpha']}?filter=nokeys&amp;page=2" in text
+    second = client.get(f"/director/corporations/{world['alpha']}?filter=nokeys&page=2").get_data(
+        as_text=True
+    )
+    assert "Page 2 of 2" in second and "Previous" in second
