@@ -76,7 +76,7 @@ def _read(harness, corporation_id):
     return round(took, 3), outcome.message
 
 
-def _serve(env):
+def _serve(env, log_path):
     port = free_port()
     server = subprocess.Popen(
         [
@@ -94,7 +94,7 @@ def _serve(env):
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=open(log_path, "w"),  # noqa: SIM115  (closed with the process)
     )
     base = f"http://127.0.0.1:{port}"
 
@@ -157,7 +157,7 @@ def run(args):
             "POST", f"/corporations/{corporation_id}/members", json={"count": churn, "name_prefix": "Recruit"}
         )
         churn_s, _ = _read(harness, corporation_id)
-        server, base = _serve({**os.environ, **harness.env()})
+        server, base = _serve({**os.environ, **harness.env()}, Path(harness.tmp.name) / "gunicorn.log")
         session = _login(base)
         page = f"{base}/director/corporations/{corporation_id}/compliance"
         pages = {
@@ -185,6 +185,11 @@ def run(args):
             result[f"{name}_p50_ms"] = _p(timings, 0.50)
             result[f"{name}_p95_ms"] = _p(timings, 0.95)
         return result
+    except Exception:
+        log = Path(harness.tmp.name) / "gunicorn.log"
+        if log.exists():
+            sys.stderr.write(log.read_text()[-4000:])
+        raise
     finally:
         if server is not None:
             stop_process(server)

@@ -61,6 +61,8 @@ class RosterMember(db.Model):
     joined_at = db.Column(db.DateTime, nullable=True)
     first_seen_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
+    __table_args__ = (db.Index("ix_roster_members_corporation_id_name", "corporation_id", "name"),)
+
 
 class CoverageSample(db.Model):
     """Registered members against in-game members of a corporation at one reading."""

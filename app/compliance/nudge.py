@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from flask import current_app, has_request_context
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.access.notices import Delivery
 from app.accounts.auth import public_url
@@ -24,6 +24,7 @@ from app.jobs.setup import get_governor
 from app.keys.cadence import retry_delay
 from app.keys.models import Key
 from app.services.connectors import ConnectorError, discord
+from app.services.models import DiscordLink
 
 ONCE_PER_S = 24 * 3600
 
@@ -54,22 +55,20 @@ def missing_characters(user_id, corporation_id=None):
 
 def reach(corporation_id):
     """Who a reminder for the corporation's unregistered characters would reach."""
-    rows = db.session.execute(
-        select(RosterMember.character_id, Character.user_id)
-        .outerjoin(Character, Character.id == RosterMember.character_id)
+    unregistered = (
+        select(RosterMember.character_id)
         .outerjoin(Key, Key.character_id == RosterMember.character_id)
         .where(RosterMember.corporation_id == corporation_id, Key.id.is_(None))
-    ).all()
-    known = {user_id for _, user_id in rows if user_id is not None}
-    linked = set()
-    if known:
-        linked = {
-            u.id
-            for u in db.session.scalars(select(User).where(User.id.in_(known))).all()
-            if u.discord is not None
-        }
-    unreachable = sum(1 for _, user_id in rows if user_id not in linked)
-    return Reach(sorted(linked), unreachable)
+    )
+    total = db.session.scalar(select(func.count()).select_from(unregistered.subquery())) or 0
+    linked = (
+        unregistered.join(Character, Character.id == RosterMember.character_id)
+        .join(DiscordLink, DiscordLink.user_id == Character.user_id)
+        .with_only_columns(Character.user_id, func.count())
+        .group_by(Character.user_id)
+    )
+    users = db.session.execute(linked).all()
+    return Reach(sorted(user_id for user_id, _ in users), total - sum(count for _, count in users))
 
 
 def registration_link():

@@ -35,11 +35,11 @@ def _main():
     return aliased(Character, name="main")
 
 
-def member_query(corporation_id, chosen=""):
-    """Rows (character id, name, logon, joined, user id, user's name, key status, key reason,
-    main's corporation) of the corporation's in-game members, filtered, by name."""
+def _details(corporation_id):
+    """Rows (character id, name, logon, joined, user id, the user's main's name, key status, key
+    reason, main's corporation) of the corporation's in-game members, by name."""
     character, main = aliased(Character, name="held"), _main()
-    query = (
+    return (
         select(
             RosterMember.character_id,
             RosterMember.name,
@@ -56,17 +56,55 @@ def member_query(corporation_id, chosen=""):
         .outerjoin(User, User.id == character.user_id)
         .outerjoin(main, main.id == User.main_character_id)
         .where(RosterMember.corporation_id == corporation_id)
+        .order_by(RosterMember.name, RosterMember.character_id)
     )
+
+
+def _filtered(corporation_id, chosen, *columns):
+    """columns of the corporation's in-game members that pass the filter, with only the joins the
+    filter needs (every join is at most one row per member, so counts stay right)."""
+    query = select(*columns).select_from(RosterMember).where(RosterMember.corporation_id == corporation_id)
+    if chosen not in FILTERS:
+        return query
+    query = query.outerjoin(Key, Key.character_id == RosterMember.character_id)
     if chosen == "unregistered":
-        query = query.where(Key.id.is_(None))
-    elif chosen == "invalid":
-        query = query.where(Key.status == "invalid")
-    elif chosen == "alt":
-        query = query.where(
-            Key.id.is_not(None),
-            or_(main.corporation_id.is_(None), main.corporation_id != corporation_id),
-        )
-    return query.order_by(func.lower(RosterMember.name), RosterMember.character_id)
+        return query.where(Key.id.is_(None))
+    if chosen == "invalid":
+        return query.where(Key.status == "invalid")
+    character, main = aliased(Character, name="held"), _main()
+    return (
+        query.join(character, character.id == RosterMember.character_id)
+        .join(User, User.id == character.user_id)
+        .outerjoin(main, main.id == User.main_character_id)
+        .where(Key.id.is_not(None), or_(main.corporation_id.is_(None), main.corporation_id != corporation_id))
+    )
+
+
+def member_query(corporation_id, chosen=""):
+    """Every in-game member that passes the filter, with details, by name (for the export)."""
+    if chosen not in FILTERS:
+        return _details(corporation_id)
+    chosen_ids = _filtered(corporation_id, chosen, RosterMember.character_id)
+    return _details(corporation_id).where(RosterMember.character_id.in_(chosen_ids))
+
+
+def page_of_members(corporation_id, chosen, page, per_page):
+    """One page of member_query: the page's ids come from the filter alone (by the index on
+    corporation and name), and only those rows are joined for their details."""
+    total = db.session.scalar(_filtered(corporation_id, chosen, func.count())) or 0
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    ids = db.session.scalars(
+        _filtered(corporation_id, chosen, RosterMember.character_id)
+        .order_by(RosterMember.name, RosterMember.character_id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    items = (
+        db.session.execute(_details(corporation_id).where(RosterMember.character_id.in_(ids))).all()
+        if ids
+        else []
+    )
+    return Page(items, page, per_page, total)
 
 
 def describe(row):
@@ -185,11 +223,3 @@ class Page(NamedTuple):
     @property
     def next_num(self):
         return self.page + 1
-
-
-def page_of(query, page, per_page):
-    """A page of a row query (beyond the last page: the last page)."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    page = min(page, max(1, -(-total // per_page)))
-    items = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return Page(items, page, per_page, total)

@@ -37,7 +37,7 @@ def compliance(corporation_id):
     chosen = _chosen()
     tokens = tracking.tokens_of(corp.id)
     roster = report.roster_of(corp.id)
-    page = report.page_of(report.member_query(corp.id, chosen), page_number(), PER_PAGE)
+    page = report.page_of_members(corp.id, chosen, page_number(), PER_PAGE)
     return render_template(
         "director/compliance.html",
         corp=corp,
@@ -48,7 +48,7 @@ def compliance(corporation_id):
         roster=roster,
         freshness=report.freshness(roster, tokens),
         left=report.left_corporation(corp.id) if roster and roster.refreshed_at else [],
-        reach=nudge.reach(corp.id),
+        reach=nudge.reach(corp.id) if chosen == "unregistered" else None,
         registration_link=nudge.registration_link(),
         action=ActionForm(),
         **_coverage_context(corp),

@@ -62,6 +62,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('corporation_id', 'character_id', name=op.f('pk_roster_members')),
     )
     op.create_index(op.f('ix_roster_members_character_id'), 'roster_members', ['character_id'], unique=False)
+    op.create_index('ix_roster_members_corporation_id_name', 'roster_members', ['corporation_id', 'name'], unique=False)
     op.create_table(
         'coverage_samples',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -82,6 +83,7 @@ def downgrade():
         batch_op.drop_column('require_registered')
     op.drop_index(op.f('ix_coverage_samples_corporation_id'), table_name='coverage_samples')
     op.drop_table('coverage_samples')
+    op.drop_index('ix_roster_members_corporation_id_name', table_name='roster_members')
     op.drop_index(op.f('ix_roster_members_character_id'), table_name='roster_members')
     op.drop_table('roster_members')
     op.drop_table('rosters')
