@@ -6,6 +6,7 @@ from flask_login import login_required
 from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.guard import incident_guard
+from app.compliance.report import unread_rosters
 from app.jobs import monitor
 from app.templating import relative
 from tasks import huey
@@ -13,8 +14,11 @@ from tasks import huey
 UPSTREAM_WORDS = {"throttled": "is throttled", "backoff": "is backed off", "paused": "is paused"}
 
 
-def concerns(health, status, guard_now):
-    """What needs an admin's attention, in words, most serious first; empty when all is fine."""
+def concerns(health, status, guard_now, unread=()):
+    """What needs an admin's attention, in words, most serious first; empty when all is fine.
+
+    unread: names of corporations whose in-game member list cannot be read (a broken tracking token).
+    """
     said = []
     for part, down in (("database", "The database is down"), ("redis", "Redis is down")):
         if not health[part]["ok"]:
@@ -34,6 +38,9 @@ def concerns(health, status, guard_now):
         for name, upstream in status["upstreams"].items():
             if upstream["state"] in UPSTREAM_WORDS:
                 said.append(f"{name} {UPSTREAM_WORDS[upstream['state']]}")
+    if unread:
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        said.append(f"The in-game member list of {unread[0]} cannot be read{more}")
     return said
 
 
@@ -50,7 +57,7 @@ def dashboard():
         stats=monitor.overview(),
         health=health,
         healthy=healthy,
-        concerns=concerns(health, status, guard_now),
+        concerns=concerns(health, status, guard_now, unread_rosters() if health["database"]["ok"] else ()),
         status=status,
         failures=monitor.failures_last_day(),
         spark=monitor.sparkline(status["throughput"]) if status else None,

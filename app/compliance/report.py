@@ -12,7 +12,7 @@ from app.accounts.models import User
 from app.clock import utcnow
 from app.compliance import tokens as tracking
 from app.compliance.models import CoverageSample, Roster, RosterMember
-from app.corps.models import Character
+from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
 
@@ -223,3 +223,13 @@ class Page(NamedTuple):
     @property
     def next_num(self):
         return self.page + 1
+
+
+def unread_rosters():
+    """Names of corporations whose last reading of their in-game members failed."""
+    return db.session.scalars(
+        select(Corporation.name)
+        .join(Roster, Roster.corporation_id == Corporation.id)
+        .where(Roster.error.is_not(None))
+        .order_by(Corporation.name)
+    ).all()

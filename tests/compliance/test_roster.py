@@ -258,6 +258,10 @@ def test_a_refused_or_invalid_token_is_shown_and_the_list_is_not_passed_off_as_f
         page = client.get(f"/director/corporations/{corporation_id}/compliance").get_data(as_text=True)
         assert "invalid: EVE refused the refresh token" in page
         assert 'data-testid="stale"' in page
+    # The admin's dashboard says so too.
+    assert "The in-game member list of Validation Corp cannot be read" in client.get("/admin/").get_data(
+        as_text=True
+    )
 
 
 def test_filters_and_the_csv_export(db, sandbox, key_factory, client, login_as):
