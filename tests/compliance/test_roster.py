@@ -11,6 +11,7 @@ from pathlib import Path
 import requests
 from jsonschema import Draft202012Validator
 
+from app import crypto
 from app.access.policy import desired, facts_about
 from app.accounts.models import Directorship
 from app.clock import utcnow
@@ -361,3 +362,63 @@ def test_reminders_reach_members_bastion_knows_by_discord_once_a_day(
     # The member's own page names the missing character.
     assert [name for name, _ in missing_characters(user_id)] == ["Zz Line Pilot 0"]
     assert client.post(url, data={}).status_code == 400  # no CSRF token, nothing sent
+
+
+def test_a_spare_token_reads_the_list_when_the_first_is_refused(db, sandbox, key_factory):
+    key_id, made, added = _tracked(db, sandbox, key_factory, members=2)
+    corporation_id = made["corporation_id"]
+    # A second director's character in the corporation, with its own key as a spare token.
+    spare = sandbox.control(
+        "POST", "/characters", json={"name": "Zz Spare Director", "corporation_id": corporation_id}
+    )
+    grant = sandbox.control(
+        "POST",
+        "/grants",
+        json={"character_id": spare["character_id"], "client_id": TEST_CLIENT_ID, "scopes": list(SCOPES)},
+    )
+    user = db.session.get(Key, key_id).user
+    db.session.add(
+        Character(
+            id=spare["character_id"], name="Zz Spare Director", user_id=user.id, corporation_id=corporation_id
+        )
+    )
+    db.session.flush()
+    spare_key = Key(
+        user_id=user.id,
+        character_id=spare["character_id"],
+        owner_hash=spare["owner_hash"],
+        scopes=" ".join(SCOPES),
+        refresh_token_encrypted=crypto.encrypt(grant["refresh_token"]),
+        status="valid",
+    )
+    db.session.add(spare_key)
+    db.session.flush()
+    db.session.add(TrackingToken(corporation_id=corporation_id, key_id=spare_key.id))
+    db.session.commit()
+    assert _check(spare_key.id).action == "done"
+    # The first token's character leaves: ESI refuses it, and the spare reads the list.
+    elsewhere = sandbox.control("POST", "/corporations", json={"name": "Zz Elsewhere", "ticker": "ZZE"})
+    sandbox.control(
+        "POST",
+        f"/characters/{made['character_id']}/move",
+        json={"corporation_id": elsewhere["corporation_id"]},
+    )
+    outcome = rosters.refresh(corporation_id)
+    assert outcome.action == "done" and outcome.message == "3 members"
+    tokens = {t.key_id: t for t in db.session.scalars(db.select(TrackingToken)).all()}
+    assert "not in the corporation" in tokens[key_id].error and tokens[spare_key.id].error is None
+    assert db.session.get(Roster, corporation_id).error is None
+
+
+def test_the_corp_member_bucket_is_respected(db, sandbox, key_factory):
+    key_id, made, _ = _tracked(db, sandbox, key_factory, members=1, director=False)
+    sandbox.configure(bucket_limits={"corp-member": 4, "char-detail": 600, "status": 600})
+    corporation_id = made["corporation_id"]
+    assert (
+        rosters.refresh(corporation_id, force=True).action == "done"
+    )  # 2 tokens (members) + 5 (403 tracking)
+    calls = sandbox.stats()["esi_429"]
+    outcome = rosters.refresh(corporation_id, force=True)
+    assert outcome.action == "wait" and 800 < outcome.delay <= 900  # Retry-After: the window's end
+    assert sandbox.stats()["esi_429"] == calls + 1
+    assert db.session.get(Roster, corporation_id).refreshed_at is not None  # the last list stays
