@@ -13,7 +13,7 @@ PERIODIC = [
     ("services.expire", crontab(minute="*"), services.expire),
     ("services.resync", crontab(minute="*/5"), services.resync),
     ("ops.prune", crontab(minute="17", hour="3"), ops.prune),
-    ("compliance.sweep", crontab(minute="*/5"), compliance.sweep),
+    ("compliance.sweep", crontab(minute="*"), compliance.sweep),
 ]
 
 

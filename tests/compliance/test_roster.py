@@ -204,6 +204,9 @@ def test_a_reading_stores_every_member_with_names_and_logons(db, sandbox, key_fa
     db.session.expire_all()
     assert db.session.get(RosterMember, (corporation_id, added[0]["character_id"])) is None
     assert db.session.get(Roster, corporation_id).member_count == 10
+    # Each reading left a coverage sample: the sparkline has a point per reading (1/11, then 1/10).
+    points = report.sparkline(corporation_id).split()
+    assert len(points) == 2 and points[0].startswith("0.0,") and points[1].startswith("160.0,")
 
 
 def test_names_of_unknown_characters_come_in_batches_of_at_most_1000(db, sandbox, key_factory):
