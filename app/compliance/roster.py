@@ -61,82 +61,125 @@ def _chunks(values, size=CHUNK):
         yield values[start : start + size]
 
 
-def _note(roster, error, now):
-    roster.error, roster.error_at = (error[:255], now) if error else (None, None)
-
-
-def refresh(corporation_id, force=False):
-    """Read the corporation's members if the last reading expired (or force); committed."""
-    corporation = db.session.get(Corporation, corporation_id)
-    if corporation is None or not is_member_corporation(corporation):
-        return Outcome("done", message="not a member corporation")
-    now = utcnow()
+def _roster(corporation_id):
+    """The corporation's roster row, made when missing (inside a write transaction)."""
     roster = db.session.get(Roster, corporation_id)
     if roster is None:
         roster = Roster(corporation_id=corporation_id, member_count=0)
         db.session.add(roster)
-    if not force and roster.expires_at and roster.expires_at > now and roster.error is None:
+    return roster
+
+
+def _settle(corporation_id, now, refused=None, error=None):
+    """Record the tokens ESI refused, and why the list could not be read (if it could not)."""
+    with write_transaction() as session:
+        roster = _roster(corporation_id)
+        if error is not None:
+            roster.error, roster.error_at = error[:255], now
+        for token_id, message in (refused or {}).items():
+            session.execute(
+                update(TrackingToken)
+                .where(TrackingToken.id == token_id)
+                .values(error=message[:255], error_at=now)
+            )
+
+
+def refresh(corporation_id, force=False):
+    """Read the corporation's members if the last reading expired (or force); committed.
+
+    No transaction is open during an outside call: what the reading needs is read first, the
+    calls are made, then everything is written in one short write transaction.
+    """
+    corporation = db.session.get(Corporation, corporation_id)
+    if corporation is None or not is_member_corporation(corporation):
+        db.session.commit()
+        return Outcome("done", message="not a member corporation")
+    now = utcnow()
+    roster = db.session.get(Roster, corporation_id)
+    if (
+        roster is not None
+        and not force
+        and roster.expires_at
+        and roster.expires_at > now
+        and not roster.error
+    ):
         db.session.commit()
         return Outcome("done", message="the last reading is still fresh")
-    candidates = [t for t in tracking.tokens_of(corporation_id) if t.key.status != "invalid"]
+    etag = roster.etag if roster is not None and roster.refreshed_at is not None and not force else None
+    candidates = [
+        (t.id, t.key_id, t.tracks_members, t.key.character.name)
+        for t in tracking.tokens_of(corporation_id)
+        if t.key.status != "invalid"
+    ]
+    db.session.commit()
     if not candidates:
-        _note(roster, "No working tracking token: a director of the corporation must add one.", now)
-        db.session.commit()
+        _settle(
+            corporation_id,
+            now,
+            error="No working tracking token: a director of the corporation must add one.",
+        )
         return Outcome("done", message="no tracking token")
-    usable = [(t, tracking.access_token(t.key_id)) for t in candidates]
-    usable = [(t, access) for t, access in usable if access]
+    usable = [(c, tracking.access_token(c[1])) for c in candidates]
+    usable = [(c, access) for c, access in usable if access]
     if not usable:
-        db.session.commit()
-        return Outcome("need_token", key_id=candidates[0].key_id, message="no fresh access token")
-    client = get_client()
-    for token, access in usable:
+        return Outcome("need_token", key_id=candidates[0][1], message="no fresh access token")
+    client, refused = get_client(), {}
+    for (token_id, key_id, tracks_members, _), access in usable:
         reason, wait = get_governor().gate(UPSTREAM)
         if reason != "ok":
-            db.session.commit()
+            _settle(corporation_id, now, refused)
             return Outcome("wait", delay=max(wait, 0.5), message=f"esi: {reason}")
-        path = f"/corporations/{corporation_id}/members"
-        etag = roster.etag if roster.refreshed_at is not None and not force else None
         try:
-            ids, new_etag, expires = client.esi_read(path, access, etag)
+            ids, new_etag, expires = client.esi_read(f"/corporations/{corporation_id}/members", access, etag)
         except Unauthorized as exc:
-            token.error, token.error_at = str(exc)[:255], now
-            tracking.forget_access(token.key_id)
-            log.info("tracking token %s refused for %s: %s", token.id, corporation_id, exc)
+            refused[token_id] = str(exc)
+            tracking.forget_access(key_id)
+            log.info("tracking token %s refused for %s: %s", token_id, corporation_id, exc)
             continue
         except (RateLimited, ErrorLimited) as exc:
-            db.session.commit()
+            _settle(corporation_id, now, refused)
             wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
             return Outcome("wait", delay=float(wait), message=str(exc))
         except EveError as exc:
-            _note(roster, f"ESI did not answer ({exc}); the list below is from the last reading.", now)
-            db.session.commit()
+            _settle(
+                corporation_id,
+                now,
+                refused,
+                f"ESI did not answer ({exc}); the list below is from the last reading.",
+            )
             return Outcome("retry", message=str(exc))
-        token.error, token.error_at, token.last_used_at = None, None, now
-        logons = _logons(client, token, access, roster, corporation_id, now)
-        roster.etag = new_etag
-        roster.expires_at = datetime.fromtimestamp(expires, UTC).replace(tzinfo=None) if expires else None
-        roster.refreshed_at = now
-        _note(roster, None, now)
-        users = _store(corporation_id, roster, ids, logons, now)
-        return Outcome("done", message=f"{roster.member_count} members", users=tuple(users))
-    refused = "; ".join(f"{t.key.character.name}: {t.error}" for t, _ in usable)
-    _note(roster, f"ESI refused every tracking token ({refused}).", now)
-    db.session.commit()
+        logons, logons_note = _logons(client, tracks_members, access, corporation_id)
+        reading = _gather(corporation_id, ids)
+        with write_transaction() as session:
+            _settle(corporation_id, now, refused)
+            session.execute(
+                update(TrackingToken)
+                .where(TrackingToken.id == token_id)
+                .values(error=None, error_at=None, last_used_at=now)
+            )
+            roster = _roster(corporation_id)
+            roster.etag = new_etag
+            roster.expires_at = datetime.fromtimestamp(expires, UTC).replace(tzinfo=None) if expires else None
+            roster.refreshed_at, roster.error, roster.error_at = now, None, None
+            roster.logons_note = logons_note
+            if logons is not None:
+                roster.logons_at = now
+            users = _write(session.connection(), corporation_id, roster, *reading, logons, now)
+        return Outcome("done", message=f"{len(reading[0])} members", users=tuple(users))
+    names = "; ".join(f"{c[3]}: {refused[c[0]]}" for c, _ in usable)
+    _settle(corporation_id, now, refused, f"ESI refused every tracking token ({names}).")
     return Outcome("done", message="every tracking token was refused")
 
 
-def _logons(client, token, access, roster, corporation_id, now):
-    """{character id: (logon, logoff, joined)} from member tracking, or None when unavailable."""
-    if not token.tracks_members:
-        roster.logons_note = "Last logons need a tracking token with member tracking (a Director's)."
-        return None
+def _logons(client, tracks_members, access, corporation_id):
+    """({character id: (logon, logoff, joined)} or None, a note when unavailable) from member tracking."""
+    if not tracks_members:
+        return None, "Last logons need a tracking token with member tracking (a Director's)."
     try:
         rows, _, _ = client.esi_read(f"/corporations/{corporation_id}/membertracking", access)
     except EveError as exc:
-        roster.logons_note = f"Last logons unavailable: {exc}"[:255]
-        return None
-    roster.logons_at, roster.logons_note = now, None
-    return {
+        return None, f"Last logons unavailable: {exc}"[:255]
+    found = {
         int(r["character_id"]): (
             _timestamp(r.get("logon_date")),
             _timestamp(r.get("logoff_date")),
@@ -145,6 +188,7 @@ def _logons(client, token, access, roster, corporation_id, now):
         for r in rows or []
         if isinstance(r, dict) and isinstance(r.get("character_id"), int)
     }
+    return found, None
 
 
 def _names(ids):
@@ -154,6 +198,7 @@ def _names(ids):
         known.update(
             db.session.execute(select(Character.id, Character.name).where(Character.id.in_(chunk))).all()
         )
+    db.session.commit()
     unknown = sorted(set(ids) - set(known))
     client = get_client()
     for batch in _chunks(unknown, NAMES_BATCH):
@@ -164,25 +209,23 @@ def _names(ids):
     return known
 
 
-def _store(corporation_id, roster, ids, logons, now):
-    """Replace the stored member list with ESI's (ids None: unchanged since the last reading, only
-    logons may be new); a coverage sample; the ids of users to reconcile when a service requires
-    every in-game character to be registered."""
-    conn = db.session.connection()
+def _gather(corporation_id, ids):
+    """(ids now, the stored {id: name}, names of those without one) for the write; ids None (a 304:
+    unchanged since the last reading) keeps the stored list."""
     existing = dict(
-        conn.execute(
+        db.session.execute(
             select(MEMBERS.c.character_id, MEMBERS.c.name).where(MEMBERS.c.corporation_id == corporation_id)
         ).all()
     )
+    db.session.commit()
     ids = set(existing) if ids is None else {int(i) for i in ids}
     nameless = {i for i in ids if not existing.get(i)}
-    names = _names(nameless) if nameless else {}  # outside calls first, then one write transaction
-    with write_transaction():
-        users = _write(conn, corporation_id, roster, ids, existing, names, logons, now)
-    return users
+    return ids, existing, _names(nameless) if nameless else {}
 
 
 def _write(conn, corporation_id, roster, ids, existing, names, logons, now):
+    """Replace the stored member list with the new one, add a coverage sample; the ids of users to
+    reconcile when a service requires every in-game character to be registered."""
     gone, new, nameless = set(existing) - ids, ids - set(existing), {i for i in ids if not existing.get(i)}
     for chunk in _chunks(gone):
         conn.execute(
