@@ -61,6 +61,8 @@ def read_roster(corporation_id, attempt=1, force=False, task=None):
         )
         return "waiting for a fresh access token"
     markers.clear(redis, ROSTER, corporation_id)
+    if outcome.action == "need_token":
+        rosters.no_access_token(corporation_id)
     for user_id in outcome.users:
         enqueue_reconcile(user_id)
     return outcome.message

@@ -106,24 +106,28 @@ def refresh(corporation_id, force=False):
         db.session.commit()
         return Outcome("done", message="the last reading is still fresh")
     etag = roster.etag if roster is not None and roster.refreshed_at is not None and not force else None
+    tokens = tracking.tokens_of(corporation_id)
+    # A key added again through "Add character" may have lost the membership scope.
+    lacking = {
+        t.id: "its key no longer grants the membership scope: add the tracking token again"
+        for t in tokens
+        if tracking.MEMBERSHIP_SCOPE not in t.key.scope_list
+    }
     candidates = [
         (t.id, t.key_id, t.tracks_members, t.key.character.name)
-        for t in tracking.tokens_of(corporation_id)
-        if t.key.status != "invalid"
+        for t in tokens
+        if t.key.status != "invalid" and t.id not in lacking
     ]
     db.session.commit()
     if not candidates:
-        _settle(
-            corporation_id,
-            now,
-            error="No working tracking token: a director of the corporation must add one.",
-        )
+        error = "No working tracking token: a director of the corporation must add one."
+        _settle(corporation_id, now, lacking, error)
         return Outcome("done", message="no tracking token")
     usable = [(c, tracking.access_token(c[1])) for c in candidates]
     usable = [(c, access) for c, access in usable if access]
     if not usable:
         return Outcome("need_token", key_id=candidates[0][1], message="no fresh access token")
-    client, refused = get_client(), {}
+    client, refused = get_client(), dict(lacking)
     for (token_id, key_id, tracks_members, _), access in usable:
         reason, wait = get_governor().gate(UPSTREAM)
         if reason != "ok":
@@ -166,9 +170,19 @@ def refresh(corporation_id, force=False):
                 roster.logons_at = now
             users = _write(session.connection(), corporation_id, roster, *reading, logons, now)
         return Outcome("done", message=f"{len(reading[0])} members", users=tuple(users))
-    names = "; ".join(f"{c[3]}: {refused[c[0]]}" for c, _ in usable)
+    names = "; ".join(f"{c[3]}: {refused[c[0]]}" for c, _ in usable if c[0] in refused)
     _settle(corporation_id, now, refused, f"ESI refused every tracking token ({names}).")
     return Outcome("done", message="every tracking token was refused")
+
+
+def no_access_token(corporation_id):
+    """The key checks that should have brought a fresh access token did not: say so (the reading
+    is tried again after ROSTER_RETRY_S)."""
+    _settle(
+        corporation_id,
+        utcnow(),
+        error="No tracking token could be used: EVE did not confirm its key lately (see the token's health).",
+    )
 
 
 def _logons(client, tracks_members, access, corporation_id):

@@ -425,3 +425,14 @@ def test_the_corp_member_bucket_is_respected(db, sandbox, key_factory):
     assert outcome.action == "wait" and 800 < outcome.delay <= 900  # Retry-After: the window's end
     assert sandbox.stats()["esi_429"] == calls + 1
     assert db.session.get(Roster, corporation_id).refreshed_at is not None  # the last list stays
+
+
+def test_a_key_added_again_without_the_membership_scope_is_named(db, sandbox, key_factory):
+    key_id, made, _ = _tracked(db, sandbox, key_factory, members=1)
+    key = db.session.get(Key, key_id)
+    key.scopes = SCOPE  # added again through "Add character", with the login scopes only
+    db.session.commit()
+    assert rosters.refresh(made["corporation_id"]).message == "no tracking token"
+    token = db.session.scalar(db.select(TrackingToken))
+    assert "no longer grants the membership scope" in token.error
+    assert "No working tracking token" in db.session.get(Roster, made["corporation_id"]).error
