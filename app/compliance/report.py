@@ -108,7 +108,7 @@ def page_of_members(corporation_id, chosen, page, per_page):
 
 
 def describe(row):
-    """A row's standing in words: unregistered, or the key's status; and whose it is."""
+    """A row's standing in words: unregistered, or registered with the key's status."""
     if row.key_status is None:
         return "unregistered"
     return f"registered, key {row.key_status}"

@@ -33,19 +33,19 @@ class TokenRefused(Exception):
 
 
 def remember_access(key_id, access_token, claims):
-    """Keep a key's fresh access token when its grant reads corporation membership; the key id if
-    so (the caller may then read the roster), else None. Redis trouble only loses the shortcut."""
+    """Keep a key's fresh access token when its grant reads corporation membership; True when kept.
+    Redis trouble only costs the reading a key check."""
     if MEMBERSHIP_SCOPE not in claims.get("scp", ()):
-        return None
+        return False
     ttl = int(float(claims.get("exp") or 0) - time.time()) - SAFETY_S
     if ttl <= 0:
-        return None
+        return False
     try:
         get_redis().set(redis_keys.tracking_access(key_id), crypto.encrypt(access_token), ex=ttl)
     except RedisError as exc:
         log.warning("access token of key %s not kept: %s", key_id, exc)
-        return None
-    return key_id
+        return False
+    return True
 
 
 def access_token(key_id):
