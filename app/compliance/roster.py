@@ -27,6 +27,7 @@ from app.services.models import Service
 log = logging.getLogger(__name__)
 
 UPSTREAM = "esi"
+MEMBERS_ROUTE = "/corporations/{id}/members"
 NAMES_BATCH = 1000
 CHUNK = 500  # ids per IN (...) list
 SAMPLES_KEPT_DAYS = 90
@@ -114,7 +115,7 @@ def refresh(corporation_id, force=False):
         if tracking.MEMBERSHIP_SCOPE not in t.key.scope_list
     }
     candidates = [
-        (t.id, t.key_id, t.tracks_members, t.key.character.name)
+        (t.id, t.key_id, t.tracks_members, t.key.character.name, t.key.character_id)
         for t in tokens
         if t.key.status != "invalid" and t.id not in lacking
     ]
@@ -128,8 +129,11 @@ def refresh(corporation_id, force=False):
     if not usable:
         return Outcome("need_token", key_id=candidates[0][1], message="no fresh access token")
     client, refused = get_client(), dict(lacking)
-    for (token_id, key_id, tracks_members, _), access in usable:
+    for (token_id, key_id, tracks_members, _, character_id), access in usable:
         reason, wait = get_governor().gate(UPSTREAM)
+        if reason == "ok":
+            bucket_ok, wait = get_governor().buckets.gate(MEMBERS_ROUTE, f"character:{character_id}")
+            reason = "ok" if bucket_ok else "the corp-member bucket is spent"
         if reason != "ok":
             _settle(corporation_id, now, refused)
             return Outcome("wait", delay=max(wait, 0.5), message=f"esi: {reason}")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.http import header_number
 from app.jobs import redis_keys
+from app.jobs.buckets import Buckets
 from app.jobs.counters import call_field
 from app.jobs.governor_lua import OBSERVE_ARGS, OBSERVE_LUA, PERMIT_ARGS, PERMIT_LUA, script_args
 
@@ -106,7 +107,7 @@ def downtime_until(window, now):
 class Governor:
     """The governors of every upstream, on one Redis."""
 
-    def __init__(self, redis_client, settings=None, default=None):
+    def __init__(self, redis_client, settings=None, default=None, esi_path=""):
         self.redis = redis_client
         self.settings = settings or {}
         self.default = default or Settings()
@@ -114,6 +115,7 @@ class Governor:
         self._observe = redis_client.register_script(OBSERVE_LUA)
         self._counter = 0
         self._indexed = set()
+        self.buckets = Buckets(redis_client, esi_path)  # ESI's bucket limits, per group and character
 
     def settings_for(self, upstream):
         """The settings of one upstream."""
@@ -217,13 +219,6 @@ class Governor:
         if self.redis.hexists(redis_keys.governor(upstream), "error_remain"):
             self.redis.hincrby(redis_keys.governor(upstream), "error_remain", -1)
 
-    def note_bucket(self, upstream, group, limit, remaining):
-        """Remember an ESI bucket's state from a response's headers."""
-        self.redis.hset(
-            redis_keys.governor(upstream),
-            mapping={"bucket_group": group, "bucket_limit": limit, "bucket_remaining": remaining},
-        )
-
     def observe(self, upstream, response, timed_out=False, malformed=False):
         """The EVE client's response hook: read status and limit headers of every answer.
 
@@ -244,14 +239,14 @@ class Governor:
                 self.note_error_budget(
                     upstream, int(remain), float(headers.get("X-ESI-Error-Limit-Reset", 60))
                 )
-        if headers.get("X-Ratelimit-Group"):
-            self.note_bucket(
-                upstream,
-                headers["X-Ratelimit-Group"],
-                headers.get("X-Ratelimit-Limit", ""),
-                headers.get("X-Ratelimit-Remaining", ""),
-            )
         status = response.status_code
+        if headers.get("X-Ratelimit-Group"):
+            # A bucket belongs to one group and one character: its 429 holds back that bucket
+            # only, never the whole upstream.
+            self.buckets.observe(response)
+            if status == 429:
+                self.record(upstream, "other", status=status)
+                return
         if status == 429:
             self.record(upstream, "429", header_number(headers.get("Retry-After"), 1.0), status=status)
         elif status == 420:
@@ -311,15 +306,7 @@ class Governor:
             "last_failure": raw.get("last_failure"),
             "last_failure_at": float(raw["last_failure_at"]) if raw.get("last_failure_at") else None,
             "backoff_until": backoff_until if backoff_until > now else (down or None),
-            "bucket": (
-                {
-                    "group": raw.get("bucket_group"),
-                    "limit": raw.get("bucket_limit"),
-                    "remaining": raw.get("bucket_remaining"),
-                }
-                if raw.get("bucket_group")
-                else None
-            ),
+            "buckets": self.buckets.near_end(now=now) if upstream == "esi" else [],
         }
 
     def upstreams(self):

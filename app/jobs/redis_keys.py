@@ -81,3 +81,12 @@ def tracking_access(key_id):
 def nudged(corporation_id, user_id):
     """Set while a member was lately sent a reminder to register (one a day at most)."""
     return f"{PREFIX}:nudged:{corporation_id}:{user_id}"
+
+
+def bucket(group, who):
+    """One ESI bucket's state: its group and whose it is ("character:<id>" or "anonymous")."""
+    return f"{PREFIX}:bucket:{group}:{who}"
+
+
+BUCKET_ROUTES = f"{PREFIX}:bucket:routes"  # route -> the group ESI named for it
+BUCKET_INDEX = f"{PREFIX}:bucket:index"  # "group|who" scored by the share of tokens left

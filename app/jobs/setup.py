@@ -1,5 +1,7 @@
 """Build the governor from the configuration and connect the EVE client's response hook to it."""
 
+from urllib.parse import urlsplit
+
 from flask import current_app
 
 from app.jobs.governor import Governor, Settings, parse_limits, parse_window
@@ -37,7 +39,8 @@ def make_governor(redis_client, config):
     settings["discord"] = Settings(known_limit=limits.get("discord", 50.0), initial_rate=10.0, **common)
     for name, limit in limits.items():
         settings.setdefault(name, Settings(known_limit=limit, **common))
-    return Governor(redis_client, settings)
+    esi_path = urlsplit(config.get("EVE_ESI_URL") or "").path.rstrip("/")
+    return Governor(redis_client, settings, esi_path=esi_path)
 
 
 def init_app(app):

@@ -11,6 +11,7 @@ log = logging.getLogger(__name__)
 
 ESI_UPSTREAM = "esi"
 ROLES_SCOPE = "esi-characters.read_corporation_roles.v1"
+ROLES_ROUTE = "/characters/{id}/roles"
 
 
 def holds_director_role(client, row, access_token, scopes):
@@ -25,8 +26,12 @@ def holds_director_role(client, row, access_token, scopes):
     """
     if ROLES_SCOPE not in scopes or "member" not in (row.tracked_as, row.alliance_tracked_as):
         return None
-    if get_governor().gate(ESI_UPSTREAM)[0] != "ok":
+    governor = get_governor()
+    if governor.gate(ESI_UPSTREAM)[0] != "ok":
         return None
+    if not governor.buckets.gate(ROLES_ROUTE, f"character:{row.character_id}")[0]:
+        log.info("roles of character %s wait for its ESI bucket", row.character_id)
+        return None  # this character's bucket is spent: only its own roles call waits
     try:
         answer = client.roles(row.character_id, access_token)
         if DIRECTOR_ROLE not in (answer.get("roles") or []):

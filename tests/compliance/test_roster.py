@@ -21,6 +21,7 @@ from app.compliance.models import Roster, RosterMember, TrackingToken
 from app.compliance.nudge import missing_characters
 from app.compliance.tokens import MEMBERSHIP_SCOPE, TRACKING_SCOPE, access_token
 from app.corps.models import Character
+from app.jobs import redis_keys
 from app.keys.models import Key
 from app.keys.validation import validate_key
 from app.services.models import Service
@@ -413,17 +414,26 @@ def test_a_spare_token_reads_the_list_when_the_first_is_refused(db, sandbox, key
     assert db.session.get(Roster, corporation_id).error is None
 
 
-def test_the_corp_member_bucket_is_respected(db, sandbox, key_factory):
+def test_the_corp_member_bucket_is_respected(db, sandbox, key_factory, redis_client):
     key_id, made, _ = _tracked(db, sandbox, key_factory, members=1, director=False)
     sandbox.configure(bucket_limits={"corp-member": 4, "char-detail": 600, "status": 600})
     corporation_id = made["corporation_id"]
     assert (
         rosters.refresh(corporation_id, force=True).action == "done"
     )  # 2 tokens (members) + 5 (403 tracking)
-    calls = sandbox.stats()["esi_429"]
+    # The bucket is spent: Bastion waits without asking (no 429 is earned).
+    calls = sandbox.stats()["calls"]
     outcome = rosters.refresh(corporation_id, force=True)
-    assert outcome.action == "wait" and 800 < outcome.delay <= 900  # Retry-After: the window's end
-    assert sandbox.stats()["esi_429"] == calls + 1
+    assert outcome.action == "wait" and 0 < outcome.delay <= 60 and "corp-member" in outcome.message
+    assert sandbox.stats()["calls"] == calls
+    # Had Bastion forgotten (Redis flushed), ESI's 429 blocks that bucket until its Retry-After.
+    character = db.session.get(Key, key_id).character_id
+    redis_client.delete(redis_keys.bucket("corp-member", f"character:{character}"))
+    outcome = rosters.refresh(corporation_id, force=True)
+    assert outcome.action == "wait" and 800 < outcome.delay <= 900
+    assert sandbox.stats()["esi_429"] == 1
+    assert rosters.refresh(corporation_id, force=True).delay > 800  # asked no more
+    assert sandbox.stats()["esi_429"] == 1
     assert db.session.get(Roster, corporation_id).refreshed_at is not None  # the last list stays
 
 
