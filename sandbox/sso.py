@@ -188,16 +188,28 @@ def _over_hidden_limit(world):
         return False
 
 
-def _token_response(world, grant):
-    """Access token (JWT) and the grant's current refresh token."""
+def _token_answer(world, grant):
+    """(claims, refresh token) of the answer: read under the universe's lock."""
     character = world.characters[grant.character_id]
-    claims = access_token_claims(issuer(), character, grant.client_id, grant.scopes)
+    return access_token_claims(issuer(), character, grant.client_id, grant.scopes), grant.refresh_token
+
+
+def _signed(answer):
+    """The token answer, signed outside the lock (signing is the slow part)."""
+    claims, refresh_token = answer
     return {
         "access_token": signing_key().sign(claims),
         "expires_in": ACCESS_TOKEN_LIFETIME_S,
         "token_type": "Bearer",
-        "refresh_token": grant.refresh_token,
+        "refresh_token": refresh_token,
     }
+
+
+def _token_response(world, grant):
+    """Access token (JWT) and the grant's current refresh token."""
+    with world.lock:
+        answer = _token_answer(world, grant)
+    return _signed(answer)
 
 
 REFUSED_REFRESH = "Invalid refresh token. Token missing or expired."
@@ -292,7 +304,7 @@ def _refresh(world, client):
             now = time.time()
             counters.first_refresh_at = counters.first_refresh_at or now
             counters.last_refresh_at = now
-            response = _token_response(world, grant)
+            answer = _token_answer(world, grant)
         elif reused_id is not None:
             world.counters.rotated_token_reuse += 1
     try:
@@ -302,7 +314,7 @@ def _refresh(world, client):
             with world.lock:
                 world.refreshing[watched] -= 1
     if ok:
-        return response
+        return _signed(answer)
     return error(400, "invalid_grant", error_description=REFUSED_REFRESH)
 
 
