@@ -82,6 +82,9 @@ def _limits(kind):
     return _config(f"{prefix}_MIN"), _config(f"{prefix}_SHARE")
 
 
+_SCRIPTS = {}
+
+
 def _observe(kind, member, removing, base=0, now=None):
     """Count one event of a kind; ('pass' | 'hold' | 'opened' | 'closed', seen, removing) in the window."""
     if not _config("GUARD_ENABLED"):
@@ -100,7 +103,10 @@ def _observe(kind, member, removing, base=0, now=None):
         kind,
         base,
     )
-    decision, seen, bad = get_redis().eval(OBSERVE_LUA, 3, *keys, *args)
+    redis = get_redis()  # the script is sent once, then run by its hash (EVALSHA)
+    decision, seen, bad = _SCRIPTS.setdefault("observe", redis.register_script(OBSERVE_LUA))(
+        keys, args, redis
+    )
     decision = decision if isinstance(decision, str) else decision.decode()
     if decision == "opened":
         detail = f"{bad} {LABELS[kind]} in {_config('GUARD_WINDOW') / 60:.0f} min"

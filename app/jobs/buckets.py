@@ -61,8 +61,9 @@ class Buckets:
         self.base_path = base_path  # ESI's base URL's path ("" for esi.evetech.net)
         self._groups = {}  # route -> group, learnt (cached in this process)
 
-    def observe(self, response, now=None):
-        """Read a bucketed answer's headers: the route's group, and the bucket's state."""
+    def observe(self, response, now=None, pipe=None):
+        """Read a bucketed answer's headers: the route's group, and the bucket's state (into pipe,
+        when given, for the caller to execute)."""
         now = time.time() if now is None else now
         headers = response.headers
         group = headers["X-Ratelimit-Group"]
@@ -77,7 +78,8 @@ class Buckets:
             state["blocked_until"] = f"{now + header_number(headers.get('Retry-After'), PROBE_S):.3f}"
             state["remaining"] = 0
         key = redis_keys.bucket(group, who)
-        pipe = self.redis.pipeline(transaction=False)
+        own = pipe is None
+        pipe = self.redis.pipeline(transaction=False) if own else pipe
         if route and self._groups.get(route) != group:
             pipe.hset(redis_keys.BUCKET_ROUTES, route, group)
             self._groups[route] = group
@@ -85,7 +87,8 @@ class Buckets:
         pipe.expire(key, max(KEEP_S, window_s(limit_text) + 60))
         at_end = state["remaining"] <= MARGIN or not limit
         pipe.zadd(redis_keys.BUCKET_INDEX, {f"{group}|{who}": 0.0 if at_end else state["remaining"] / limit})
-        pipe.execute()
+        if own:
+            pipe.execute()
 
     def group_of(self, route):
         """The group ESI named for a route, or None while no answer has said."""

@@ -20,6 +20,8 @@ import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import NoScriptError
+
 from app.http import header_number
 from app.jobs import redis_keys
 from app.jobs.buckets import Buckets
@@ -104,6 +106,18 @@ def downtime_until(window, now):
     return end.timestamp() if start <= moment < end else 0.0
 
 
+def _outcome(status, headers, bucketed):
+    """(outcome, number) an answer means for its upstream's governor. A bucket's 429 means nothing
+    for the upstream: a bucket belongs to one group and one character, and only it waits."""
+    if status == 429:
+        return ("other", 0.0) if bucketed else ("429", header_number(headers.get("Retry-After"), 1.0))
+    if status == 420:
+        return "420", header_number(headers.get("X-ESI-Error-Limit-Reset"), 60.0)
+    if status >= 500:
+        return "5xx", 0.0
+    return ("ok", 0.0) if status < 400 else ("other", 0.0)
+
+
 class Governor:
     """The governors of every upstream, on one Redis."""
 
@@ -172,44 +186,50 @@ class Governor:
         )
         return reason, float(wait)
 
-    def record(self, upstream, outcome, number=0.0, now=None, status=None):
+    def record(self, upstream, outcome, number=0.0, now=None, status=None, pipe=None):
         """Tell the governor how a call went: ok, 429 (number: Retry-After), 420 (reset), 5xx, other.
 
-        status (an HTTP status, or "timeout") is also counted for /metrics, in the same round trip.
+        status (an HTTP status, or "timeout") is also counted for /metrics, in the same round trip;
+        with pipe, the script joins that pipeline by its hash, and (keys, args) are returned for the
+        caller to run it again should Redis have lost its scripts.
         """
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
-        self._observe(
-            keys=[
-                redis_keys.governor(upstream),
-                redis_keys.governor_log(upstream, "ok"),
-                redis_keys.UPSTREAM_STATS,
-            ],
-            args=script_args(
-                OBSERVE_ARGS,
-                now=f"{now:.6f}",
-                outcome=outcome,
-                number=number,
-                adaptive="0" if cfg.known_limit else "1",
-                initial=cfg.initial_rate,
-                min_rate=cfg.min_rate,
-                max_rate=cfg.max_rate,
-                step=cfg.step,
-                probe=cfg.probe,
-                alpha=cfg.alpha,
-                backoff_base=cfg.backoff_base,
-                backoff_cap=cfg.backoff_cap,
-                fails_threshold=cfg.fails_threshold,
-                member=self._member(now),
-                call_field="" if status is None else call_field(upstream, status),
-                failure="" if outcome in ("ok", "other") or status is None else str(status),
-            ),
+        keys = [
+            redis_keys.governor(upstream),
+            redis_keys.governor_log(upstream, "ok"),
+            redis_keys.UPSTREAM_STATS,
+        ]
+        args = script_args(
+            OBSERVE_ARGS,
+            now=f"{now:.6f}",
+            outcome=outcome,
+            number=number,
+            adaptive="0" if cfg.known_limit else "1",
+            initial=cfg.initial_rate,
+            min_rate=cfg.min_rate,
+            max_rate=cfg.max_rate,
+            step=cfg.step,
+            probe=cfg.probe,
+            alpha=cfg.alpha,
+            backoff_base=cfg.backoff_base,
+            backoff_cap=cfg.backoff_cap,
+            fails_threshold=cfg.fails_threshold,
+            member=self._member(now),
+            call_field="" if status is None else call_field(upstream, status),
+            failure="" if outcome in ("ok", "other") or status is None else str(status),
         )
+        if pipe is None:
+            self._observe(keys=keys, args=args)
+            return None
+        # A Script object in a pipeline would ask SCRIPT EXISTS first: one more round trip.
+        pipe.evalsha(self._observe.sha, len(keys), *keys, *args)
+        return keys, args
 
-    def note_error_budget(self, upstream, remain, reset, now=None):
+    def note_error_budget(self, upstream, remain, reset, now=None, pipe=None):
         """Remember ESI's error budget from a response's headers."""
         now = time.time() if now is None else now
-        self.redis.hset(
+        (pipe or self.redis).hset(
             redis_keys.governor(upstream),
             mapping={"error_remain": int(remain), "error_reset_at": f"{now + reset:.3f}"},
         )
@@ -233,32 +253,22 @@ class Governor:
             self.record(upstream, "5xx", status="timeout")
             return
         headers = response.headers
+        status = response.status_code
+        pipe = self.redis.pipeline(transaction=False)  # what an answer teaches goes in one round trip
         remain = headers.get("X-ESI-Error-Limit-Remain")
         if remain is not None:
             with contextlib.suppress(ValueError):
-                self.note_error_budget(
-                    upstream, int(remain), float(headers.get("X-ESI-Error-Limit-Reset", 60))
-                )
-        status = response.status_code
-        if headers.get("X-Ratelimit-Group"):
-            # A bucket belongs to one group and one character: its 429 holds back that bucket
-            # only, never the whole upstream.
-            self.buckets.observe(response)
-            if status == 429:
-                self.record(upstream, "other", status=status)
-                return
-        if status == 429:
-            self.record(upstream, "429", header_number(headers.get("Retry-After"), 1.0), status=status)
-        elif status == 420:
-            self.record(
-                upstream, "420", header_number(headers.get("X-ESI-Error-Limit-Reset"), 60.0), status=status
-            )
-        elif status >= 500:
-            self.record(upstream, "5xx", status=status)
-        elif status < 400:
-            self.record(upstream, "ok", status=status)
-        else:
-            self.record(upstream, "other", status=status)
+                reset = float(headers.get("X-ESI-Error-Limit-Reset", 60))
+                self.note_error_budget(upstream, int(remain), reset, pipe=pipe)
+        bucketed = bool(headers.get("X-Ratelimit-Group"))
+        if bucketed:
+            self.buckets.observe(response, pipe=pipe)
+        outcome, number = _outcome(status, headers, bucketed)
+        call = self.record(upstream, outcome, number, status=status, pipe=pipe)
+        try:
+            pipe.execute()
+        except NoScriptError:  # Redis lost its scripts (a restart): the rest ran; this loads it
+            self._observe(keys=call[0], args=call[1])
 
     def reset(self, upstream):
         """Forget what was learnt about an upstream."""

@@ -6,6 +6,8 @@ import pytest
 
 from app.eve.client import EveClient
 from app.eve.errors import NotFound, RateLimited
+from app.jobs import redis_keys
+from app.jobs.counters import call_field
 from app.jobs.governor import Governor, Settings, downtime_until, parse_limits, parse_window
 from app.jobs.governor_lua import PERMIT_ARGS, script_args
 from app.jobs.pause import pause, resume
@@ -203,3 +205,22 @@ def test_script_arguments_are_named_and_complete():
         script_args(PERMIT_ARGS, **{k: v for k, v in values.items() if k != "now"})
     with pytest.raises(TypeError, match="unexpected \\['nowe'\\]"):
         script_args(PERMIT_ARGS, **values, nowe=1)
+
+
+def test_what_an_answer_teaches_survives_redis_losing_its_scripts(sandbox, redis_client):
+    governor = Governor(redis_client, {"esi": Settings(error_threshold=20)})
+    client = EveClient(
+        sandbox.url,
+        f"{sandbox.url}/esi",
+        TEST_CLIENT_ID,
+        TEST_CLIENT_SECRET,
+        user_agent="t",
+        on_response=governor.observe,
+    )
+    with pytest.raises(NotFound):
+        client.character(1)
+    redis_client.script_flush()  # as after a Redis restart
+    with pytest.raises(NotFound):
+        client.character(1)
+    assert governor.state("esi")["error_budget_remaining"] == 98
+    assert redis_client.hget(redis_keys.UPSTREAM_STATS, call_field("esi", 404)) == "2"  # both counted
