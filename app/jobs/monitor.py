@@ -17,7 +17,7 @@ from app.access.models import GRANT_STATUSES, AccessRequest, Grant
 from app.accounts.models import STATES, User
 from app.admin.models import target_name
 from app.clock import utcnow
-from app.corps.models import Character
+from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.jobs import counters, deadstore, heartbeat, inflight, redis_keys
 from app.jobs.connection import get_redis
@@ -41,13 +41,14 @@ def _paused(redis_client):
     return {"paused": True, "by": who, "since": float(since) if since else None}
 
 
-NAMED_KINDS = ("key", "user", "grant")
+NAMED_KINDS = ("key", "user", "grant", "corporation")
 
 
 def names_of(pairs):
     """What the (kind, id) targets are called, looked up at once per kind: {(kind, id): name}.
 
-    Keys are named after their character; users and grants as the audit log names them. Ids are
+    Keys are named after their character, corporations by name; users and grants as the audit log
+    names them. Ids are
     strings as targets carry them; other kinds, and ids that are not 64-bit numbers, are left out.
     """
     ids = {}
@@ -63,6 +64,11 @@ def names_of(pairs):
             .where(Key.id.in_(ids["key"]))
         )
         names.update({("key", str(key_id)): name for key_id, name in rows})
+    if ids.get("corporation"):
+        rows = db.session.execute(
+            db.select(Corporation.id, Corporation.name).where(Corporation.id.in_(ids["corporation"]))
+        )
+        names.update({("corporation", str(corporation_id)): name for corporation_id, name in rows})
     for kind, model in (("user", User), ("grant", Grant)):
         if ids.get(kind):
             for found in db.session.scalars(db.select(model).where(model.id.in_(ids[kind]))):

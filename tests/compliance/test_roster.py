@@ -446,3 +446,11 @@ def test_a_key_added_again_without_the_membership_scope_is_named(db, sandbox, ke
     token = db.session.scalar(db.select(TrackingToken))
     assert "no longer grants the membership scope" in token.error
     assert "No working tracking token" in db.session.get(Roster, made["corporation_id"]).error
+
+
+def test_reading_tasks_are_named_by_their_corporation_on_the_queue_pages(db, sandbox, key_factory):
+    from app.jobs.monitor import names_of
+
+    _, made, _ = key_factory(status="valid")
+    target = ("corporation", str(made["corporation_id"]))
+    assert names_of([target, ("corporation", "99999999999999999999")]) == {target: "Validation Corp"}
