@@ -79,6 +79,10 @@ def test_a_director_gets_403_on_another_corporations_pages_and_actions(client, d
         f"/director/corporations/{bravo}",
         f"/director/corporations/{bravo}/members/{member}",
         f"/director/corporations/{bravo}/progress",
+        f"/director/corporations/{bravo}/compliance",
+        f"/director/corporations/{bravo}/compliance/coverage",
+        f"/director/corporations/{bravo}/compliance.csv",
+        f"/director/corporations/{bravo}/tracking/add",
     ):
         assert client.get(path).status_code == 403, path
     for path, data in (
@@ -86,6 +90,9 @@ def test_a_director_gets_403_on_another_corporations_pages_and_actions(client, d
         (f"/director/corporations/{bravo}/grants/{grant.id}/revoke", {}),
         (f"/director/corporations/{bravo}/requests/{request.id}", {"decision": "approve"}),
         (f"/director/corporations/{bravo}/revalidate", {}),
+        (f"/director/corporations/{bravo}/compliance/read", {}),
+        (f"/director/corporations/{bravo}/compliance/nudge", {}),
+        (f"/director/corporations/{bravo}/tracking/1/remove", {}),
     ):
         assert client.post(path, data={"csrf_token": token, **data}).status_code == 403, path
     # Nor can a member of another corporation be reached through one's own corporation.
