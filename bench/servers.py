@@ -162,11 +162,13 @@ class RedisServer:
 
 
 class SandboxProcess:
-    """``python -m sandbox`` in a child process."""
+    """``python -m sandbox`` in a child process, served by one gunicorn process with threads
+    (less CPU per call than Werkzeug's server, so benchmarks measure Bastion)."""
 
-    def __init__(self, port=None, empty=True):
+    def __init__(self, port=None, empty=True, server="gunicorn"):
         self.port = port or free_port()
         self.empty = empty
+        self.server = server
         self.process = None
 
     @property
@@ -176,7 +178,7 @@ class SandboxProcess:
 
     def start(self, log_path=None):
         """Start it and wait until it answers."""
-        args = [sys.executable, "-m", "sandbox", "--port", str(self.port), "--quiet"]
+        args = [sys.executable, "-m", "sandbox", "--port", str(self.port), "--quiet", "--server", self.server]
         if self.empty:
             args.append("--empty")
         out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -190,6 +192,15 @@ class SandboxProcess:
 
         wait_for(answers, timeout=20, message="the sandbox")
         return self
+
+    def pids(self):
+        """The sandbox's processes: the one started and its children (gunicorn's worker)."""
+        pid = self.process.pid
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [pid, *(int(child) for child in children)]
 
     def control(self, method, path, **kwargs):
         """Call the control API."""

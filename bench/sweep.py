@@ -58,7 +58,7 @@ def run(args):
         started = time.monotonic()
         meters = {
             "consumers": CpuMeter([c.pid for c in consumers]).start(),
-            "sandbox": CpuMeter([harness.sandbox.process.pid]).start(),
+            "sandbox": CpuMeter(harness.sandbox.pids()).start(),
             "redis": CpuMeter([harness.redis.process.pid if harness.redis.process else None]).start(),
         }
         profiler = _profiler(consumers[0].pid, getattr(args, "profile", None))
