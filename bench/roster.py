@@ -16,12 +16,11 @@ from pathlib import Path
 
 import requests
 
-from bench.dashboard import _p, _time
+from bench.dashboard import ADMIN, _login, _p, _time
 from bench.harness import CLIENT_ID, SCOPES, Harness
 from bench.servers import free_port, stop_process, venv_bin, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-ADMIN = ("bench-admin", "bench admin password")
 TRACKING_SCOPES = [
     *SCOPES,
     "esi-corporations.read_corporation_membership.v1",
@@ -106,22 +105,6 @@ def _serve(env, log_path):
 
     wait_for(answers, timeout=30, message="gunicorn to answer")
     return server, base
-
-
-def _login(base):
-    from tests.support import csrf_token_from
-
-    session = requests.Session()
-    token = csrf_token_from(session.get(f"{base}/login", timeout=10).text)
-    answer = session.post(
-        f"{base}/login",
-        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": token},
-        allow_redirects=False,
-        timeout=10,
-    )
-    if answer.status_code != 302:
-        raise RuntimeError(f"could not sign in as the bench admin: {answer.status_code}")
-    return session
 
 
 def run(args):
