@@ -26,6 +26,7 @@ def parse(argv):
         default=None,
         help="add a webhook service for members whose receiver answers 503 for this many seconds",
     )
+    sweep.add_argument("--cpu-hog", type=int, default=0, help="busy processes to keep running beside the run")
     sweep.add_argument("--json", action="store_true", help="print JSON (the only output format)")
     sweep.add_argument("--verbose", action="store_true", help="add a timeline and the consumer's log")
     sweep.add_argument(
@@ -102,6 +103,8 @@ def parse(argv):
         parser.error("--sso-limit must be at least 1")
     if getattr(args, "known_limit", False) and not args.sso_limit:
         parser.error("--known-limit needs --sso-limit")
+    if not 0 <= getattr(args, "cpu_hog", 0) <= 8:
+        parser.error("--cpu-hog must be from 0 to 8")
     if not 0 <= args.fault_rate < 1:
         parser.error("--fault-rate must be from 0 to below 1")
     return args

@@ -2,11 +2,12 @@
 
 import signal
 import subprocess
+import sys
 import time
 
 from bench.harness import Harness
 from bench.receiver import OutageReceiver
-from bench.servers import CpuMeter, venv_bin
+from bench.servers import CpuMeter, stop_process, venv_bin
 
 
 def _per(seconds, count):
@@ -47,6 +48,7 @@ def run(args):
         extra_env=extra,
     )
     receiver = OutageReceiver() if args.service_outage_s is not None else None
+    hogs = []
     try:
         consumers = harness.begin(
             args.consumers,
@@ -55,6 +57,8 @@ def run(args):
             fault_rate=args.fault_rate,
             sso_rate_limit=args.sso_limit,
         )
+        # Busy processes beside the run, as a neighbour on a shared machine would be.
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.cpu_hog)]
         started = time.monotonic()
         meters = {
             "consumers": CpuMeter([c.pid for c in consumers]).start(),
@@ -118,6 +122,7 @@ def run(args):
             "efficiency": round(achieved / args.sso_limit, 3) if achieved and args.sso_limit else None,
             "wrongly_invalid": harness.wrongly_invalid(),
             "keys_per_s": round(checked / seconds, 1) if seconds else None,
+            "cpu_hogs": args.cpu_hog,
             "cpu_ms": {
                 "consumers_per_validated_key": _per(meters["consumers"].total(), checked),
                 "sandbox_per_refresh": _per(meters["sandbox"].total(), refresh_calls),
@@ -154,6 +159,8 @@ def run(args):
             result["timeline"] = timeline[:: max(1, len(timeline) // 40)]
         return result
     finally:
+        for hog in hogs:
+            stop_process(hog)
         harness.stop()
         if receiver:
             receiver.stop()
