@@ -193,6 +193,40 @@ def _p(timings, share):
     return round(ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))], 1)
 
 
+def serve(env, log_path):
+    """The app under gunicorn (2 workers of 4 threads) on a free port, once it answers:
+    (process, base URL); its errors go to log_path."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            venv_bin("gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--worker-class",
+            "gthread",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log_path, "w"),  # noqa: SIM115  (closed with the process)
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def answers():
+        try:
+            return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
+        except requests.ConnectionError:
+            return False
+
+    wait_for(answers, timeout=30, message="gunicorn to answer")
+    return server, base
+
+
 def run(args):
     """Seed, serve, measure; one dict of figures."""
     tmp = tempfile.TemporaryDirectory(prefix="bastion-bench-dash-")
@@ -213,34 +247,7 @@ def run(args):
         _seed_database(app, args.keys)
         _seed_redis(app, args.dead, args.pending)
         seed_s = time.monotonic() - seeded
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                venv_bin("gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=open(Path(tmp.name) / "gunicorn.log", "w"),  # noqa: SIM115  (closed with the process)
-        )
-        base = f"http://127.0.0.1:{port}"
-
-        def answers():
-            try:
-                return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
-            except requests.ConnectionError:
-                return False
-
-        wait_for(answers, timeout=30, message="gunicorn to answer")
+        server, base = serve({**os.environ, **env}, Path(tmp.name) / "gunicorn.log")
         session = _login(base)
         pages = {
             "status": (f"{base}/admin/queue/status", {"Accept": "application/json"}),

@@ -9,16 +9,14 @@ with gunicorn, signs in as an admin and times the compliance page (all, the unre
 a later page), the coverage panel and the CSV export.
 """
 
-import subprocess
+import os
 import sys
 import time
 from pathlib import Path
 
-import requests
-
-from bench.dashboard import ADMIN, _login, _p, _time
+from bench.dashboard import ADMIN, _login, _p, _time, serve
 from bench.harness import CLIENT_ID, SCOPES, Harness
-from bench.servers import free_port, stop_process, venv_bin, wait_for
+from bench.servers import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 TRACKING_SCOPES = [
@@ -75,42 +73,8 @@ def _read(harness, corporation_id):
     return round(took, 3), outcome.message
 
 
-def _serve(env, log_path):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            venv_bin("gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log_path, "w"),  # noqa: SIM115  (closed with the process)
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def answers():
-        try:
-            return requests.get(f"{base}/healthz", timeout=2).status_code in (200, 503)
-        except requests.ConnectionError:
-            return False
-
-    wait_for(answers, timeout=30, message="gunicorn to answer")
-    return server, base
-
-
 def run(args):
     """Seed, read, serve, measure; one dict of figures."""
-    import os
-
     registered = min(args.members, max(1, int(args.members * args.registered)))
     harness = Harness(keys=registered)
     server = None
@@ -140,7 +104,7 @@ def run(args):
             "POST", f"/corporations/{corporation_id}/members", json={"count": churn, "name_prefix": "Recruit"}
         )
         churn_s, _ = _read(harness, corporation_id)
-        server, base = _serve({**os.environ, **harness.env()}, Path(harness.tmp.name) / "gunicorn.log")
+        server, base = serve({**os.environ, **harness.env()}, Path(harness.tmp.name) / "gunicorn.log")
         session = _login(base)
         page = f"{base}/director/corporations/{corporation_id}/compliance"
         pages = {
