@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from app.access.state import PROVING_STATUSES, state_from
 from app.clock import utcnow
-from app.compliance.models import Roster, RosterMember
+from app.compliance.models import Roster, unregistered_in_game
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db
 from app.keys.models import Key
@@ -111,15 +111,7 @@ def _unregistered(user):
     access away on its own.
     """
     fresh_since = utcnow() - timedelta(seconds=current_app.config["ROSTER_STALE_S"])
-    return db.session.scalar(
-        db.select(Character.name)
-        .join(RosterMember, RosterMember.character_id == Character.id)
-        .join(Roster, Roster.corporation_id == RosterMember.corporation_id)
-        .outerjoin(Key, Key.character_id == Character.id)
-        .where(Character.user_id == user.id, Key.id.is_(None), Roster.refreshed_at >= fresh_since)
-        .order_by(Character.name)
-        .limit(1)
-    )
+    return db.session.scalar(unregistered_in_game(user.id).where(Roster.refreshed_at >= fresh_since).limit(1))
 
 
 def facts_about(user):

@@ -1,7 +1,9 @@
 """Tracking tokens, the in-game member list of each corporation, and coverage over time."""
 
 from app.clock import utcnow
+from app.corps.models import Character
 from app.extensions import db
+from app.keys.models import Key
 
 
 class TrackingToken(db.Model):
@@ -76,3 +78,16 @@ class CoverageSample(db.Model):
     taken_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     in_game = db.Column(db.Integer, nullable=False)
     registered = db.Column(db.Integer, nullable=False)
+
+
+def unregistered_in_game(user_id):
+    """A select of the user's characters without a key that a corporation's in-game list holds:
+    (character name, corporation id, when that list was last read), by name."""
+    return (
+        db.select(Character.name, RosterMember.corporation_id, Roster.refreshed_at)
+        .join(RosterMember, RosterMember.character_id == Character.id)
+        .join(Roster, Roster.corporation_id == RosterMember.corporation_id)
+        .outerjoin(Key, Key.character_id == Character.id)
+        .where(Character.user_id == user_id, Key.id.is_(None))
+        .order_by(Character.name)
+    )

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.access.notices import Delivery
 from app.accounts.auth import public_url
 from app.accounts.models import User
-from app.compliance.models import RosterMember
+from app.compliance.models import RosterMember, unregistered_in_game
 from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.jobs import redis_keys
@@ -41,12 +41,9 @@ def missing_characters(user_id, corporation_id=None):
     """(character name, corporation name) of the user's characters without a key that are in a
     corporation in game (as its last reading had them)."""
     query = (
-        select(Character.name, Corporation.name)
-        .join(RosterMember, RosterMember.character_id == Character.id)
+        unregistered_in_game(user_id)
         .join(Corporation, Corporation.id == RosterMember.corporation_id)
-        .outerjoin(Key, Key.character_id == Character.id)
-        .where(Character.user_id == user_id, Key.id.is_(None))
-        .order_by(Character.name)
+        .with_only_columns(Character.name, Corporation.name)
     )
     if corporation_id is not None:
         query = query.where(RosterMember.corporation_id == corporation_id)

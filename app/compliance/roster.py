@@ -15,13 +15,13 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from app.clock import utcnow
 from app.compliance import tokens as tracking
 from app.compliance.models import CoverageSample, Roster, RosterMember, TrackingToken
+from app.compliance.report import coverage
 from app.corps.directors import is_member_corporation
 from app.corps.models import Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, RateLimited, Unauthorized
 from app.extensions import db, write_transaction
 from app.jobs.setup import get_governor
-from app.keys.models import Key
 from app.services.models import Service
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def _gather(corporation_id, ids):
 def _write(conn, corporation_id, roster, ids, existing, names, logons, now):
     """Replace the stored member list with the new one, add a coverage sample; the ids of users to
     reconcile when a service requires every in-game character to be registered."""
-    gone, new, nameless = set(existing) - ids, ids - set(existing), {i for i in ids if not existing.get(i)}
+    gone, new = set(existing) - ids, ids - set(existing)
     for chunk in _chunks(gone):
         conn.execute(
             delete(MEMBERS).where(
@@ -268,7 +268,7 @@ def _write(conn, corporation_id, roster, ids, existing, names, logons, now):
                 for i in sorted(new)
             ],
         )
-    renamed = [{"c": corporation_id, "i": i, "n": names[i]} for i in nameless - new if i in names]
+    renamed = [{"c": corporation_id, "i": i, "n": name} for i, name in names.items() if i in existing]
     if renamed:
         conn.execute(
             update(MEMBERS)
@@ -290,7 +290,7 @@ def _write(conn, corporation_id, roster, ids, existing, names, logons, now):
                 rows,
             )
     roster.member_count = len(ids)
-    registered = count_registered(corporation_id)
+    registered = coverage(corporation_id)["registered"]
     db.session.add(
         CoverageSample(corporation_id=corporation_id, taken_at=now, in_game=len(ids), registered=registered)
     )
@@ -319,19 +319,6 @@ def _rule_in_use():
             select(Service.id).where(Service.enabled.is_(True), Service.require_registered.is_(True)).limit(1)
         )
         is not None
-    )
-
-
-def count_registered(corporation_id):
-    """In-game members of the corporation with a key in Bastion."""
-    return (
-        db.session.scalar(
-            select(db.func.count())
-            .select_from(RosterMember)
-            .join(Key, Key.character_id == RosterMember.character_id)
-            .where(RosterMember.corporation_id == corporation_id)
-        )
-        or 0
     )
 
 
