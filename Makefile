@@ -10,7 +10,7 @@ SANDBOX_PORT ?= 8025
 export SANDBOX_PORT
 
 # With REDIS_URL set, use that Redis instead of the embedded one.
-RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker,)
+RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker voice mumble,)
 
 # make run talks to the EVE sandbox (python -m sandbox) with its demo application.
 run: export BASTION_ENV := development
@@ -38,7 +38,21 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime
+# ZeroC Ice for Python (for Mumble) comes from Debian's python3-zeroc-ice: PyPI has only its C++
+# sources, a build of over half an hour on two cores. When the machine has it for this Python,
+# the venv sees it; the stamp is written only then, so installing it later is picked up.
+ICE_FROM := /usr/lib/python3/dist-packages
+ICE_MODULES := Ice Glacier2 IceBox IceGrid IceMX IcePatch2 IceStorm
+$(VENV)/.ice: | $(BIN)/python
+	@site=$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	abi=$$($(BIN)/python -c 'import sys; print("%d%d" % sys.version_info[:2])'); \
+	so=$$(ls $(ICE_FROM)/IcePy.cpython-$$abi-*.so 2>/dev/null | head -n 1); \
+	if [ -n "$$so" ]; then \
+	  for m in $(ICE_MODULES); do ln -sfn $(ICE_FROM)/$$m $$site/$$m; done; ln -sf $$so $$site/; touch $@; \
+	  echo "ZeroC Ice from Debian's python3-zeroc-ice is linked into $(VENV)"; \
+	fi
+
+run: $(VENV)/.runtime $(VENV)/.ice
 	@mkdir -p instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed
@@ -50,7 +64,7 @@ run: $(VENV)/.runtime
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start $(RUN_PROCESSES)
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.ice
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -120,6 +120,15 @@ class Config:
     # reading, again after this many seconds. Older than ROSTER_STALE_S, the portal says it is stale.
     ROSTER_RETRY_S = _int("ROSTER_RETRY_S", 300)
     ROSTER_STALE_S = _int("ROSTER_STALE_S", 3 * 3600)
+    # OpenID Connect provider: refresh tokens last this many days; the ID-token signing key turns
+    # over every OIDC_KEY_ROTATE_DAYS, and a retired key stays in the JWKS OIDC_KEY_KEEP_S more.
+    OIDC_REFRESH_DAYS = _int("OIDC_REFRESH_DAYS", 30)
+    OIDC_KEY_ROTATE_DAYS = _int("OIDC_KEY_ROTATE_DAYS", 30)
+    OIDC_KEY_KEEP_S = _int("OIDC_KEY_KEEP_S", 7 * 86400)
+    # The Mumble authenticator registers with each Mumble server every MUMBLE_REFRESH_S seconds,
+    # listening for its calls on MUMBLE_CALLBACK_HOST (an address the Mumble server can reach).
+    MUMBLE_REFRESH_S = _int("MUMBLE_REFRESH_S", 30)
+    MUMBLE_CALLBACK_HOST = os.environ.get("MUMBLE_CALLBACK_HOST", "127.0.0.1")
     CHECK_JITTER = _float("CHECK_JITTER", 0.1)  # share of an interval added or taken at random
     EVE_DOWNTIME = os.environ.get("EVE_DOWNTIME", "11:00-11:15")  # UTC; empty: none
 

@@ -81,6 +81,7 @@ def register_extensions(app):
     from app.extensions import csrf, db, login_manager, migrate
     from app.jobs import connection
     from app.jobs import setup as jobs_setup
+    from app.oidc import server as oidc_server
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
@@ -108,6 +109,7 @@ def register_extensions(app):
     crypto.init_app(app)
     jobs_setup.init_app(app)
     eve.init_app(app)
+    oidc_server.init_app(app)
     from app.accounts import auth  # noqa: F401  (user loader and unauthorized handler)
 
 
@@ -134,6 +136,8 @@ def register_blueprints(app):
     from app.keys import views as _key_views  # noqa: F401
     from app.main import bp as main_bp
     from app.metrics import bp as metrics_bp
+    from app.oidc import bp as oidc_bp
+    from app.oidc import views as _oidc_views  # noqa: F401
     from app.services import bp as services_bp
     from app.services import views as _service_views  # noqa: F401
 
@@ -145,6 +149,7 @@ def register_blueprints(app):
     app.register_blueprint(keys_bp)
     app.register_blueprint(services_bp)
     app.register_blueprint(director_bp)
+    app.register_blueprint(oidc_bp)
 
 
 def register_errorhandlers(app):
@@ -226,10 +231,12 @@ def register_cli(app):
     from app.accounts.cli import users_cli
     from app.admin.cli import queue_cli
     from app.demo import demo_cli
+    from app.services.mumble.cli import mumble_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(queue_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(mumble_cli)
 
 
 def _import_all_models():
@@ -241,6 +248,7 @@ def _import_all_models():
     from app.corps import models as _corps  # noqa: F401
     from app.jobs import models as _jobs  # noqa: F401
     from app.keys import models as _keys  # noqa: F401
+    from app.oidc import models as _oidc  # noqa: F401
     from app.services import models as _services  # noqa: F401
 
 

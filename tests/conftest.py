@@ -1,5 +1,5 @@
 """The suite's set-up; the fixtures live in tests/fixtures/ (app, db, redis, sandbox, factories,
-login helpers, a live server, a real browser, consumer processes).
+login helpers, a live server, a real browser, consumer processes, a Mumble server).
 
 A throwaway Redis server is started before anything imports the app, and the database is a
 fresh SQLite file (or the PostgreSQL database named by TEST_DATABASE_URL), never a developer's.
@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.users",
     "tests.fixtures.browser",
     "tests.fixtures.processes",
+    "tests.fixtures.mumble",
 ]
 
 _redis_server = None

@@ -1,6 +1,6 @@
 """Admin pages for services: the list, the editor with the policy, the test event, resyncs."""
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
@@ -11,6 +11,8 @@ from app.admin import bp
 from app.admin.models import record
 from app.extensions import db
 from app.forms import ActionForm, require_action_form
+from app.oidc.clients import ensure_client, new_secret
+from app.services import names
 from app.services.connectors import ConnectorError, connector_for
 from app.services.forms import ServiceForm
 from app.services.models import Service
@@ -59,6 +61,7 @@ def _apply(form, service):
     service.strict = form.strict.data
     service.require_registered = form.require_registered.data
     service.enabled = form.enabled.data
+    service.name_template = (form.name_template.data or "").strip() or None
     settings = dict(service.settings) if service.settings_encrypted else {}
     if service.kind == "webhook":
         settings["url"] = form.url.data.strip()
@@ -69,7 +72,18 @@ def _apply(form, service):
     if service.kind == "discord":
         settings["guild_id"] = form.guild_id.data.strip()
         settings["role_ids"] = [p.strip() for p in form.role_ids.data.split(",") if p.strip()]
+    if service.kind == "mumble":
+        settings["ice_host"] = form.ice_host.data.strip()
+        settings["ice_port"] = int(form.ice_port.data.strip())
+        settings["server_id"] = int(form.server_id.data.strip())
+        settings["address"] = (form.mumble_address.data or "").strip()
+        settings["groups"] = [g.strip() for g in (form.mumble_groups.data or "").split(",") if g.strip()]
+        if form.ice_secret.data:
+            settings["ice_secret"] = form.ice_secret.data
     service.settings = settings
+    if service.kind == "oidc":
+        return ensure_client(service, form.redirect_uris.data.split())[1]
+    return None
 
 
 def _reconcile_everyone():
@@ -85,13 +99,15 @@ def new_service():
     form = ServiceForm()
     if form.validate_on_submit():
         service = Service()
-        _apply(form, service)
         db.session.add(service)
+        secret = _apply(form, service)
         db.session.flush()
         record("service.created", current_user, target=service, detail=f"{service.slug} ({service.kind})")
         db.session.commit()
         _reconcile_everyone()
         flash(f"{service.name} was added; members' grants are being worked out.", "success")
+        if secret:
+            return _show_secret(service, secret)
         return redirect(url_for("admin.edit_service", service_id=service.id))
     status = 400 if form.is_submitted() else 200
     return render_template("admin/service_form.html", form=form, service=None), status
@@ -112,12 +128,22 @@ def edit_service(service_id):
         form.site_url.data = settings.get("url", "") if service.kind == "forward_auth" else ""
         form.guild_id.data = settings.get("guild_id", "")
         form.role_ids.data = ",".join(settings.get("role_ids", []))
+        form.name_template.data = service.name_template or ""
+        form.ice_host.data = settings.get("ice_host", "")
+        form.ice_port.data = str(settings.get("ice_port", 6502))
+        form.server_id.data = str(settings.get("server_id", 1))
+        form.mumble_address.data = settings.get("address", "")
+        form.mumble_groups.data = ",".join(settings.get("groups", []))
+        if service.oidc_client is not None:
+            form.redirect_uris.data = service.oidc_client.redirect_uris
     if form.validate_on_submit():
-        _apply(form, service)
+        secret = _apply(form, service)
         record("service.updated", current_user, target=service, detail=service.slug)
         db.session.commit()
         _reconcile_everyone()
         flash(f"{service.name} was saved; grants follow the new policy.", "success")
+        if secret:  # became an OpenID Connect service just now
+            return _show_secret(service, secret)
         return redirect(url_for("admin.edit_service", service_id=service.id))
     failing = db.session.scalars(
         db.select(Grant).where(Grant.service_id == service.id, Grant.sync_status == "failed").limit(50)
@@ -126,6 +152,20 @@ def edit_service(service_id):
         "admin/service_form.html", form=form, service=service, failing=failing, action=ActionForm()
     )
     return page, 400 if form.is_submitted() else 200
+
+
+@bp.get("/services/name-preview")
+@login_required
+@admin_required
+def name_preview():
+    """What a name template makes of an example member (the editor asks as the admin types)."""
+    kind = request.args.get("kind", "discord")
+    template = (request.args.get("name_template") or "").strip() or names.DEFAULTS.get(kind, "{name}")
+    try:
+        shown = names.render(template, names.EXAMPLE, names.LIMITS.get(kind, 128))
+    except names.TemplateError as exc:
+        return render_template("admin/_name_preview.html", error=str(exc))
+    return render_template("admin/_name_preview.html", shown=shown, example=names.EXAMPLE)
 
 
 @bp.post("/services/<int:service_id>/test")
@@ -146,6 +186,30 @@ def test_service(service_id):
     record("service.test", current_user, target=service, detail=outcome)
     db.session.commit()
     return redirect(url_for("admin.edit_service", service_id=service.id))
+
+
+@bp.post("/services/<int:service_id>/client-secret")
+@login_required
+@admin_required
+def reset_client_secret(service_id):
+    """Give an OpenID Connect service's client a new secret and show it once."""
+    require_action_form()
+    service = _service(service_id)
+    if service.oidc_client is None:
+        abort(404)
+    secret = new_secret(service.oidc_client)
+    record("service.client_secret", current_user, target=service, detail=service.oidc_client.client_id)
+    db.session.commit()
+    flash("The client has a new secret; the old one no longer works.", "warning")
+    return _show_secret(service, secret)
+
+
+def _show_secret(service, secret):
+    """The page that shows a client's secret, the one time it is ever shown."""
+    answer = render_template(
+        "admin/oidc_client.html", service=service, client=service.oidc_client, secret=secret
+    )
+    return answer, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/services/<int:service_id>/resync")

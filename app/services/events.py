@@ -1,5 +1,6 @@
 """The description of a grant that connectors send: who, which character and corporation, what access."""
 
+import hashlib
 import time
 import uuid
 
@@ -44,7 +45,8 @@ def grant_event(grant):
 
 
 def identity(grant):
-    """What the outside system knows of the grant's user: state, main character, corporation, alliance."""
+    """What the outside system knows of the grant's user: state, main character, corporation, alliance,
+    and the service's name template when it has one."""
     user = grant.user
     main = user.main_character
     corp = main.corporation if main is not None else None
@@ -55,4 +57,8 @@ def identity(grant):
         corp.ticker if corp is not None else "",
         alliance.ticker if alliance is not None else "",
     ]
+    template = grant.service.name_template
+    if template:  # a new template renames everyone; the names it may use count too
+        parts += [corp.name if corp is not None else "", alliance.name if alliance is not None else ""]
+        parts.append(hashlib.sha256(template.encode()).hexdigest()[:16])
     return "|".join(parts)[:255]

@@ -2,6 +2,7 @@
 
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app
 from wtforms import (
@@ -19,17 +20,43 @@ from wtforms.validators import URL, DataRequired, Length, Optional
 from app.accounts.models import STATES
 from app.extensions import db
 from app.forms import BaseForm, choices
+from app.services import names
 from app.services.connectors.webhook import private_address
 from app.services.models import SERVICE_KINDS, Service
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DISCORD_ID_RE = re.compile(r"[0-9]{1,20}")
+HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
+GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 URL_MESSAGE = "Give a full URL, e.g. https://forum.example.org/bastion."
 KIND_LABELS = {
     "webhook": "Webhook (signed JSON events)",
     "forward_auth": "Forward auth (reverse proxy)",
     "discord": "Discord",
+    "oidc": "OpenID Connect (wikis, forums, dashboards sign in through Bastion)",
+    "mumble": "Mumble (voice, through Bastion's authenticator)",
 }
+
+
+def _port(text):
+    return text.isdigit() and 1 <= int(text) <= 65535
+
+
+def redirect_problem(uri):
+    """Why a redirect URI cannot be registered, or None: https (http only to this machine), no fragment."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018  (a malformed port raises)
+    except ValueError:
+        return "not a URL."
+    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        return "use https (http only for localhost)."
+    if not parts.hostname or parts.username or parts.password:
+        return "give a host, without a user name or password."
+    if parts.fragment or len(uri) > 500:
+        return "no #fragment, and under 500 characters."
+    return None
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -105,6 +132,31 @@ class ServiceForm(BaseForm):
     secret = StringField("Signing secret", description="Leave empty to keep the current one.")
     guild_id = StringField("Discord server id")
     role_ids = StringField("Discord role ids", description="Comma-separated.")
+    redirect_uris = TextAreaField(
+        "Redirect URIs",
+        description="One per line: where the site receives members back after sign-in, such as "
+        "https://wiki.example.org/oauth/callback. Only these are accepted.",
+    )
+    ice_host = StringField("Ice host", description="Where the Mumble server's Ice interface listens.")
+    ice_port = StringField("Ice port", default="6502")
+    ice_secret = StringField(
+        "Ice write secret", description="The server's icesecretwrite; leave empty to keep the current one."
+    )
+    server_id = StringField("Virtual server id", default="1")
+    mumble_address = StringField(
+        "Address members connect to", description="Host and port, such as voice.example.org:64738."
+    )
+    mumble_groups = StringField(
+        "Mumble groups",
+        description="Comma-separated groups every member with access gets; Bastion adds their state, "
+        "role and director-<ticker> groups.",
+    )
+    name_template = StringField(
+        "Name template",
+        description="What the service calls a member. Fields: "
+        + ", ".join("{" + name + "} (" + meaning + ")" for name, meaning in names.FIELDS.items())
+        + ". Empty for the default, [{ticker}] {name}.",
+    )
     auto_states = MultiCheckboxField(
         "Given automatically to", choices=choices([(s, f"{s}s") for s in STATES])
     )
@@ -184,6 +236,64 @@ class ServiceForm(BaseForm):
             raise ValidationError("Give the Discord server's numeric id.")
         if value and not DISCORD_ID_RE.fullmatch(value):
             raise ValidationError("A Discord server id is a number of up to 20 digits.")
+
+    def validate_redirect_uris(self, field):
+        uris = (field.data or "").split()
+        if self.kind.data != "oidc":
+            return
+        if not uris:
+            raise ValidationError(
+                "Give at least one redirect URI, such as https://wiki.example.org/callback."
+            )
+        if len(uris) > 10:
+            raise ValidationError("Give at most 10 redirect URIs.")
+        for uri in uris:
+            problem = redirect_problem(uri)
+            if problem:
+                raise ValidationError(f"{uri[:80]}: {problem}")
+
+    def validate_ice_host(self, field):
+        if self.kind.data == "mumble" and not HOST_RE.fullmatch((field.data or "").strip()):
+            raise ValidationError("Give the host name or address of the Mumble server's Ice interface.")
+
+    def validate_ice_port(self, field):
+        if self.kind.data == "mumble" and not _port((field.data or "").strip()):
+            raise ValidationError("Give a port number from 1 to 65535.")
+
+    def validate_ice_secret(self, field):
+        value = field.data or ""
+        has_one = self.service is not None and self.service.settings.get("ice_secret")
+        if self.kind.data == "mumble" and not value and not has_one:
+            raise ValidationError(
+                "Give the Mumble server's icesecretwrite (Bastion refuses servers without one)."
+            )
+        if len(value) > 256:
+            raise ValidationError("Keep the secret under 256 characters.")
+
+    def validate_server_id(self, field):
+        value = (field.data or "").strip()
+        if self.kind.data == "mumble" and not (value.isdigit() and 1 <= int(value) <= 1000):
+            raise ValidationError("Give the virtual server's number, usually 1.")
+
+    def validate_mumble_address(self, field):
+        value = (field.data or "").strip()
+        if self.kind.data == "mumble" and value:
+            host, _, port = value.rpartition(":") if ":" in value else (value, "", "64738")
+            if not HOST_RE.fullmatch(host) or not _port(port):
+                raise ValidationError("Give a host and port, such as voice.example.org:64738.")
+
+    def validate_mumble_groups(self, field):
+        groups = [g.strip() for g in (field.data or "").split(",") if g.strip()]
+        if len(groups) > 20 or not all(GROUP_RE.fullmatch(g) for g in groups):
+            raise ValidationError("Give up to 20 groups of letters, digits, dashes and underscores.")
+
+    def validate_name_template(self, field):
+        value = (field.data or "").strip()
+        if value:
+            try:
+                names.parse(value)
+            except names.TemplateError as exc:
+                raise ValidationError(str(exc)) from None
 
     def validate_role_ids(self, field):
         ids = [p.strip() for p in (field.data or "").split(",") if p.strip()]

@@ -6,7 +6,7 @@ from app import crypto
 from app.clock import utcnow
 from app.extensions import db
 
-SERVICE_KINDS = ("webhook", "forward_auth", "discord")
+SERVICE_KINDS = ("webhook", "forward_auth", "discord", "oidc", "mumble")
 
 
 class Service(db.Model):
@@ -33,9 +33,13 @@ class Service(db.Model):
     # Every character of the user that is in their corporation in game (as its tracking token
     # reads it) must have a key here.
     require_registered = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
+    # What the service calls a member (a Discord nickname, a Mumble username); None: the kind's default.
+    name_template = db.Column(db.String(128), nullable=True)
 
     __table_args__ = (
-        db.CheckConstraint("kind IN ('webhook', 'forward_auth', 'discord')", name="kind_known"),
+        db.CheckConstraint(
+            "kind IN ('webhook', 'forward_auth', 'discord', 'oidc', 'mumble')", name="kind_known"
+        ),
         db.CheckConstraint("qualify IN ('main', 'every')", name="qualify_known"),
     )
 
@@ -81,3 +85,26 @@ class DiscordLink(db.Model):
     linked_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     user = db.relationship("User", backref=db.backref("discord", uselist=False, cascade="all, delete-orphan"))
+
+
+class MumbleAccount(db.Model):
+    """A member's login on a Mumble service: the username its template made, and a hashed password."""
+
+    __tablename__ = "mumble_accounts"
+
+    id = db.Column(db.Integer, primary_key=True)
+    service_id = db.Column(db.Integer, db.ForeignKey("services.id", ondelete="CASCADE"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    username = db.Column(db.String(128), nullable=False)
+    display_name = db.Column(db.String(128), nullable=False)
+    password_hash = db.Column(db.String(255), nullable=True)
+    password_set_at = db.Column(db.DateTime, nullable=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        db.UniqueConstraint("service_id", "user_id", name="uq_mumble_accounts_service_user"),
+        db.UniqueConstraint("service_id", "username", name="uq_mumble_accounts_service_username"),
+    )
+
+    user = db.relationship("User")
+    service = db.relationship("Service")

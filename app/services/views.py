@@ -17,12 +17,13 @@ from app.accounts.auth import is_allowed_return, public_url, safe_next
 from app.admin.models import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
-from app.services import bp
+from app.services import bp, names
 from app.services.connectors import ConnectorError, discord
 from app.services.connectors.discord import DiscordConnector
 from app.services.events import grant_event
 from app.services.forms import RequestForm
-from app.services.models import DiscordLink, Service
+from app.services.models import DiscordLink, MumbleAccount, Service
+from app.services.mumble.accounts import ensure_account, new_password
 from tasks.services import queue_follow_up
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,10 @@ def _services_page(note_errors=None, status=200):
         or any(g.service.kind == "discord" for g in grants),
         discord_ready=bool(current_app.config["DISCORD_CLIENT_ID"]),
         note_errors=note_errors or {},
+        mumble={
+            a.service_id: a
+            for a in db.session.scalars(db.select(MumbleAccount).filter_by(user_id=current_user.id))
+        },
         explanations=explain_all(current_user),
     ), status
 
@@ -133,6 +138,28 @@ def direct_messages():
     else:
         flash("No more Discord direct messages; notices still show here.", "info")
     return redirect(url_for("services.index"))
+
+
+@bp.post("/services/<slug>/mumble-password")
+@login_required
+def mumble_password(slug):
+    """Make me a new Mumble password for a service I hold, and show it this once."""
+    require_action_form()
+    service = _enabled_service(slug)
+    held = db.session.scalars(
+        db.select(Grant).filter_by(user_id=current_user.id, service_id=service.id, status="active")
+    ).first()
+    if service.kind != "mumble" or held is None:
+        flash(f"You have no access to {service.name}, so it has no password for you.", "warning")
+        return redirect(url_for("services.index"))
+    account = ensure_account(service, current_user.id, names.name_for(service, grant_event(held)))
+    password = new_password(account)
+    record("mumble.password", current_user, target=service, detail=account.username)
+    db.session.commit()
+    page = render_template(
+        "services/mumble_password.html", service=service, account=account, password=password
+    )
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/services/<slug>/request")

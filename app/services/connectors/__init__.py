@@ -6,9 +6,20 @@ The interface and the shared HTTP handling are in ``base.py``; each kind of serv
 from app.services.connectors.base import Connector, ConnectorError
 from app.services.connectors.discord import DiscordConnector
 from app.services.connectors.forward_auth import ForwardAuthConnector
+from app.services.connectors.mumble import MumbleConnector
+from app.services.connectors.oidc import OidcConnector
 from app.services.connectors.webhook import WebhookConnector
 
-CONNECTORS = {cls.kind: cls for cls in (WebhookConnector, ForwardAuthConnector, DiscordConnector)}
+CONNECTORS = {
+    cls.kind: cls
+    for cls in (
+        WebhookConnector,
+        ForwardAuthConnector,
+        DiscordConnector,
+        OidcConnector,
+        MumbleConnector,
+    )
+}
 
 
 def connector_for(service):

@@ -1,5 +1,6 @@
 """Discord: OAuth2 to link a member's account, the bot calls that manage server members, and the
-connector that gives a member the service's roles and the nickname "[TICKER] Name".
+connector that gives a member the service's roles and the nickname its name template makes
+("[TICKER] Name" by default).
 
 Every answer's rate-limit headers go to the "discord" governor through a response hook: a bucket
 with nothing left waits out its reset, a 429 waits out its retry_after (Discord bans an IP after
@@ -18,6 +19,7 @@ from app.http import header_number
 from app.jobs.setup import get_governor
 from app.services.connectors.base import Connector, ConnectorError, call, error_for
 from app.services.models import DiscordLink
+from app.services.names import name_for
 
 UPSTREAM = "discord"
 SCOPES = "identify guilds.join"
@@ -131,14 +133,8 @@ def direct_message(discord_user_id, content):
     request("POST", f"/channels/{channel_id}/messages", bot=True, json={"content": content[:2000]})
 
 
-def nickname(ticker, name):
-    """ "[TICKER] Name", cut to Discord's 32 characters."""
-    text = f"[{ticker}] {name}" if ticker else name
-    return text[:32]
-
-
 class DiscordConnector(Connector):
-    """The bot adds the member to the server with the service's roles and sets "[TICKER] Name"."""
+    """The bot adds the member to the server with the service's roles and their templated nickname."""
 
     kind = "discord"
 
@@ -153,9 +149,7 @@ class DiscordConnector(Connector):
         return link
 
     def _nick(self, event):
-        corp = event.get("corporation") or {}
-        name = (event.get("character") or {}).get("name") or event["user"]["name"]
-        return nickname(corp.get("ticker"), name)
+        return name_for(self.service, event)
 
     def _guild(self):
         return self.settings["guild_id"], list(self.settings.get("role_ids") or [])

@@ -1,0 +1,29 @@
+"""Making and changing a service's OpenID Connect client; a new secret is returned once, never kept."""
+
+import secrets
+
+from app.clock import utcnow
+from app.extensions import db
+from app.oidc.models import OidcClient, digest
+
+
+def ensure_client(service, redirect_uris):
+    """The service's client with these redirect URIs, and its secret when the client is new (else None)."""
+    client = service.oidc_client
+    secret = None
+    if client is None:
+        secret = secrets.token_urlsafe(32)
+        client = OidcClient(
+            service=service, client_id=f"{service.slug}-{secrets.token_hex(6)}", secret_hash=digest(secret)
+        )
+        db.session.add(client)
+    client.redirect_uris = "\n".join(redirect_uris)
+    return client, secret
+
+
+def new_secret(client):
+    """Give the client a new secret (the old one stops working) and return it."""
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = digest(secret)
+    client.secret_set_at = utcnow()
+    return secret

@@ -1,0 +1,251 @@
+"""The OpenID Connect provider, built from Authlib's parts: the authorization code grant with PKCE
+and OpenID's ID token, refresh tokens, the bearer token check and the userinfo endpoint.
+
+Bastion adds one rule at every step: the user must hold an active grant to the client's service.
+It is checked when the code is asked for (with a page saying why not), when the code is swapped
+for tokens, on every refresh and on every userinfo call, and a grant that ends revokes the
+user's tokens for that service (``app.services.connectors.oidc``).
+"""
+
+import time
+from datetime import timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import UserInfo, UserInfoEndpoint
+from authlib.oidc.core.grants import OpenIDCode
+from flask import current_app, url_for
+
+from app.access.models import Grant
+from app.accounts.auth import public_url
+from app.accounts.models import User
+from app.clock import utcnow
+from app.extensions import db
+from app.oidc import keys
+from app.oidc.models import OidcClient, OidcCode, OidcToken, digest
+from app.services.groups import groups_of
+
+
+def issuer():
+    """The issuer: Bastion's public address."""
+    return public_url("main.index").rstrip("/")
+
+
+def active_grant(user, client):
+    """The user's active grant to the client's service, or None (also for a disabled service or user)."""
+    if user is None or client is None or not user.is_active_account or not client.service.enabled:
+        return None
+    return db.session.scalars(
+        db.select(Grant).filter_by(user_id=user.id, service_id=client.service_id, status="active")
+    ).first()
+
+
+def query_client(client_id):
+    if not isinstance(client_id, str) or len(client_id) > 64:
+        return None
+    return db.session.scalars(db.select(OidcClient).filter_by(client_id=client_id)).first()
+
+
+def save_token(token, request):
+    """Keep hashes of the new tokens; the values go only to the client."""
+    refresh = token.get("refresh_token")
+    days = current_app.config["OIDC_REFRESH_DAYS"]
+    db.session.add(
+        OidcToken(
+            client_id=request.client.client_id,
+            user_id=request.user.id,
+            scope=token.get("scope", ""),
+            access_hash=digest(token["access_token"]),
+            refresh_hash=digest(refresh) if refresh else None,
+            issued_at=int(time.time()),
+            expires_in=int(token.get("expires_in") or 0),
+            refresh_expires_at=utcnow() + timedelta(days=days) if refresh else None,
+        )
+    )
+    db.session.commit()
+
+
+def user_info(user, scope):
+    """The claims a token's scope allows about a user."""
+    scopes = set((scope or "").split())
+    info = UserInfo(sub=str(user.id))
+    main = user.main_character
+    if "profile" in scopes:
+        info["name"] = user.display_name
+        info["preferred_username"] = user.display_name
+        info["state"] = user.state
+        if main is not None:
+            info["eve_character_id"] = main.id
+            info["eve_character_name"] = main.name
+            if main.corporation is not None:
+                corp = main.corporation
+                info["eve_corporation"] = {"id": corp.id, "name": corp.name, "ticker": corp.ticker}
+            if main.alliance is not None:
+                alliance = main.alliance
+                info["eve_alliance"] = {"id": alliance.id, "name": alliance.name, "ticker": alliance.ticker}
+    if "groups" in scopes:
+        info["groups"] = groups_of(user)
+    return info
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    """The authorization code grant; codes are stored hashed and live a minute."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def save_authorization_code(self, code, request):
+        data = request.payload.data
+        db.session.add(
+            OidcCode(
+                code_hash=digest(code),
+                client_id=request.client.client_id,
+                user_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri or "",
+                scope=request.payload.scope or "",
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                auth_time=int(time.time()),
+                expires_at=utcnow() + timedelta(seconds=60),
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code, client):
+        found = db.session.scalars(
+            db.select(OidcCode).filter_by(code_hash=digest(code or ""), client_id=client.client_id)
+        ).first()
+        return found if found is not None and not found.is_expired() else None
+
+    def delete_authorization_code(self, authorization_code):
+        db.session.delete(authorization_code)
+        db.session.commit()
+
+    def authenticate_user(self, authorization_code):
+        user = db.session.get(User, authorization_code.user_id)
+        return user if active_grant(user, self.request.client) is not None else None
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    """Refresh tokens turn over on each use, and only while the grant lasts."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        token = db.session.scalars(db.select(OidcToken).filter_by(refresh_hash=digest(refresh_token))).first()
+        return token if token is not None and token.is_refresh_active() else None
+
+    def authenticate_user(self, refresh_token):
+        user = refresh_token.user
+        return user if active_grant(user, refresh_token.get_client()) is not None else None
+
+    def revoke_old_credential(self, refresh_token):
+        refresh_token.revoked = True
+        db.session.commit()
+
+
+class IdToken(OpenIDCode):
+    """The ID token: signed with the current key, its kid in the header."""
+
+    def exists_nonce(self, nonce, request):
+        return (
+            db.session.scalars(
+                db.select(OidcCode.id).filter_by(client_id=request.payload.client_id, nonce=nonce)
+            ).first()
+            is not None
+        )
+
+    def resolve_client_private_key(self, client):
+        self._key = keys.current()
+        return keys.as_jwk(self._key, private=True)
+
+    def get_client_algorithm(self, client):
+        return keys.ALGORITHM
+
+    def get_encode_header(self, client):
+        return {"alg": keys.ALGORITHM, "kid": keys.current().kid}
+
+    def get_client_claims(self, client):
+        return {"iss": issuer(), "aud": [client.client_id], "exp": int(time.time()) + 3600}
+
+    def generate_user_info(self, user, scope):
+        return user_info(user, scope)
+
+
+class GrantedTokens(BearerTokenValidator):
+    """A bearer token is good while it is unexpired, unrevoked, and its user keeps the grant."""
+
+    def authenticate_token(self, token_string):
+        token = db.session.scalars(
+            db.select(OidcToken).filter_by(access_hash=digest(token_string or ""))
+        ).first()
+        if token is None or active_grant(token.user, token.get_client()) is None:
+            return None
+        return token
+
+
+class UserInfoAnswer(UserInfoEndpoint):
+    """The userinfo endpoint: the same claims as the ID token."""
+
+    def get_issuer(self):
+        return issuer()
+
+    def generate_user_info(self, user, scope):
+        return user_info(user, scope)
+
+    def resolve_private_key(self):
+        return keys.as_jwk(keys.current(), private=True)
+
+
+server = AuthorizationServer()
+protector = ResourceProtector()
+
+
+def init_app(app):
+    """Set up the provider on the app."""
+    app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": 3600, "refresh_token": 3600})
+    server.init_app(app, query_client=query_client, save_token=save_token)
+    server.register_grant(CodeGrant, [IdToken(require_nonce=False), CodeChallenge(required=True)])
+    server.register_grant(RefreshGrant)
+    protector.register_token_validator(GrantedTokens())
+    server.register_endpoint(UserInfoAnswer(resource_protector=protector))
+
+
+def discovery():
+    """The OpenID Provider metadata, as /.well-known/openid-configuration serves it."""
+    base = issuer()
+    return {
+        "issuer": base,
+        "authorization_endpoint": base + url_for("oidc.authorize"),
+        "token_endpoint": base + url_for("oidc.token"),
+        "userinfo_endpoint": base + url_for("oidc.userinfo"),
+        "jwks_uri": base + url_for("oidc.jwks"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [keys.ALGORITHM],
+        "scopes_supported": ["openid", "profile", "groups"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "name",
+            "preferred_username",
+            "state",
+            "eve_character_id",
+            "eve_character_name",
+            "eve_corporation",
+            "eve_alliance",
+            "groups",
+        ],
+    }

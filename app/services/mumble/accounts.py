@@ -1,0 +1,101 @@
+"""Members' Mumble accounts: the username the service's template makes, a password Bastion makes
+and shows once (kept only as a hash), and the decision on each login."""
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.access.models import Grant
+from app.accounts.models import User
+from app.clock import utcnow
+from app.extensions import db
+from app.services.groups import groups_of
+from app.services.models import MumbleAccount, Service
+
+log = logging.getLogger(__name__)
+REFUSED, UNKNOWN = -1, -2  # Murmur's answers: wrong credentials; not ours (its own users decide)
+# Murmur keeps a record under the id an authenticator returns; ours start far above its own users'.
+ID_OFFSET = 1_000_000_000
+
+
+def account_of(service_id, user_id):
+    """A member's account on a Mumble service, or None."""
+    return db.session.scalars(
+        db.select(MumbleAccount).filter_by(service_id=service_id, user_id=user_id)
+    ).first()
+
+
+def _taken(service_id, username, user_id):
+    return (
+        db.session.scalars(
+            db.select(MumbleAccount.id).where(
+                MumbleAccount.service_id == service_id,
+                db.func.lower(MumbleAccount.username) == username.lower(),
+                MumbleAccount.user_id != user_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def ensure_account(service, user_id, name):
+    """The member's account, made or renamed to the template's name (with " #<user id>" when another
+    member has that name already); the caller commits."""
+    username = name if not _taken(service.id, name, user_id) else f"{name[:110]} #{user_id}"
+    account = account_of(service.id, user_id)
+    if account is None:
+        account = MumbleAccount(service_id=service.id, user_id=user_id, username=username, display_name=name)
+        db.session.add(account)
+    account.username, account.display_name = username, name
+    return account
+
+
+def new_password(account):
+    """Give the account a new password and return it; only its hash is kept."""
+    password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    account.password_hash = generate_password_hash(password)
+    account.password_set_at = utcnow()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise
+    return password
+
+
+@dataclass
+class Login:
+    """Murmur's answer to a login: the user id (or REFUSED/UNKNOWN), the name to show, the groups."""
+
+    user_id: int
+    name: str = ""
+    groups: list[str] = field(default_factory=list)
+    why: str = ""
+
+
+def decide(service_id, username, password):
+    """Whether a login to a Mumble service goes through, and why."""
+    service = db.session.get(Service, service_id)
+    account = db.session.scalars(
+        db.select(MumbleAccount).where(
+            MumbleAccount.service_id == service_id,
+            db.func.lower(MumbleAccount.username) == (username or "").strip().lower(),
+        )
+    ).first()
+    if service is None or account is None:
+        if (username or "").lower() == "superuser":
+            return Login(UNKNOWN, why="the server's own SuperUser")
+        return Login(REFUSED, why="no Bastion account has this username")
+    if not account.password_hash or not check_password_hash(account.password_hash, password or ""):
+        return Login(REFUSED, why="wrong password")
+    user = db.session.get(User, account.user_id)
+    held = db.session.scalars(
+        db.select(Grant.id).filter_by(user_id=account.user_id, service_id=service_id, status="active")
+    ).first()
+    if held is None or not service.enabled or not user.is_active_account:
+        return Login(REFUSED, why=f"no access to {service.name}")
+    groups = sorted(set(service.settings.get("groups") or []) | set(groups_of(user)))
+    return Login(ID_OFFSET + account.id, account.display_name, groups, why="active grant")

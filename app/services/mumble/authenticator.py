@@ -1,0 +1,145 @@
+"""The authenticator process: it registers with each Mumble service's server over Ice and answers
+its login calls from Bastion's grants (``flask mumble authenticator``).
+
+Every MUMBLE_REFRESH_S seconds it registers again with every enabled Mumble service, so a server
+that restarted, or a service added meanwhile, is served without a restart. Murmur's calls are
+synchronous (a slow answer stalls the server), so each answer is one short database read.
+"""
+
+import logging
+import threading
+
+from app.extensions import db
+from app.services.connectors.base import ConnectorError
+from app.services.models import Service
+from app.services.mumble import ice
+from app.services.mumble.accounts import REFUSED, decide
+
+log = logging.getLogger(__name__)
+
+
+def _servant_class(app, service_id, slug):
+    """A ServerAuthenticator servant for one service, answering inside an app context."""
+    _, murmur = ice.modules()
+
+    class Authenticator(murmur.ServerAuthenticator):
+        def authenticate(self, name, pw, certificates, certhash, certstrong, current=None):
+            try:
+                with app.app_context():
+                    login = decide(service_id, name, pw)
+                    db.session.remove()
+            except Exception:  # the database failed: Murmur's "try again later"
+                log.exception("mumble %s: login of %r could not be decided", slug, name)
+                return (-3, "", [])
+            log.info(
+                "mumble %s: login of %r %s: %s",
+                slug,
+                name,
+                "refused" if login.user_id == REFUSED else "answered",
+                login.why,
+            )
+            return (login.user_id, login.name, login.groups)
+
+        def getInfo(self, id, current=None):  # noqa: A002  (Murmur's names)
+            return (False, {})
+
+        def nameToId(self, name, current=None):
+            return -2
+
+        def idToName(self, id, current=None):  # noqa: A002
+            return ""
+
+        def idToTexture(self, id, current=None):  # noqa: A002
+            return []
+
+    return Authenticator()
+
+
+class Authenticators:
+    """The registrations with every Mumble service's server, kept up by ``refresh``."""
+
+    def __init__(self, app, callback_host):
+        self.app = app
+        self.callback_host = callback_host
+        self.attached = {}  # service id -> (communicator, settings)
+
+    def refresh(self):
+        """Register with every enabled Mumble service's server (again); how many are served."""
+        with self.app.app_context():
+            services = db.session.scalars(db.select(Service).filter_by(kind="mumble", enabled=True)).all()
+            wanted = {s.id: (s.slug, s.settings) for s in services}
+            db.session.remove()
+        for service_id in set(self.attached) - set(wanted):
+            self._detach(service_id)
+        for service_id, (slug, settings) in wanted.items():
+            try:
+                self._attach(service_id, slug, settings)
+            except ConnectorError as exc:
+                log.warning("mumble %s: not attached: %s", slug, exc)
+                self._detach(service_id)
+        return len(self.attached)
+
+    def _attach(self, service_id, slug, settings):
+        held = self.attached.get(service_id)
+        if held is not None and held[1] != settings:
+            self._detach(service_id)
+            held = None
+        made = held[0] if held is not None else ice.communicator(settings.get("ice_secret"))
+        _, murmur = ice.modules()
+        try:
+            server = ice.server_of(made, settings)
+            if held is None:
+                adapter = made.createObjectAdapterWithEndpoints(
+                    "Authenticator", f"tcp -h {self.callback_host}"
+                )
+                adapter.activate()
+                proxy = adapter.addWithUUID(_servant_class(self.app, service_id, slug))
+                self.attached[service_id] = (
+                    made,
+                    settings,
+                    murmur.ServerAuthenticatorPrx.uncheckedCast(proxy),
+                )
+            with_proxy = self.attached[service_id][2]
+            server.setAuthenticator(with_proxy)
+        except ConnectorError:
+            if held is None:
+                made.destroy()
+                self.attached.pop(service_id, None)
+            raise
+        except Exception as exc:  # Ice's own errors (the server went away mid-call)
+            if held is None:
+                made.destroy()
+                self.attached.pop(service_id, None)
+            raise ConnectorError(f"registering failed ({type(exc).__name__})", transient=True) from None
+        if held is None:
+            log.info("mumble %s: authenticator attached", slug)
+
+    def _detach(self, service_id):
+        held = self.attached.pop(service_id, None)
+        if held is not None:
+            held[0].destroy()
+
+    def close(self):
+        for service_id in list(self.attached):
+            self._detach(service_id)
+
+
+def run(app, stop, interval, callback_host):
+    """Serve every Mumble service until ``stop`` (a threading.Event) is set."""
+    keeper = Authenticators(app, callback_host)
+    try:
+        while not stop.is_set():
+            keeper.refresh()
+            stop.wait(interval)
+    finally:
+        keeper.close()
+
+
+def stop_on_signals():
+    """An Event set by SIGTERM or SIGINT."""
+    import signal
+
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop

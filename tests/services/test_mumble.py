@@ -1,0 +1,93 @@
+"""Mumble against Debian's real Mumble server: Bastion's authenticator process answers its logins
+from grants, and a real Mumble client logs in (in its groups), is refused with a wrong password,
+and after a revoke is disconnected and refused."""
+
+import pytest
+
+from app.access.grants import grant_manually, revoke_manually
+from app.accounts.models import User
+from app.keys.models import Key
+from app.services.models import MumbleAccount, Service
+from app.services.mumble import ice
+from app.services.mumble.accounts import ID_OFFSET
+from app.services.sync import sync_grant
+from bench.servers import wait_for
+from tests.fixtures.mumble import mumble_client
+from tests.support import csrf_token_from, grant_of
+
+PASSWORD = "correct horse battery"
+CONNECTED = 2  # pymumble's PYMUMBLE_CONN_STATE_CONNECTED
+
+
+@pytest.fixture()
+def voice(db, mumble_server):
+    """A Mumble service on the test's server, given by hand."""
+    service = Service(slug="voice", name="Fleet comms", kind="mumble", directors_may_grant=True)
+    service.settings = mumble_server.settings
+    db.session.add(service)
+    db.session.commit()
+    return service
+
+
+def _fleet_channel(settings):
+    """A channel only the group "fleet" may enter; its id."""
+    _, murmur = ice.modules()
+    with ice.open_server(settings) as server:
+        channel = server.addChannel("Fleet", 0)
+        deny_all = murmur.ACL(True, True, False, -1, "all", 0, murmur.PermissionEnter)
+        allow_fleet = murmur.ACL(True, True, False, -1, "fleet", murmur.PermissionEnter, 0)
+        server.setACL(channel, [deny_all, allow_fleet], [], True)
+    return channel
+
+
+def _online(settings):
+    with ice.open_server(settings) as server:
+        return {u.userid: u for u in server.getUsers().values()}
+
+
+def test_a_granted_member_logs_in_in_their_groups_and_a_revoke_disconnects_them(
+    client, db, auth, key_factory, make_user, voice, mumble_server, mumble_authenticator, redis_client
+):
+    key_id, _, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    member.username = "pilot"
+    member.set_password(PASSWORD)
+    admin = db.session.get(User, make_user(role="admin", username="boss").id)
+    grant, _ = grant_manually(member, voice, admin, reason="fleet commander")
+    assert sync_grant(grant.id).action == "done"
+    account = db.session.scalars(db.select(MumbleAccount)).one()
+    assert account.username == "[VAL] Val Pilot" and account.password_hash is None
+
+    auth.login("pilot", PASSWORD)
+    token = csrf_token_from(client.get("/services").get_data(as_text=True))
+    page = client.post("/services/voice/mumble-password", data={"csrf_token": token}).get_data(as_text=True)
+    password = page.split('data-testid="mumble-secret">')[1].split("<")[0]
+    db.session.expire_all()
+    assert password not in db.session.get(MumbleAccount, account.id).password_hash  # kept hashed
+
+    fleet = _fleet_channel(voice.settings)
+    authenticator = mumble_authenticator()
+    authenticator.wait_attached("voice")
+
+    wrong = mumble_client(voice.settings["address"], "[VAL] Val Pilot", "not-the-password")
+    assert wrong.connected != CONNECTED and "password" in (wrong.rejected or "").lower()
+
+    member_client = mumble_client(voice.settings["address"], "[VAL] Val Pilot", password)
+    try:
+        assert member_client.connected == CONNECTED
+        online = _online(voice.settings)[ID_OFFSET + account.id]
+        assert online.name == "[VAL] Val Pilot"
+        with ice.open_server(voice.settings) as server:
+            assert server.hasPermission(online.session, fleet, 0x04)  # the "fleet" group lets them in
+
+        revoke_manually(grant_of(db, member.id, voice.id), admin, reason="left the fleet")
+        assert sync_grant(grant.id).action == "done"
+        wait_for(lambda: member_client.removed, timeout=10, message="the member to be disconnected")
+        assert member_client.removed == "Your access to Fleet comms has ended."
+        assert ID_OFFSET + account.id not in _online(voice.settings)
+    finally:
+        member_client.stop()
+
+    again = mumble_client(voice.settings["address"], "[VAL] Val Pilot", password)
+    assert again.connected != CONNECTED and again.rejected
+    assert "login of '[VAL] Val Pilot' refused: no access to Fleet comms" in authenticator.log()
