@@ -3,6 +3,7 @@
 The demo universe is the sandbox's (sandbox/demo.py): the same ids, names and first refresh tokens.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -14,8 +15,11 @@ from app import crypto
 from app.accounts.models import User
 from app.compliance.models import TrackingToken
 from app.corps.models import Alliance, Character, Corporation
+from app.devmumble import DEMO_ICE_PORT, DEMO_ICE_SECRET, DEMO_PORT
 from app.extensions import db
 from app.keys.models import Key
+from app.oidc.clients import ensure_client
+from app.oidc.models import digest
 from app.services.models import Service
 from sandbox import demo as universe
 
@@ -45,6 +49,7 @@ def seed_admin():
         f"admin login: {DEMO_ADMIN} / {password}\n"
         "members: 'Log in with EVE Online' and pick a character in the sandbox "
         "(Aria Vex directs Vanguard Logistics; Borin Kade already has a key)\n"
+        f"OpenID Connect forum client: bastion-demo-forum / {DEMO_OIDC_SECRET}\n"
     )
     path.chmod(0o600)
     return password
@@ -123,7 +128,25 @@ DEMO_SERVICES = [
         {"guild_id": universe.DEMO_GUILD_ID, "role_ids": ["900000000000000002"]},
     ),
     ("leadership", "Leadership wiki", "forward_auth", "", True, True, {}),
+    (
+        "voice",
+        "Fleet voice (Mumble)",
+        "mumble",
+        "member",
+        False,
+        False,
+        {
+            "ice_host": "127.0.0.1",
+            "ice_port": DEMO_ICE_PORT,
+            "ice_secret": DEMO_ICE_SECRET,
+            "server_id": 1,
+            "address": f"127.0.0.1:{DEMO_PORT}",
+            "groups": ["fleet"],
+        },
+    ),
+    ("forum", "Alliance forum (OpenID Connect)", "oidc", "member,blue", False, False, {}),
 ]
+DEMO_OIDC_SECRET = "bastion-demo-forum-secret"  # noqa: S105  (the demo's, printed with its logins)
 
 
 def seed_services():
@@ -145,6 +168,10 @@ def seed_services():
         )
         service.settings = settings
         db.session.add(service)
+        if kind == "oidc":  # a fixed client for the demo; a real one's secret is random and shown once
+            port = os.environ.get("SANDBOX_PORT", "8025")
+            client, _ = ensure_client(service, [f"http://127.0.0.1:{port}/forum/callback"])
+            client.client_id, client.secret_hash = "bastion-demo-forum", digest(DEMO_OIDC_SECRET)
         made += 1
     db.session.commit()
     return made
