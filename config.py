@@ -125,6 +125,9 @@ class Config:
     OIDC_REFRESH_DAYS = _int("OIDC_REFRESH_DAYS", 30)
     OIDC_KEY_ROTATE_DAYS = _int("OIDC_KEY_ROTATE_DAYS", 30)
     OIDC_KEY_KEEP_S = _int("OIDC_KEY_KEEP_S", 7 * 86400)
+    # Bastion holds no email addresses; sites that insist on one (Wiki.js, Discourse) get
+    # user<id>@OIDC_EMAIL_DOMAIN, marked unverified.
+    OIDC_EMAIL_DOMAIN = os.environ.get("OIDC_EMAIL_DOMAIN", "").strip()
     # The Mumble authenticator registers with each Mumble server every MUMBLE_REFRESH_S seconds,
     # listening for its calls on MUMBLE_CALLBACK_HOST (an address the Mumble server can reach).
     MUMBLE_REFRESH_S = _int("MUMBLE_REFRESH_S", 30)

@@ -49,7 +49,8 @@ def seed_admin():
         f"admin login: {DEMO_ADMIN} / {password}\n"
         "members: 'Log in with EVE Online' and pick a character in the sandbox "
         "(Aria Vex directs Vanguard Logistics; Borin Kade already has a key)\n"
-        f"OpenID Connect forum client: bastion-demo-forum / {DEMO_OIDC_SECRET}\n"
+        f"OpenID Connect forum client: {universe.FORUM_CLIENT_ID} / {universe.FORUM_CLIENT_SECRET}"
+        f" (its demo site: http://127.0.0.1:{os.environ.get('SANDBOX_PORT', '8025')}/forum)\n"
     )
     path.chmod(0o600)
     return password
@@ -146,7 +147,6 @@ DEMO_SERVICES = [
     ),
     ("forum", "Alliance forum (OpenID Connect)", "oidc", "member,blue", False, False, {}),
 ]
-DEMO_OIDC_SECRET = "bastion-demo-forum-secret"  # noqa: S105  (the demo's, printed with its logins)
 
 
 def seed_services():
@@ -171,7 +171,10 @@ def seed_services():
         if kind == "oidc":  # a fixed client for the demo; a real one's secret is random and shown once
             port = os.environ.get("SANDBOX_PORT", "8025")
             client, _ = ensure_client(service, [f"http://127.0.0.1:{port}/forum/callback"])
-            client.client_id, client.secret_hash = "bastion-demo-forum", digest(DEMO_OIDC_SECRET)
+            client.client_id, client.secret_hash = (
+                universe.FORUM_CLIENT_ID,
+                digest(universe.FORUM_CLIENT_SECRET),
+            )
         made += 1
     db.session.commit()
     return made

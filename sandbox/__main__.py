@@ -37,6 +37,9 @@ def parse_args(argv):
         default=[],
         help="a redirect URI of the demo application (repeatable)",
     )
+    parser.add_argument(
+        "--bastion-url", default="http://127.0.0.1:5000", help="where the demo forum finds Bastion"
+    )
     parser.add_argument("--empty", action="store_true", help="start without the demo universe")
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
     parser.add_argument(
@@ -111,7 +114,7 @@ def main(argv=None):
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     world, key = load_or_build(args)
-    app = create_sandbox_app(world, key)
+    app = create_sandbox_app(world, key, bastion_url=args.bastion_url, port=args.port)
     if not args.empty:
         build_discord_demo(
             app.extensions["sandbox"]["discord"], args.redirect_uri or ["http://127.0.0.1:5000/sso/callback"]

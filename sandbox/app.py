@@ -1,16 +1,26 @@
 """The sandbox's WSGI app: SSO at the root, ESI under /esi, the control API under /_sandbox."""
 
+import secrets
+
 from flask import Flask, g, request
 
 import sandbox.esi_corp  # noqa: F401  (adds the corporation membership routes to esi.bp)
-from sandbox import control, discord_api, discord_control, discord_state, esi, sso
+from sandbox import control, discord_api, discord_control, discord_state, esi, forum, sso
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey
 
 
-def create_sandbox_app(world=None, key=None):
+def create_sandbox_app(world=None, key=None, bastion_url="http://127.0.0.1:5000", port=8025):
     """Build the sandbox around a universe (a new, empty one when none is given)."""
     app = Flask(__name__)
+    # The demo forum (sandbox/forum.py) keeps its visitors in a cookie of its own name: cookies
+    # do not tell ports apart, and Bastion runs on the same host.
+    app.config.update(
+        SECRET_KEY=secrets.token_hex(32),
+        SESSION_COOKIE_NAME="sandbox_forum",
+        BASTION_URL=bastion_url,
+        FORUM_PORT=port,
+    )
     app.extensions["sandbox"] = {
         "universe": world or Universe(),
         "key": key or SigningKey(),
@@ -21,6 +31,7 @@ def create_sandbox_app(world=None, key=None):
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     app.register_blueprint(discord_api.bp, url_prefix="/discord")
     app.register_blueprint(discord_control.control, url_prefix="/_sandbox")
+    app.register_blueprint(forum.bp)
     _count_calls(app)
     return app
 

@@ -122,6 +122,9 @@ DEMO_DISCORD_CLIENT_ID = "bastion-demo-discord"
 DEMO_DISCORD_CLIENT_SECRET = "bastion-demo-discord-secret"  # noqa: S105  (the sandbox's own demo)
 DEMO_DISCORD_BOT_TOKEN = "bastion-demo-bot-token"  # noqa: S105
 DEMO_GUILD_ID = "900000000000000001"
+# The demo forum's OpenID Connect client at Bastion (sandbox/forum.py; app/demo.py registers it).
+FORUM_CLIENT_ID = "bastion-demo-forum"
+FORUM_CLIENT_SECRET = "bastion-demo-forum-secret"  # noqa: S105  (the demo's, on 127.0.0.1 only)
 DEMO_GUILD_ROLES = {"900000000000000002": "Vanguard", "900000000000000003": "Friends"}
 
 

@@ -82,7 +82,7 @@ def _apply(form, service):
             settings["ice_secret"] = form.ice_secret.data
     service.settings = settings
     if service.kind == "oidc":
-        return ensure_client(service, form.redirect_uris.data.split())[1]
+        return ensure_client(service, form.redirect_uris.data.split(), form.require_pkce.data)[1]
     return None
 
 
@@ -136,6 +136,7 @@ def edit_service(service_id):
         form.mumble_groups.data = ",".join(settings.get("groups", []))
         if service.oidc_client is not None:
             form.redirect_uris.data = service.oidc_client.redirect_uris
+            form.require_pkce.data = service.oidc_client.require_pkce
     if form.validate_on_submit():
         secret = _apply(form, service)
         record("service.updated", current_user, target=service, detail=service.slug)

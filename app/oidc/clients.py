@@ -7,7 +7,7 @@ from app.extensions import db
 from app.oidc.models import OidcClient, digest
 
 
-def ensure_client(service, redirect_uris):
+def ensure_client(service, redirect_uris, require_pkce=True):
     """The service's client with these redirect URIs, and its secret when the client is new (else None)."""
     client = service.oidc_client
     secret = None
@@ -18,6 +18,7 @@ def ensure_client(service, redirect_uris):
         )
         db.session.add(client)
     client.redirect_uris = "\n".join(redirect_uris)
+    client.require_pkce = require_pkce
     return client, secret
 
 

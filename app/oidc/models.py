@@ -13,7 +13,7 @@ from datetime import timedelta
 from app.clock import utcnow
 from app.extensions import db
 
-SCOPES = ("openid", "profile", "groups")
+SCOPES = ("openid", "profile", "email", "groups")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
@@ -36,6 +36,8 @@ class OidcClient(db.Model):
     redirect_uris = db.Column(db.Text, nullable=False, default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     secret_set_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # PKCE (S256) on every sign-in; off only for a site that cannot send it.
+    require_pkce = db.Column(db.Boolean, nullable=False, default=True)
 
     service = db.relationship(
         "Service", backref=db.backref("oidc_client", uselist=False, passive_deletes=True)

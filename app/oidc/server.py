@@ -11,7 +11,7 @@ import time
 from datetime import timedelta
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
@@ -85,6 +85,9 @@ def user_info(user, scope):
             if main.alliance is not None:
                 alliance = main.alliance
                 info["eve_alliance"] = {"id": alliance.id, "name": alliance.name, "ticker": alliance.ticker}
+    if "email" in scopes:  # Bastion knows no member's address: a placeholder for sites that insist
+        info["email"] = f"user{user.id}@{current_app.config['OIDC_EMAIL_DOMAIN'] or 'bastion.invalid'}"
+        info["email_verified"] = False
     if "groups" in scopes:
         info["groups"] = groups_of(user)
     return info
@@ -145,6 +148,20 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token):
         refresh_token.revoked = True
         db.session.commit()
+
+
+class S256Challenge(CodeChallenge):
+    """PKCE with S256 only, required unless the admin turned it off for a site that cannot send it."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if grant.request.client.require_pkce and not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge': this client must use PKCE (S256).")
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Use code_challenge_method=S256.")
+        return super().validate_code_challenge(grant, redirect_uri)
 
 
 class IdToken(OpenIDCode):
@@ -209,10 +226,19 @@ def init_app(app):
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": 3600, "refresh_token": 3600})
     server.init_app(app, query_client=query_client, save_token=save_token)
-    server.register_grant(CodeGrant, [IdToken(require_nonce=False), CodeChallenge(required=True)])
+    server.register_grant(CodeGrant, [IdToken(require_nonce=False), S256Challenge(required=True)])
     server.register_grant(RefreshGrant)
     protector.register_token_validator(GrantedTokens())
     server.register_endpoint(UserInfoAnswer(resource_protector=protector))
+
+
+# fmt: off
+CLAIMS = [
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "preferred_username", "email",
+    "email_verified", "state", "eve_character_id", "eve_character_name", "eve_corporation",
+    "eve_alliance", "groups",
+]
+# fmt: on
 
 
 def discovery():
@@ -228,24 +254,8 @@ def discovery():
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [keys.ALGORITHM],
-        "scopes_supported": ["openid", "profile", "groups"],
+        "scopes_supported": ["openid", "profile", "email", "groups"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "sub",
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "name",
-            "preferred_username",
-            "state",
-            "eve_character_id",
-            "eve_character_name",
-            "eve_corporation",
-            "eve_alliance",
-            "groups",
-        ],
+        "claims_supported": CLAIMS,
     }

@@ -137,6 +137,11 @@ class ServiceForm(BaseForm):
         description="One per line: where the site receives members back after sign-in, such as "
         "https://wiki.example.org/oauth/callback. Only these are accepted.",
     )
+    require_pkce = BooleanField(
+        "Require PKCE (S256)",
+        default=True,
+        description="Leave on unless the site cannot send one; its secret still guards the code.",
+    )
     ice_host = StringField("Ice host", description="Where the Mumble server's Ice interface listens.")
     ice_port = StringField("Ice port", default="6502")
     ice_secret = StringField(

@@ -32,6 +32,7 @@ def upgrade():
         sa.Column('redirect_uris', sa.Text(), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('secret_set_at', sa.DateTime(), nullable=False),
+        sa.Column('require_pkce', sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(['service_id'], ['services.id'], name=op.f('fk_oidc_clients_service_id_services'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_oidc_clients')),
         sa.UniqueConstraint('client_id', name=op.f('uq_oidc_clients_client_id')),

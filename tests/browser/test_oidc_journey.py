@@ -124,3 +124,28 @@ def test_a_member_without_the_grant_reads_why_and_the_site_gets_nothing(
     assert "You cannot sign in to Alliance wiki" in refused.inner_text()
     assert "Only a director or an admin can give it" in page.get_by_test_id("why-remedy").inner_text()
     assert caught == []
+
+
+def test_the_demo_forum_signs_a_member_in_through_bastion(
+    page, live_server, sandbox, db, key_factory, make_user, redis_client
+):
+    from app.oidc.models import digest
+    from sandbox.demo import FORUM_CLIENT_ID, FORUM_CLIENT_SECRET
+
+    service = Service(slug="forum", name="Alliance forum", kind="oidc", auto_states="member")
+    db.session.add(service)
+    client, _ = ensure_client(service, [f"{sandbox.url}/forum/callback"])
+    client.client_id, client.secret_hash = FORUM_CLIENT_ID, digest(FORUM_CLIENT_SECRET)
+    db.session.commit()
+    sandbox.app.config.update(BASTION_URL=live_server, FORUM_PORT=sandbox.port)
+    user_id, _ = _member(db, key_factory, "poster")
+    assert grant_of(db, user_id, service.id).status == "active"
+
+    page.goto(f"{sandbox.url}/forum")
+    page.get_by_role("button", name="Sign in with Bastion").click()
+    page.get_by_text("Admin account with a password").click()
+    page.get_by_label("Username").fill("poster")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Signed in as Val Pilot of [VAL] Validation Corp.").wait_for()
+    assert "forum" in page.locator("code").all_inner_texts()

@@ -91,3 +91,28 @@ def test_a_granted_member_logs_in_in_their_groups_and_a_revoke_disconnects_them(
     again = mumble_client(voice.settings["address"], "[VAL] Val Pilot", password)
     assert again.connected != CONNECTED and again.rejected
     assert "login of '[VAL] Val Pilot' refused: no access to Fleet comms" in authenticator.log()
+
+
+def test_the_check_names_a_wrong_secret_and_a_new_template_renames_the_account(
+    db, runner, key_factory, make_user, voice, mumble_server, redis_client
+):
+    from app.services.connectors import ConnectorError, connector_for
+
+    assert connector_for(voice).check() is None
+    assert "voice: reachable, virtual server running" in runner.invoke(args=["mumble", "check"]).output
+    voice.settings = {**voice.settings, "ice_secret": "not-the-secret"}
+    db.session.commit()
+    with pytest.raises(ConnectorError, match="refused the Ice secret"):
+        connector_for(voice).check()
+    checked = runner.invoke(args=["mumble", "check"])
+    assert checked.exit_code == 1 and "voice: the Mumble server refused the Ice secret" in checked.output
+
+    key_id, _, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    admin = db.session.get(User, make_user(role="admin", username="boss").id)
+    grant, _ = grant_manually(member, voice, admin)
+    assert sync_grant(grant.id).action == "done"
+    voice.name_template = "{name} ({ticker})"
+    db.session.commit()
+    assert sync_grant(grant.id).action == "done"
+    assert db.session.scalars(db.select(MumbleAccount)).one().username == "Val Pilot (VAL)"

@@ -1,0 +1,156 @@
+"""The OpenID Connect provider's edges, through the test client: the admin makes a client and sees
+its secret once, bad requests never reach a site, PKCE is required, codes work once, keys rotate."""
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from app.access.grants import grant_manually
+from app.accounts.models import User
+from app.oidc import keys
+from app.oidc.clients import ensure_client
+from app.oidc.models import OidcClient, OidcToken, SigningKey
+from app.services.models import Service
+from tests.support import csrf_token_from
+
+CALLBACK = "https://forum.example.org/auth/callback"
+
+
+def _new_oidc_service(client, uris):
+    token = csrf_token_from(client.get("/admin/services/new").get_data(as_text=True))
+    return client.post(
+        "/admin/services/new",
+        data={"csrf_token": token, "name": "Forum", "slug": "forum", "kind": "oidc", "redirect_uris": uris},
+    )
+
+
+def test_the_admin_makes_a_client_and_sees_its_secret_once(client, db, login_as, redis_client):
+    login_as("admin")
+    refused = _new_oidc_service(client, "http://forum.example.org/cb\njavascript:alert(1)")
+    assert refused.status_code == 400
+    assert "use https (http only for localhost)" in refused.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(OidcClient)) == 0
+
+    made = _new_oidc_service(client, f"{CALLBACK}\nhttp://localhost:3000/cb")
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200 and made.headers["Cache-Control"] == "no-store"
+    secret = html.split('data-testid="client-secret">')[1].split("<")[0]
+    found = db.session.scalars(db.select(OidcClient)).one()
+    assert found.redirect_uri_list == [CALLBACK, "http://localhost:3000/cb"]
+    assert found.check_client_secret(secret) and secret not in found.secret_hash
+    service = db.session.scalars(db.select(Service)).one()
+    page = client.get(f"/admin/services/{service.id}").get_data(as_text=True)
+    assert found.client_id in page and secret not in page
+
+    token = csrf_token_from(page)
+    renewed = client.post(f"/admin/services/{service.id}/client-secret", data={"csrf_token": token})
+    fresh = renewed.get_data(as_text=True).split('data-testid="client-secret">')[1].split("<")[0]
+    db.session.expire_all()
+    assert fresh != secret and found.check_client_secret(fresh) and not found.check_client_secret(secret)
+
+
+@pytest.fixture()
+def forum(db, make_user):
+    """An OpenID Connect service, its client, and a member holding it; (client id, secret, member)."""
+    service = Service(slug="forum", name="Forum", kind="oidc", directors_may_grant=True)
+    db.session.add(service)
+    made, secret = ensure_client(service, [CALLBACK])
+    member = make_user(username="reader", state="member")
+    admin = make_user(role="admin", username="giver")
+    grant_manually(db.session.get(User, member.id), service, db.session.get(User, admin.id))
+    db.session.commit()
+    return made.client_id, secret, member
+
+
+def _authorize(client, client_id, **extra):
+    verifier = generate_token(48)
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "openid profile email groups",
+        "state": "xyz",
+        "code_challenge": create_s256_code_challenge(verifier),
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    query = {k: v for k, v in query.items() if v is not None}
+    return client.get("/oauth/authorize", query_string=query), verifier
+
+
+def _code_of(answer):
+    target = answer.get_data(as_text=True).split('http-equiv="refresh" content="0;url=')[1].split('"')[0]
+    return parse_qs(urlparse(target.replace("&amp;", "&")).query)
+
+
+def test_bad_requests_never_go_to_an_unregistered_address(client, db, auth, forum, redis_client):
+    client_id, _, _ = forum
+    assert auth.login("reader").status_code == 302
+    wrong, _ = _authorize(client, client_id, redirect_uri="https://evil.example.net/cb")
+    assert wrong.status_code == 400 and "http-equiv" not in wrong.get_data(as_text=True)
+    assert "is not supported by client" in wrong.get_data(as_text=True)
+    unknown, _ = _authorize(client, "no-such-client")
+    assert unknown.status_code == 400 and 'data-testid="oidc-error"' in unknown.get_data(as_text=True)
+    plain, _ = _authorize(client, client_id, code_challenge=None, code_challenge_method=None)
+    assert _code_of(plain)["error"] == ["invalid_request"]  # PKCE is required: told to the site
+    weak, _ = _authorize(client, client_id, code_challenge_method="plain")
+    assert _code_of(weak)["error"] == ["invalid_request"]
+    db.session.scalars(db.select(OidcClient)).one().require_pkce = False  # a site that cannot send it
+    db.session.commit()
+    assert "code" in _code_of(
+        _authorize(client, client_id, code_challenge=None, code_challenge_method=None)[0]
+    )
+
+
+def test_a_code_is_swapped_once_with_its_verifier_and_secret(client, db, auth, forum, redis_client):
+    client_id, secret, member = forum
+    auth.login("reader")
+    answer, verifier = _authorize(client, client_id)
+    code = _code_of(answer)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+
+    def swap(**changes):
+        data = {**form, "client_id": client_id, "client_secret": secret, "code_verifier": verifier, **changes}
+        return client.post("/oauth/token", data=data)
+
+    assert swap(client_secret="wrong").status_code == 401
+    assert swap(code_verifier=generate_token(48)).get_json()["error"] == "invalid_grant"
+    tokens = swap().get_json()
+    assert tokens["token_type"] == "Bearer" and tokens["id_token"] and tokens["refresh_token"]
+    assert swap().get_json()["error"] == "invalid_grant"  # used once
+    stored = db.session.scalars(db.select(OidcToken)).one()
+    assert tokens["access_token"] not in stored.access_hash and stored.user_id == member.id
+    info = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.get_json()["groups"] == ["forum", "member"]
+    assert info.get_json()["email"] == f"user{member.id}@bastion.invalid"  # a placeholder, never mail
+    assert info.get_json()["email_verified"] is False
+
+
+def test_keys_rotate_and_a_retired_key_stays_published_for_a_while(app, db, redis_client):
+    first = keys.current().kid
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [first]
+    second = keys.rotate()
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [second, first]
+    assert keys.current().kid == second and all("d" not in k for k in keys.jwks()["keys"])
+    old = db.session.scalars(db.select(SigningKey).filter_by(kid=first)).one()
+    old.retired_at = old.retired_at.replace(year=old.retired_at.year - 1)
+    db.session.commit()
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [second]
+    assert keys.forget_old() == 1
+
+
+def test_the_cli_rotates_the_key_and_lists_what_is_published(runner, db):
+    first = keys.current().kid
+    made = runner.invoke(args=["oidc", "rotate-key"])
+    assert made.exit_code == 0 and "New signing key" in made.output
+    listed = runner.invoke(args=["oidc", "keys"]).output.splitlines()
+    assert len(listed) == 2 and "signs now" in listed[0] and listed[1].startswith(first)
+
+
+def test_discovery_names_the_endpoints(client, db):
+    meta = client.get("/.well-known/openid-configuration").get_json()
+    assert meta["authorization_endpoint"].endswith("/oauth/authorize")
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert client.get("/oauth/jwks").get_json()["keys"][0]["alg"] == "RS256"
