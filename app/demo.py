@@ -170,6 +170,7 @@ def seed_services():
         db.session.add(service)
         if kind == "oidc":  # a fixed client for the demo; a real one's secret is random and shown once
             port = os.environ.get("SANDBOX_PORT", "8025")
+            service.settings = {"url": f"http://127.0.0.1:{port}/forum"}
             client, _ = ensure_client(service, [f"http://127.0.0.1:{port}/forum/callback"])
             client.client_id, client.secret_hash = (
                 universe.FORUM_CLIENT_ID,

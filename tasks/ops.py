@@ -13,6 +13,7 @@ from app.extensions import db
 from app.jobs import deadstore, heartbeat, inflight, redis_keys
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
+from app.oidc.clients import prune as oidc_prune
 from tasks import PRIORITY_ON_DEMAND, app_periodic_task, app_task, requeue
 from tasks.corps import affiliation_sweep, schedule_affiliation
 from tasks.keys import sweep
@@ -60,11 +61,21 @@ def recover_lost_work(redis):
 
 @app_task(name="ops.prune", context=True)
 def prune(task=None):
-    """Forget task history and dead tasks older than HISTORY_DAYS."""
+    """Forget task history and dead tasks older than HISTORY_DAYS, and spent OpenID Connect codes,
+    tokens and keys."""
     days = current_app.config["HISTORY_DAYS"]
     cutoff = utcnow() - timedelta(days=days)
     records = db.session.execute(db.delete(TaskRecord).where(TaskRecord.finished_at < cutoff)).rowcount
     db.session.commit()
     dead = deadstore.prune(get_redis(), time.time() - days * 86400)
-    log.info("task %s ops.prune: %s records, %s dead tasks", task.id, records, dead)
+    codes, tokens, keys = oidc_prune()
+    log.info(
+        "task %s ops.prune: %s records, %s dead tasks, %s OpenID Connect codes, %s tokens, %s keys",
+        task.id,
+        records,
+        dead,
+        codes,
+        tokens,
+        keys,
+    )
     return records, dead

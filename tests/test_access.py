@@ -19,6 +19,11 @@ PUBLIC_ENDPOINTS = {
     "health.healthz",
     "metrics.metrics",  # its own bearer token: tests/admin/test_metrics.py
     "services.forward_auth",  # 401/403 for proxies: tests/services/test_forward_auth.py
+    # OpenID Connect: public documents, and client or bearer authentication (tests/services/test_oidc.py)
+    "oidc.configuration",
+    "oidc.jwks",
+    "oidc.token",
+    "oidc.userinfo",
 }
 
 

@@ -67,7 +67,7 @@ def _apply(form, service):
         settings["url"] = form.url.data.strip()
         if form.secret.data:
             settings["secret"] = form.secret.data
-    if service.kind == "forward_auth":
+    if service.kind in ("forward_auth", "oidc"):
         settings["url"] = (form.site_url.data or "").strip()
     if service.kind == "discord":
         settings["guild_id"] = form.guild_id.data.strip()
@@ -125,7 +125,7 @@ def edit_service(service_id):
         form.request_states.data = service.request_state_list
         settings = service.settings
         form.url.data = settings.get("url", "") if service.kind == "webhook" else ""
-        form.site_url.data = settings.get("url", "") if service.kind == "forward_auth" else ""
+        form.site_url.data = settings.get("url", "") if service.kind in ("forward_auth", "oidc") else ""
         form.guild_id.data = settings.get("guild_id", "")
         form.role_ids.data = ",".join(settings.get("role_ids", []))
         form.name_template.data = service.name_template or ""

@@ -1,10 +1,12 @@
-"""Making and changing a service's OpenID Connect client; a new secret is returned once, never kept."""
+"""Making and changing a service's OpenID Connect client (a new secret is returned once, never kept),
+and forgetting codes and tokens that can no longer be used."""
 
 import secrets
 
 from app.clock import utcnow
 from app.extensions import db
-from app.oidc.models import OidcClient, digest
+from app.oidc import keys
+from app.oidc.models import OidcClient, OidcCode, OidcToken, digest
 
 
 def ensure_client(service, redirect_uris, require_pkce=True):
@@ -28,3 +30,19 @@ def new_secret(client):
     client.secret_hash = digest(secret)
     client.secret_set_at = utcnow()
     return secret
+
+
+def prune(now=None):
+    """Forget used-up codes and tokens, and signing keys no longer published; how many of each."""
+    now = now or utcnow()
+    codes = db.session.execute(db.delete(OidcCode).where(OidcCode.expires_at < now)).rowcount
+    dead = db.or_(
+        OidcToken.revoked.is_(True),
+        OidcToken.refresh_expires_at < now,
+        db.and_(
+            OidcToken.refresh_hash.is_(None), OidcToken.issued_at + OidcToken.expires_in < now.timestamp()
+        ),
+    )
+    tokens = db.session.execute(db.delete(OidcToken).where(dead)).rowcount
+    db.session.commit()
+    return codes, tokens, keys.forget_old()

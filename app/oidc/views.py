@@ -74,7 +74,7 @@ def _onwards(answer, service):
 
 @bp.post("/oauth/token")
 @csrf.exempt  # clients authenticate with their secret, not a browser session
-@limiter.limit("60/minute")
+@limiter.limit("600/minute")  # per address: a busy site swaps many codes
 def token():
     """Swap a code or a refresh token for tokens."""
     return server.create_token_response()

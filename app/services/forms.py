@@ -222,7 +222,7 @@ class ServiceForm(BaseForm):
 
     def validate_site_url(self, field):
         value = (field.data or "").strip()
-        if value and self.kind.data == "forward_auth":
+        if value and self.kind.data in ("forward_auth", "oidc"):
             if len(value) > 500 or not value.lower().startswith(("https://", "http://")):
                 raise ValidationError("Give the site's address, starting with https://.")
             URL(require_tld=False, message=URL_MESSAGE)(self, field)

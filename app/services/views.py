@@ -6,6 +6,7 @@ import time
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.exc import IntegrityError
 
 from app import crypto
 from app.access import FollowUp, notices
@@ -155,7 +156,12 @@ def mumble_password(slug):
     account = ensure_account(service, current_user.id, names.name_for(service, grant_event(held)))
     password = new_password(account)
     record("mumble.password", current_user, target=service, detail=account.username)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another member took the name at this moment
+        db.session.rollback()
+        flash("Your Mumble account could not be set up just now; try again.", "warning")
+        return redirect(url_for("services.index"))
     page = render_template(
         "services/mumble_password.html", service=service, account=account, password=password
     )

@@ -154,3 +154,41 @@ def test_discovery_names_the_endpoints(client, db):
     assert meta["authorization_endpoint"].endswith("/oauth/authorize")
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert client.get("/oauth/jwks").get_json()["keys"][0]["alg"] == "RS256"
+
+
+def test_spent_codes_and_tokens_are_forgotten_and_live_ones_kept(db, forum):
+    from datetime import timedelta
+
+    from app.clock import utcnow
+    from app.oidc.clients import prune
+    from app.oidc.models import OidcCode
+
+    client_id, _, member = forum
+    now = utcnow()
+    common = {"client_id": client_id, "user_id": member.id, "scope": "openid", "expires_in": 3600}
+    db.session.add_all(
+        [
+            OidcCode(code_hash="a" * 64, client_id=client_id, user_id=member.id, auth_time=0, expires_at=now),
+            OidcToken(access_hash="1" * 64, issued_at=0, **common),  # expired, no refresh
+            OidcToken(access_hash="2" * 64, refresh_hash="r2", issued_at=0, revoked=True, **common),
+            OidcToken(
+                access_hash="3" * 64,
+                refresh_hash="r3",
+                issued_at=0,
+                **common,
+                refresh_expires_at=now + timedelta(days=1),
+            ),  # fmt: skip
+            OidcToken(access_hash="4" * 64, issued_at=int(now.timestamp()), **common),
+        ]
+    )
+    db.session.commit()
+    assert prune(now + timedelta(seconds=1))[:2] == (1, 2)
+    assert sorted(t.access_hash[0] for t in db.session.scalars(db.select(OidcToken))) == ["3", "4"]
+
+
+def test_the_token_and_userinfo_endpoints_refuse_anonymous_callers(client, db, forum):
+    assert client.post("/oauth/token", data={"grant_type": "authorization_code", "code": "x"}).status_code == 401
+    refused = client.get("/oauth/userinfo")
+    assert refused.status_code == 401 and refused.get_json()["error"] == "missing_authorization"
+    forged = client.get("/oauth/userinfo", headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401 and forged.get_json()["error"] == "invalid_token"

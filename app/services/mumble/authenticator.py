@@ -18,7 +18,7 @@ from app.services.mumble.accounts import REFUSED, decide
 log = logging.getLogger(__name__)
 
 
-def _servant_class(app, service_id, slug):
+def _servant(app, service_id, slug):
     """A ServerAuthenticator servant for one service, answering inside an app context."""
     _, murmur = ice.modules()
 
@@ -26,8 +26,10 @@ def _servant_class(app, service_id, slug):
         def authenticate(self, name, pw, certificates, certhash, certstrong, current=None):
             try:
                 with app.app_context():
-                    login = decide(service_id, name, pw)
-                    db.session.remove()
+                    try:
+                        login = decide(service_id, name, pw)
+                    finally:
+                        db.session.remove()
             except Exception:  # the database failed: Murmur's "try again later"
                 log.exception("mumble %s: login of %r could not be decided", slug, name)
                 return (-3, "", [])
@@ -93,7 +95,7 @@ class Authenticators:
                     "Authenticator", f"tcp -h {self.callback_host}"
                 )
                 adapter.activate()
-                proxy = adapter.addWithUUID(_servant_class(self.app, service_id, slug))
+                proxy = adapter.addWithUUID(_servant(self.app, service_id, slug))
                 self.attached[service_id] = (
                     made,
                     settings,
