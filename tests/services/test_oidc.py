@@ -187,7 +187,9 @@ def test_spent_codes_and_tokens_are_forgotten_and_live_ones_kept(db, forum):
 
 
 def test_the_token_and_userinfo_endpoints_refuse_anonymous_callers(client, db, forum):
-    assert client.post("/oauth/token", data={"grant_type": "authorization_code", "code": "x"}).status_code == 401
+    assert (
+        client.post("/oauth/token", data={"grant_type": "authorization_code", "code": "x"}).status_code == 401
+    )
     refused = client.get("/oauth/userinfo")
     assert refused.status_code == 401 and refused.get_json()["error"] == "missing_authorization"
     forged = client.get("/oauth/userinfo", headers={"Authorization": "Bearer not-a-token"})
