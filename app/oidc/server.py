@@ -176,8 +176,7 @@ class IdToken(OpenIDCode):
         )
 
     def resolve_client_private_key(self, client):
-        self._key = keys.current()
-        return keys.as_jwk(self._key, private=True)
+        return keys.as_jwk(keys.current(), private=True)
 
     def get_client_algorithm(self, client):
         return keys.ALGORITHM

@@ -145,7 +145,8 @@ class ServiceForm(BaseForm):
     ice_host = StringField("Ice host", description="Where the Mumble server's Ice interface listens.")
     ice_port = StringField("Ice port", default="6502")
     ice_secret = StringField(
-        "Ice write secret", description="The server's icesecretwrite; leave empty to keep the current one."
+        "Ice secret",
+        description="The server's icesecretwrite (and icesecretread, set the same); empty keeps it.",
     )
     server_id = StringField("Virtual server id", default="1")
     mumble_address = StringField(
