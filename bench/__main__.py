@@ -1,4 +1,5 @@
-"""``python -m bench <sweep|chaos|dashboard|incident> [options] --json``: one JSON object on stdout."""
+"""``python -m bench <sweep|chaos|dashboard|incident|roster|signin> [options] --json``: one JSON object
+on stdout."""
 
 import argparse
 import json
@@ -83,7 +84,18 @@ def parse(argv):
     roster.add_argument("--members", type=int, default=10000)
     roster.add_argument("--registered", type=float, default=0.7, help="share of members with a key")
     roster.add_argument("--requests", type=int, default=100, help="timed requests per page")
+    signin = sub.add_parser("signin", help="a sign-in storm through OpenID Connect and Mumble")
+    signin.add_argument("--members", type=int, default=200)
+    signin.add_argument("--concurrency", type=int, default=8, help="members signing in at a time")
+    signin.add_argument("--mumble-clients", type=int, default=50, help="Mumble clients logging in at once")
+    signin.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "signin":
+        if not 1 <= args.members <= 10_000 or not 1 <= args.concurrency <= 64:
+            parser.error("--members must be 1 to 10000, --concurrency 1 to 64")
+        if not 0 <= args.mumble_clients <= 200:
+            parser.error("--mumble-clients must be 0 to 200")
+        return args
     if args.command == "roster":
         if not 2 <= args.members <= 100_000 or args.requests < 1 or not 0 < args.registered <= 1:
             parser.error("--members must be 2 to 100000, --requests at least 1, --registered above 0 to 1")
@@ -121,6 +133,8 @@ def main(argv=None):
         from bench.dashboard import run
     elif args.command == "roster":
         from bench.roster import run
+    elif args.command == "signin":
+        from bench.signin import run
     else:
         from bench.chaos import run
     result = run(args)

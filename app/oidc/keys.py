@@ -5,6 +5,7 @@ signed (or at once with ``flask oidc rotate-key``), and stays in the JWKS for OI
 more seconds, so tokens it signed, and clients' cached copies of the JWKS, keep working.
 """
 
+import functools
 import secrets
 from datetime import timedelta
 
@@ -54,9 +55,17 @@ def current():
 
 def as_jwk(key, private=False):
     """A key as a joserfc key (with its kid)."""
-    pem = crypto.decrypt(key.private_encrypted)
-    jwk = RSAKey.import_key(pem, {"kid": key.kid, "use": "sig", "alg": ALGORITHM})
-    return jwk if private else RSAKey.import_key(jwk.as_dict(private=False))
+    pair = _loaded(key.kid, key.private_encrypted)
+    return pair[0] if private else pair[1]
+
+
+@functools.lru_cache(maxsize=16)
+def _loaded(kid, private_encrypted):
+    """(private, public) joserfc keys, loaded once per process: loading an RSA key checks it, which
+    takes about 60 ms, and a kid never changes its key."""
+    pem = crypto.decrypt(private_encrypted)
+    private = RSAKey.import_key(pem, {"kid": kid, "use": "sig", "alg": ALGORITHM})
+    return private, RSAKey.import_key(private.as_dict(private=False))
 
 
 def published():
