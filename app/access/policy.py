@@ -206,4 +206,7 @@ def desired(user, service, grant, facts, now):
 
 def any_service():
     """True when some service is enabled (else there are no grants to reconcile)."""
-    return db.session.scalar(db.select(Service.id).where(Service.enabled.is_(True)).limit(1)) is not None
+    return db.session.scalar(_ANY_SERVICE) is not None
+
+
+_ANY_SERVICE = db.select(Service.id).where(Service.enabled.is_(True)).limit(1)  # built once

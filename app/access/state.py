@@ -52,7 +52,6 @@ def _standing_query():
 def reconcile_states(conn, user_ids, now=None):
     """Reconcile users' states on an open connection (inside the caller's transaction); {user_id: state}."""
     now = now or utcnow()
-    users = User.__table__
     rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
     states, changes, audit = {}, [], []
     for user_id, current, key_status, corp_tracking, alliance_tracking in rows:
@@ -70,13 +69,23 @@ def reconcile_states(conn, user_ids, now=None):
                 }
             )
     if changes:
-        conn.execute(
-            update(users)
-            .where(users.c.id == bindparam("uid"))
-            .values(state=bindparam("state"), state_changed_at=now),
-            changes,
-        )
-        conn.execute(insert(AuditEntry.__table__), audit)
+        conn.execute(_SET_STATE, [{**change, "at": now} for change in changes])
+        conn.execute(_AUDIT, audit)
     if states:
-        conn.execute(update(users).where(users.c.id.in_(list(states))).values(reconciled_at=now))
+        conn.execute(_RECONCILED, {"ids": list(states), "at": now})
     return states
+
+
+# Built once: a statement made afresh on every call costs SQLAlchemy its cache key each time.
+_USERS = User.__table__
+_SET_STATE = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("uid"))
+    .values(state=bindparam("state"), state_changed_at=bindparam("at"))
+)
+_AUDIT = insert(AuditEntry.__table__)
+_RECONCILED = (
+    update(_USERS)
+    .where(_USERS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(reconciled_at=bindparam("at"))
+)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from app import crypto
 from app.access import guard
@@ -25,7 +25,6 @@ from app.admin.models import record
 from app.clock import utcnow
 from app.compliance.tokens import remember_access
 from app.corps.directors import drop_director_roles, record_director_role
-from app.corps.models import Alliance, Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
 from app.extensions import db, write_transaction
@@ -33,41 +32,11 @@ from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check, retry_delay
-from app.keys.models import Key
 from app.keys.roles import holds_director_role
+from app.keys.statements import CLAIM, CLAIMED_AT, KEYS, SELECT_KEY, update_key
 
 log = logging.getLogger(__name__)
 
-KEYS = Key.__table__  # plain SQL on the hot path, without the ORM's bookkeeping
-CHARACTERS = Character.__table__
-CORPORATIONS = Corporation.__table__
-ALLIANCES = Alliance.__table__
-SELECT_KEY = (
-    select(
-        KEYS.c.id,
-        KEYS.c.user_id,
-        KEYS.c.character_id,
-        KEYS.c.refresh_token_encrypted,
-        KEYS.c.owner_hash,
-        KEYS.c.status,
-        KEYS.c.refresh_started_at,
-        KEYS.c.refresh_uncertain,
-        KEYS.c.scopes,
-        KEYS.c.error_since,
-        KEYS.c.needs_reauth,
-        KEYS.c.consecutive_failures,
-        KEYS.c.next_check_at,
-        CHARACTERS.c.affiliation_checked_at,
-        CHARACTERS.c.corporation_id,
-        CHARACTERS.c.is_director,
-        CORPORATIONS.c.tracked_as,
-        ALLIANCES.c.tracked_as.label("alliance_tracked_as"),
-    )
-    .join_from(KEYS, CHARACTERS, CHARACTERS.c.id == KEYS.c.character_id)
-    .outerjoin(CORPORATIONS, CORPORATIONS.c.id == CHARACTERS.c.corporation_id)
-    .outerjoin(ALLIANCES, ALLIANCES.c.id == CORPORATIONS.c.alliance_id)
-    .where(KEYS.c.id == bindparam("key_id"))
-)
 SLOT_TOLERANCE = 0.005  # a slot this close is "now"
 STALE_SLOT = 2.0  # a slot this far in the past no longer counts as a reservation
 UPSTREAM = "sso"
@@ -224,20 +193,8 @@ def _claim_refresh(row, ttl):
     cutoff = now - timedelta(seconds=ttl)
     with write_transaction() as session:
         conn = session.connection()
-        claimed = (
-            conn.execute(
-                update(KEYS)
-                .where(KEYS.c.id == row.id)
-                .where((KEYS.c.refresh_started_at.is_(None)) | (KEYS.c.refresh_started_at < cutoff))
-                .values(refresh_started_at=now)
-            ).rowcount
-            == 1
-        )
-        held = (
-            None
-            if claimed
-            else conn.execute(select(KEYS.c.refresh_started_at).where(KEYS.c.id == row.id)).scalar()
-        )
+        claimed = conn.execute(CLAIM, {"key_id": row.id, "now": now, "cutoff": cutoff}).rowcount == 1
+        held = None if claimed else conn.execute(CLAIMED_AT, {"key_id": row.id}).scalar()
     if not claimed:
         wait = ttl - (now - held).total_seconds() if held else 1.0
         return False, max(0.5, wait), False
@@ -254,7 +211,7 @@ def _release(row, uncertain):
 def _write(key_id, **values):
     """Update one key in a short transaction of its own."""
     with write_transaction() as session:
-        session.connection().execute(update(KEYS).where(KEYS.c.id == key_id).values(**values))
+        update_key(session.connection(), key_id, values)
 
 
 def _finish(row, status, reason, extra=None):
@@ -288,7 +245,7 @@ def _finish(row, status, reason, extra=None):
         changed = False
     with write_transaction() as session:
         conn = session.connection()
-        conn.execute(update(KEYS).where(KEYS.c.id == row.id).values(**values))
+        update_key(conn, row.id, values)
         if changed:
             reconcile_states(conn, [row.user_id], now)
         if changed and status == "invalid":
