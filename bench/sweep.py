@@ -38,6 +38,24 @@ def _profiler(pid, path):
     )
 
 
+def _redis_commands(url):
+    """How many commands of each kind the Redis server has run (every client's, INFO commandstats)."""
+    import collections
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return collections.Counter(
+            {
+                name.removeprefix("cmdstat_"): stats["calls"]
+                for name, stats in client.info("commandstats").items()
+            }
+        )
+    finally:
+        client.close()
+
+
 def run(args):
     """Run the sweep benchmark; returns the result as a dict."""
     extra = {"GOVERNOR_SAFETY": str(args.safety)} if args.safety else {}
@@ -65,6 +83,7 @@ def run(args):
             "sandbox": CpuMeter(harness.sandbox.pids()).start(),
             "redis": CpuMeter([harness.redis.process.pid if harness.redis.process else None]).start(),
         }
+        commands_before = _redis_commands(harness.redis.url)
         profiler = _profiler(consumers[0].pid, getattr(args, "profile", None))
         if receiver:
             receiver.go_down_for(args.service_outage_s)
@@ -88,6 +107,8 @@ def run(args):
         seconds = time.monotonic() - started
         for meter in meters.values():
             meter.stop()
+        commands = _redis_commands(harness.redis.url)
+        commands.subtract(commands_before)
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)  # py-spy writes the profile as it stops
             profiler.wait(timeout=60)
@@ -128,6 +149,8 @@ def run(args):
                 "sandbox_per_refresh": _per(meters["sandbox"].total(), refresh_calls),
                 "redis_per_validated_key": _per(meters["redis"].total(), checked),
             },
+            "redis_commands_per_validated_key": round(commands.total() / checked, 1) if checked else None,
+            "redis_commands_by_name": dict(commands.most_common(20)) if args.verbose else None,
             "keys_by_status": counts,
             "needs_reauth": reauth,
             "consumer_peak_rss_mb": round(peak_rss, 1),
