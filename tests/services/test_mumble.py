@@ -9,7 +9,7 @@ from app.accounts.models import User
 from app.keys.models import Key
 from app.services.models import MumbleAccount, Service
 from app.services.mumble import ice
-from app.services.mumble.accounts import ID_OFFSET
+from app.services.mumble.accounts import ID_OFFSET, account_of, new_password
 from app.services.sync import sync_grant
 from bench.servers import wait_for
 from tests.fixtures.mumble import mumble_client
@@ -116,3 +116,30 @@ def test_the_check_names_a_wrong_secret_and_a_new_template_renames_the_account(
     db.session.commit()
     assert sync_grant(grant.id).action == "done"
     assert db.session.scalars(db.select(MumbleAccount)).one().username == "Val Pilot (VAL)"
+
+
+def test_a_restarted_mumble_server_is_served_again(
+    client, db, auth, key_factory, make_user, voice, mumble_server, mumble_authenticator, redis_client
+):
+    key_id, _, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    admin = db.session.get(User, make_user(role="admin", username="boss").id)
+    grant, _ = grant_manually(member, voice, admin)
+    assert sync_grant(grant.id).action == "done"
+    password = new_password(account_of(voice.id, member.id))
+    db.session.commit()
+    authenticator = mumble_authenticator()
+    authenticator.wait_attached("voice")
+
+    mumble_server.stop()
+    mumble_server.start()  # same ports and database: what a restart or an upgrade does
+    wait_for(  # the restarted server's own log (started afresh) says it has an authenticator again
+        lambda: "Set Ice Authenticator" in mumble_server.log(),
+        timeout=15,
+        message=lambda: f"the authenticator to register again: {authenticator.log()}",
+    )
+    again = mumble_client(voice.settings["address"], "[VAL] Val Pilot", password)
+    try:
+        assert again.connected == CONNECTED, again.rejected
+    finally:
+        again.stop()
