@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 import requests
 
+from bench.dashboard import _env as dashboard_env
 from bench.dashboard import _p, serve
 from bench.servers import RedisServer, stop_process
 
@@ -29,15 +30,9 @@ CALLBACK = "http://127.0.0.1:9/callback"
 
 
 def _env(tmp, redis_url, database_url):
+    """The dashboard benchmark's settings, with sign-in limits out of the way of the storm."""
     return {
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": database_url,
-        "HUEY_NAME": "bastion-bench",
-        "BASTION_INSTANCE_DIR": tmp,
-        "BASTION_ENV": "development",
-        "SECRET_KEY": "bench-secret-key",
-        "LOG_LEVEL": "WARNING",
-        "EVE_DOWNTIME": "",
+        **dashboard_env(tmp, redis_url, database_url),
         "LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
         "LOGIN_LIMIT_PER_USERNAME": "100000 per minute",
     }

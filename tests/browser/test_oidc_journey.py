@@ -13,16 +13,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from app.access.grants import grant_manually, revoke_manually
-from app.access.reconcile import reconcile_user
 from app.accounts.models import User
-from app.keys.models import Key
 from app.oidc.clients import ensure_client
 from app.services.models import Service
 from app.services.sync import sync_grant
-from tasks.services import queue_follow_up
+from tests.browser.test_access_journeys import PASSWORD, _member
 from tests.support import grant_of
 
-PASSWORD = "fly safe o7 always"
 CALLBACK = "http://127.0.0.1:9/oidc/callback"  # never reached: the browser's request is caught
 
 
@@ -34,16 +31,6 @@ def wiki(db):
     client, secret = ensure_client(service, [CALLBACK])
     db.session.commit()
     return service.id, client.client_id, secret
-
-
-def _member(db, key_factory, username):
-    key_id, made, _ = key_factory(status="valid")
-    user = db.session.get(Key, key_id).user
-    user.username = username
-    user.set_password(PASSWORD)
-    db.session.commit()
-    queue_follow_up(reconcile_user(user.id).follow_up)
-    return user.id, made
 
 
 def _sign_in_through(page, authorize_url, username):
