@@ -2,6 +2,8 @@
 password the member makes on My services; logins are answered by the authenticator process from
 the grant at that moment. When access ends, a member still connected is disconnected at once."""
 
+import contextlib
+
 from app.extensions import db
 from app.services import names
 from app.services.connectors.base import Connector, ConnectorError
@@ -24,14 +26,12 @@ class MumbleConnector(Connector):
         account = account_of(self.service.id, event["user"]["id"])
         if account is None:
             return None
+        _, murmur = ice.modules()
         with ice.open_server(self.settings) as server:
             for user in server.getUsers().values():
                 if user.userid == ID_OFFSET + account.id:
-                    try:
+                    with contextlib.suppress(murmur.InvalidSessionException):  # gone meanwhile
                         server.kickUser(user.session, f"Your access to {self.service.name} has ended.")
-                    except Exception as exc:  # gone meanwhile: nothing left to do
-                        if type(exc).__name__ != "InvalidSessionException":
-                            raise
         return None
 
     def check(self):
