@@ -50,8 +50,7 @@ def parse(template):
     for literal, field, spec, conversion in pieces:
         if field is not None:
             if field not in FIELDS:
-                shown = field if field else ""
-                raise TemplateError(f"{{{shown}}} is not a field here; use {known}.")
+                raise TemplateError(f"{{{field}}} is not a field here; use {known}.")
             if spec or conversion:
                 raise TemplateError(f"Write {{{field}}} on its own, without ! or : after the name.")
         parsed.append((literal, field))
