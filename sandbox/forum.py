@@ -64,9 +64,9 @@ def callback():
         return redirect(url_for("forum.index", error=f"Bastion said: {request.args['error']}"))
     if flow is None or request.args.get("state") != flow["state"]:
         return redirect(url_for("forum.index", error="That sign-in was not started here."))
-    provider = _provider()
     client = _client(state=flow["state"])
     try:
+        provider = _provider()
         client.fetch_token(
             provider["token_endpoint"], authorization_response=request.url, code_verifier=flow["verifier"]
         )
