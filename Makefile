@@ -38,9 +38,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# ZeroC Ice for Python (for Mumble) comes from Debian's python3-zeroc-ice: PyPI has only its C++
-# sources, a build of over half an hour on two cores. When the machine has it for this Python,
-# the venv sees it; the stamp is written only then, so installing it later is picked up.
+# ZeroC Ice for Python (for Mumble) comes from Debian's python3-zeroc-ice, installed in seconds:
+# PyPI has only its C++ sources for Python 3.11, a 10-minute build here. When the machine has it
+# for this Python, the venv sees it; the stamp is written only then, so a later install is picked up.
 ICE_FROM := /usr/lib/python3/dist-packages
 ICE_MODULES := Ice Glacier2 IceBox IceGrid IceMX IcePatch2 IceStorm
 $(VENV)/.ice: | $(BIN)/python
