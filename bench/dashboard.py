@@ -227,22 +227,36 @@ def serve(env, log_path):
     return server, base
 
 
-def run(args):
-    """Seed, serve, measure; one dict of figures."""
-    tmp = tempfile.TemporaryDirectory(prefix="bastion-bench-dash-")
+def prepare(prefix, make_env=None):
+    """A temporary folder, a Redis server, the database (BENCH_DATABASE_URL, else SQLite in that
+    folder) and the settings make_env(folder, Redis URL, database URL) gives, which this process
+    takes on too: (folder, Redis server, database URL, settings)."""
+    tmp = tempfile.TemporaryDirectory(prefix=prefix)
     redis_server = RedisServer().start()
     database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    env = _env(tmp.name, redis_server.url, database_url)
+    env = (make_env or _env)(tmp.name, redis_server.url, database_url)
     os.environ.update(env)
+    return tmp, redis_server, database_url, env
+
+
+def migrated_app():
+    """The app on this process's settings, its database migrated."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def run(args):
+    """Seed, serve, measure; one dict of figures."""
+    tmp, redis_server, database_url, env = prepare("bastion-bench-dash-")
     server = None
     try:
-        from flask_migrate import upgrade
-
-        from app import create_app
-
-        app = create_app()
-        with app.app_context():
-            upgrade()
+        app = migrated_app()
         seeded = time.monotonic()
         _seed_database(app, args.keys)
         _seed_redis(app, args.dead, args.pending)

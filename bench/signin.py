@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from bench.dashboard import _env as dashboard_env
-from bench.dashboard import _p, serve
-from bench.servers import RedisServer, stop_process
+from bench.dashboard import _p, migrated_app, prepare, serve
+from bench.servers import stop_process
 
 PASSWORD = "bench member password"  # noqa: S105  (throwaway accounts of the run)
 MUMBLE_PASSWORD = "bench-mumble-password"  # noqa: S105
@@ -220,25 +220,15 @@ def _decide_timings(app, voice_id, count):
 
 def run(args):
     """Seed, serve, storm; one dict of figures."""
-    tmp = tempfile.TemporaryDirectory(prefix="bastion-bench-signin-")
-    redis_server = RedisServer().start()
-    database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-    env = _env(tmp.name, redis_server.url, database_url)
-    os.environ.update(env)
+    tmp, redis_server, database_url, env = prepare("bastion-bench-signin-", _env)
     server = mumble = None
     try:
-        from flask_migrate import upgrade
-
-        from app import create_app
-
         with_mumble = _mumble_available() and args.mumble_clients > 0
         if with_mumble:
             from tests.fixtures.mumble import MumbleServer
 
             mumble = MumbleServer(tempfile.mkdtemp(prefix="bastion-bench-murmur-")).start()
-        app = create_app()
-        with app.app_context():
-            upgrade()
+        app = migrated_app()
         client_id, secret, voice_id = _seed(app, args.members, mumble.settings if mumble else None)
         server, base = serve({**os.environ, **env}, Path(tmp.name) / "gunicorn.log")
         result = {
