@@ -52,6 +52,21 @@ class Grant(db.Model):
     revoked_by = db.relationship("User", foreign_keys=[revoked_by_id])
 
 
+def active_grant_of(user_id, service_id):
+    """The user's active grant of the service, or None."""
+    return db.session.scalars(
+        db.select(Grant).filter_by(user_id=user_id, service_id=service_id, status="active")
+    ).first()
+
+
+def held_grant(user, service):
+    """What a sign-in to the service rests on: the user's active grant of it while both the account
+    and the service are enabled, or None."""
+    if user is None or service is None or not user.is_active_account or not service.enabled:
+        return None
+    return active_grant_of(user.id, service.id)
+
+
 class AccessRequest(db.Model):
     """A member's request for a service that needs a director's approval."""
 

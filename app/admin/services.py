@@ -14,7 +14,7 @@ from app.forms import ActionForm, require_action_form
 from app.oidc.clients import ensure_client, new_secret
 from app.services import names
 from app.services.connectors import ConnectorError, connector_for
-from app.services.forms import ServiceForm
+from app.services.forms import ServiceForm, comma_list
 from app.services.models import Service
 from tasks.access import reconcile_all
 from tasks.services import queue_follow_up
@@ -71,13 +71,13 @@ def _apply(form, service):
         settings["url"] = (form.site_url.data or "").strip()
     if service.kind == "discord":
         settings["guild_id"] = form.guild_id.data.strip()
-        settings["role_ids"] = [p.strip() for p in form.role_ids.data.split(",") if p.strip()]
+        settings["role_ids"] = comma_list(form.role_ids.data)
     if service.kind == "mumble":
         settings["ice_host"] = form.ice_host.data.strip()
         settings["ice_port"] = int(form.ice_port.data.strip())
         settings["server_id"] = int(form.server_id.data.strip())
         settings["address"] = (form.mumble_address.data or "").strip()
-        settings["groups"] = [g.strip() for g in (form.mumble_groups.data or "").split(",") if g.strip()]
+        settings["groups"] = comma_list(form.mumble_groups.data)
         if form.ice_secret.data:
             settings["ice_secret"] = form.ice_secret.data
     service.settings = settings

@@ -14,11 +14,9 @@ def ensure_client(service, redirect_uris, require_pkce=True):
     client = service.oidc_client
     secret = None
     if client is None:
-        secret = secrets.token_urlsafe(32)
-        client = OidcClient(
-            service=service, client_id=f"{service.slug}-{secrets.token_hex(6)}", secret_hash=digest(secret)
-        )
+        client = OidcClient(service=service, client_id=f"{service.slug}-{secrets.token_hex(6)}")
         db.session.add(client)
+        secret = new_secret(client)
     client.redirect_uris = "\n".join(redirect_uris)
     client.require_pkce = require_pkce
     return client, secret

@@ -68,9 +68,14 @@ def _loaded(kid, private_encrypted):
     return private, RSAKey.import_key(private.as_dict(private=False))
 
 
+def _kept_since():
+    """Keys retired before this moment are no longer published."""
+    return utcnow() - timedelta(seconds=current_app.config["OIDC_KEY_KEEP_S"])
+
+
 def published():
     """The keys a client may meet: the current one and those retired less than OIDC_KEY_KEEP_S ago."""
-    cutoff = utcnow() - timedelta(seconds=current_app.config["OIDC_KEY_KEEP_S"])
+    cutoff = _kept_since()
     current()
     return db.session.scalars(
         db.select(SigningKey)
@@ -86,8 +91,7 @@ def jwks():
 
 def forget_old():
     """Delete keys no longer published; how many."""
-    cutoff = utcnow() - timedelta(seconds=current_app.config["OIDC_KEY_KEEP_S"])
-    old = db.session.scalars(db.select(SigningKey).where(SigningKey.retired_at <= cutoff)).all()
+    old = db.session.scalars(db.select(SigningKey).where(SigningKey.retired_at <= _kept_since())).all()
     for key in old:
         db.session.delete(key)
     db.session.commit()

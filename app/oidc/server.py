@@ -18,7 +18,7 @@ from authlib.oidc.core import UserInfo, UserInfoEndpoint
 from authlib.oidc.core.grants import OpenIDCode
 from flask import current_app, url_for
 
-from app.access.models import Grant
+from app.access.models import held_grant
 from app.accounts.auth import public_url
 from app.accounts.models import User
 from app.clock import utcnow
@@ -35,11 +35,7 @@ def issuer():
 
 def active_grant(user, client):
     """The user's active grant to the client's service, or None (also for a disabled service or user)."""
-    if user is None or client is None or not user.is_active_account or not client.service.enabled:
-        return None
-    return db.session.scalars(
-        db.select(Grant).filter_by(user_id=user.id, service_id=client.service_id, status="active")
-    ).first()
+    return held_grant(user, client.service if client is not None else None)
 
 
 def query_client(client_id):

@@ -7,9 +7,9 @@ from flask import jsonify, render_template
 from flask_login import current_user, login_required
 
 from app.access.explain import explain
-from app.access.models import Grant
+from app.access.grants import grant_of
 from app.accounts.limits import limiter
-from app.extensions import csrf, db
+from app.extensions import csrf
 from app.oidc import bp, keys
 from app.oidc.server import active_grant, discovery, server
 
@@ -46,9 +46,7 @@ def authorize():
     client = grant.client
     if active_grant(current_user, client) is None:
         service = client.service
-        held = db.session.scalars(
-            db.select(Grant).filter_by(user_id=current_user.id, service_id=service.id)
-        ).first()
+        held = grant_of(current_user, service)
         log.info("oidc: %s refused to user %s", service.slug, current_user.id)
         return render_template(
             "oidc/refused.html", e=explain(current_user, service, held), service=service

@@ -38,6 +38,11 @@ KIND_LABELS = {
 }
 
 
+def comma_list(text):
+    """The items of a comma-separated field, stripped, without empty ones."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
 def _port(text):
     return text.isdigit() and 1 <= int(text) <= 65535
 
@@ -289,7 +294,7 @@ class ServiceForm(BaseForm):
                 raise ValidationError("Give a host and port, such as voice.example.org:64738.")
 
     def validate_mumble_groups(self, field):
-        groups = [g.strip() for g in (field.data or "").split(",") if g.strip()]
+        groups = comma_list(field.data)
         if len(groups) > 20 or not all(GROUP_RE.fullmatch(g) for g in groups):
             raise ValidationError("Give up to 20 groups of letters, digits, dashes and underscores.")
 
@@ -302,7 +307,7 @@ class ServiceForm(BaseForm):
                 raise ValidationError(str(exc)) from None
 
     def validate_role_ids(self, field):
-        ids = [p.strip() for p in (field.data or "").split(",") if p.strip()]
+        ids = comma_list(field.data)
         if self.kind.data == "discord" and not ids:
             raise ValidationError("Give one or more numeric role ids, separated by commas.")
         if not all(DISCORD_ID_RE.fullmatch(p) for p in ids) or len(ids) > 25:

@@ -12,7 +12,7 @@ from app import crypto
 from app.access import FollowUp, notices
 from app.access.explain import explain_all
 from app.access.grants import AccessRefused
-from app.access.models import AccessRequest, Grant
+from app.access.models import AccessRequest, Grant, active_grant_of
 from app.access.requests import may_request, request_access, withdraw
 from app.accounts.auth import is_allowed_return, public_url, safe_next
 from app.admin.models import record
@@ -147,9 +147,7 @@ def mumble_password(slug):
     """Make me a new Mumble password for a service I hold, and show it this once."""
     require_action_form()
     service = _enabled_service(slug)
-    held = db.session.scalars(
-        db.select(Grant).filter_by(user_id=current_user.id, service_id=service.id, status="active")
-    ).first()
+    held = active_grant_of(current_user.id, service.id)
     if service.kind != "mumble" or held is None:
         flash(f"You have no access to {service.name}, so it has no password for you.", "warning")
         return redirect(url_for("services.index"))
@@ -206,9 +204,7 @@ def forward_auth(slug):
         return Response("No such service.\n", 404, mimetype="text/plain")
     if not current_user.is_authenticated:
         return _to_login()
-    grant = db.session.scalars(
-        db.select(Grant).filter_by(user_id=current_user.id, service_id=service.id, status="active")
-    ).first()
+    grant = active_grant_of(current_user.id, service.id)
     if grant is None:
         return Response(f"You do not have {service.name}.\n", 403, mimetype="text/plain")
     main = current_user.main_character

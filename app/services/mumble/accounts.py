@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.access.models import Grant
+from app.access.models import held_grant
 from app.accounts.models import User
 from app.clock import utcnow
 from app.extensions import db
@@ -92,10 +92,7 @@ def decide(service_id, username, password):
     if not account.password_hash or not check_password_hash(account.password_hash, password or ""):
         return Login(REFUSED, why="wrong password")
     user = db.session.get(User, account.user_id)
-    held = db.session.scalars(
-        db.select(Grant.id).filter_by(user_id=account.user_id, service_id=service_id, status="active")
-    ).first()
-    if held is None or not service.enabled or not user.is_active_account:
+    if held_grant(user, service) is None:
         return Login(REFUSED, why=f"no access to {service.name}")
     groups = sorted(set(service.settings.get("groups") or []) | set(groups_of(user)))
     return Login(ID_OFFSET + account.id, account.display_name, groups, why="active grant")

@@ -63,7 +63,7 @@ class Authenticators:
     def __init__(self, app, callback_host):
         self.app = app
         self.callback_host = callback_host
-        self.attached = {}  # service id -> (communicator, settings)
+        self.attached = {}  # service id -> (communicator, settings, the servant's proxy)
 
     def refresh(self):
         """Register with every enabled Mumble service's server (again); how many are served."""
@@ -101,17 +101,14 @@ class Authenticators:
                     settings,
                     murmur.ServerAuthenticatorPrx.uncheckedCast(proxy),
                 )
-            with_proxy = self.attached[service_id][2]
-            server.setAuthenticator(with_proxy)
-        except ConnectorError:
-            if held is None:
+            server.setAuthenticator(self.attached[service_id][2])
+        except Exception as exc:
+            if held is None:  # a communicator made for this attempt goes with it
                 made.destroy()
                 self.attached.pop(service_id, None)
-            raise
-        except Exception as exc:  # Ice's own errors (the server went away mid-call)
-            if held is None:
-                made.destroy()
-                self.attached.pop(service_id, None)
+            if isinstance(exc, ConnectorError):
+                raise
+            # Ice's own errors (the server went away mid-call)
             raise ConnectorError(f"registering failed ({type(exc).__name__})", transient=True) from None
         if held is None:
             log.info("mumble %s: authenticator attached", slug)
