@@ -17,9 +17,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def free_port():
     """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count, udp=False):
+    """count distinct TCP ports nobody listens on right now (and free for UDP too when udp).
+
+    The sockets stay bound until all are chosen, so the system cannot hand out one port twice.
+    """
+    ports, held = [], []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if udp:
+                datagram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(datagram)
+                try:
+                    datagram.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            ports.append(port)
+        return ports
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def wait_for(condition, timeout=15.0, interval=0.05, message="condition"):
