@@ -3,7 +3,13 @@
 import os
 import re
 
-from bench.servers import ConsumerProcess, RedisServer, free_port, wait_for  # noqa: F401  (re-exported)
+from bench.servers import (  # noqa: F401  (re-exported)
+    ConsumerProcess,
+    RedisServer,
+    free_port,
+    free_ports,
+    wait_for,
+)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

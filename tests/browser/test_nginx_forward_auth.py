@@ -12,7 +12,7 @@ import requests
 from app.access.grants import grant_manually
 from app.accounts.models import User
 from app.services.models import Service
-from tests.support import IN_CI, free_port, wait_for
+from tests.support import IN_CI, free_port, free_ports, wait_for
 
 PASSWORD = "fly safe o7 always"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -230,7 +230,9 @@ def proxied_bastion(suite_config):
 
     from app import create_app
 
-    port = free_port()
+    # nginx's port, the demo site's behind it and this Bastion's, chosen together: none is
+    # bound until later, so choosing them one by one could hand out one port twice.
+    port, app_port, bastion_port = free_ports(3)
 
     class Proxied(suite_config):
         TRUSTED_PROXIES = 1
@@ -239,11 +241,10 @@ def proxied_bastion(suite_config):
         PUBLIC_URL = f"http://auth.bastion.test:{port}"
 
     application = create_app(Proxied)
-    bastion_port = free_port()
     server = make_server("127.0.0.1", bastion_port, application, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield port, f"http://127.0.0.1:{bastion_port}"
+    yield port, app_port, f"http://127.0.0.1:{bastion_port}"
     server.shutdown()
     thread.join(timeout=5)
 
@@ -251,10 +252,10 @@ def proxied_bastion(suite_config):
 @pytest.fixture()
 def two_hosts(tmp_path, proxied_bastion):
     _require_nginx()
-    port, bastion = proxied_bastion
+    port, app_port, bastion = proxied_bastion
     root = tmp_path / "nginx"
     root.mkdir()
-    config = TWO_HOSTS.format(root=root, port=port, app_port=free_port(), bastion=bastion, user=_user())
+    config = TWO_HOSTS.format(root=root, port=port, app_port=app_port, bastion=bastion, user=_user())
     process = _start(root, config, port, host="auth.bastion.test")
     yield port
     process.terminate()
