@@ -89,9 +89,13 @@ def after_check(verdict):
         schedule_affiliation(affiliation.gather([verdict.character_id]))
 
 
-def _again(priority, key_id, attempt, delay, slot):
-    """Run a key's validation after a delay (at its reserved slot when it has one)."""
-    markers.renew(get_redis(), sweeping.VALIDATE, key_id)
+def _again(priority, key_id, attempt, delay, slot, renew=True):
+    """Run a key's validation after a delay (at its reserved slot when it has one).
+
+    renew: keep the key's queued marker fresh (not needed when it was claimed just now).
+    """
+    if renew:
+        markers.renew(get_redis(), sweeping.VALIDATE, key_id)
     kwargs = {"attempt": attempt, "slot": slot}
     if delay <= 0.005:
         validate(key_id, priority=priority, **kwargs)
@@ -104,7 +108,7 @@ def _queue_at_slot(key_id):
     reason, wait = get_governor().permit(validation.UPSTREAM)
     if reason != "ok":
         return False
-    _again(PRIORITY_SWEEP, key_id, 1, wait, time.time() + wait)
+    _again(PRIORITY_SWEEP, key_id, 1, wait, time.time() + wait, renew=False)  # the sweep just claimed it
     return True
 
 

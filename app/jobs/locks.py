@@ -1,19 +1,84 @@
 """Per-target locks: an owner token, a TTL, extended while the task runs, released only by the owner.
 
-redis-py's Lock does the work (SET NX PX, and Lua scripts that check the token on extend and
-release). A lock lives in Redis and goes when Redis loses its data; work that must never overlap
-(a key's refresh) also claims its target in the database (see app/keys/validation.py).
+redis-py's Lock does the work (Lua scripts that check the token on extend and release). A lock
+lives in Redis and goes when Redis loses its data; work that must never overlap (a key's refresh)
+also claims its target in the database (see app/keys/validation.py).
 """
 
 import contextlib
 import time
 
 from redis.exceptions import LockError, LockNotOwnedError
+from redis.lock import Lock
 
 from app.jobs import redis_keys
 
 DEFAULT_TTL = 60
 RETRY_SOON = 1.0
+
+
+class IndexedLock(Lock):
+    """redis-py's Lock that keeps the lock index (locks by when they would expire, which the
+    dashboard lists) in the same script as each acquire, extend and release: one round trip each.
+
+    KEYS: the lock, the index. The scripts are redis-py's own with the index's line added.
+    """
+
+    lua_acquire = None
+    lua_release = None
+    lua_extend = None
+    lua_reacquire = None
+
+    # ARGV: token, milliseconds, expiry (epoch seconds, the index's score)
+    LUA_ACQUIRE_SCRIPT = """
+        if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+            redis.call('zadd', KEYS[2], ARGV[3], KEYS[1])
+            return 1
+        end
+        return 0
+    """
+    # ARGV: token
+    LUA_RELEASE_SCRIPT = """
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        redis.call('del', KEYS[1])
+        redis.call('zrem', KEYS[2], KEYS[1])
+        return 1
+    """
+    # ARGV: token, milliseconds, expiry
+    LUA_REACQUIRE_SCRIPT = """
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+        redis.call('pexpire', KEYS[1], ARGV[2])
+        redis.call('zadd', KEYS[2], ARGV[3], KEYS[1])
+        return 1
+    """
+
+    def register_scripts(self):
+        super().register_scripts()
+        if IndexedLock.lua_acquire is None:
+            IndexedLock.lua_acquire = self.redis.register_script(self.LUA_ACQUIRE_SCRIPT)
+
+    def _keys(self):
+        return [self.name, redis_keys.LOCK_INDEX]
+
+    def do_acquire(self, token):
+        args = [token, int(self.timeout * 1000), time.time() + self.timeout]
+        return bool(self.lua_acquire(keys=self._keys(), args=args, client=self.redis))
+
+    def do_release(self, expected_token):
+        if not self.lua_release(keys=self._keys(), args=[expected_token], client=self.redis):
+            raise LockNotOwnedError("Cannot release a lock that's no longer owned", lock_name=self.name)
+
+    def do_reacquire(self):
+        args = [self.local.token, int(self.timeout * 1000), time.time() + self.timeout]
+        if not self.lua_reacquire(keys=self._keys(), args=args, client=self.redis):
+            raise LockNotOwnedError("Cannot reacquire a lock that's no longer owned", lock_name=self.name)
+        return True
 
 
 class TargetLock:
@@ -23,7 +88,7 @@ class TargetLock:
         self.name = redis_keys.lock(name)
         self.owner = owner
         self.ttl = ttl
-        self._lock = redis_client.lock(self.name, timeout=ttl, blocking=False, thread_local=False)
+        self._lock = IndexedLock(redis_client, self.name, timeout=ttl, blocking=False, thread_local=False)
         self._redis = redis_client
 
     def acquire(self):
@@ -31,7 +96,6 @@ class TargetLock:
         now = time.time()
         token = f"{self.owner}|{now:.3f}"
         if self._lock.acquire(token=token):
-            self._redis.zadd(redis_keys.LOCK_INDEX, {self.name: now + self.ttl})
             return True, 0.0
         # The holder usually finishes long before its TTL: look again soon.
         left = self._redis.pttl(self.name)
@@ -43,14 +107,12 @@ class TargetLock:
             self._lock.reacquire()
         except (LockError, LockNotOwnedError):
             return False
-        self._redis.zadd(redis_keys.LOCK_INDEX, {self.name: time.time() + self.ttl})
         return True
 
     def release(self):
         """Release the lock if this run still owns it."""
         with contextlib.suppress(LockError, LockNotOwnedError):
             self._lock.release()
-            self._redis.zrem(redis_keys.LOCK_INDEX, self.name)
 
 
 def list_locks(redis_client, limit=500, now=None):

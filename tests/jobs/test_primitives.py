@@ -2,8 +2,9 @@
 
 import subprocess
 import sys
+import time
 
-from app.jobs import deadstore, markers
+from app.jobs import deadstore, markers, redis_keys
 from app.jobs.locks import TargetLock, list_locks
 from app.jobs.pause import is_paused, pause, resume
 from tests.support import wait_for
@@ -21,6 +22,25 @@ def test_a_lock_has_one_owner_who_alone_releases_it(redis_client):
     first.release()
     assert list_locks(redis_client)[0] == []
     assert second.acquire()[0]
+
+
+def test_the_lock_index_follows_each_acquire_extend_and_release(redis_client):
+    """The index the dashboard lists locks from is written in the lock's own scripts."""
+    index, name = redis_keys.LOCK_INDEX, redis_keys.lock("key:7")
+    lock = TargetLock(redis_client, "key:7", "worker-a", ttl=30)
+    before = time.time()
+    assert lock.acquire()[0]
+    first = redis_client.zscore(index, name)
+    assert before + 30 <= first <= time.time() + 30
+    assert not TargetLock(redis_client, "key:7", "worker-b", ttl=30).acquire()[0]
+    assert redis_client.zscore(index, name) == first  # a refused acquire leaves it alone
+    wait_for(lambda: time.time() + 30 > first + 0.01, timeout=2, message="the clock to move")
+    assert lock.extend()
+    assert redis_client.zscore(index, name) > first
+    TargetLock(redis_client, "key:7", "worker-b", ttl=30).release()  # not the owner
+    assert redis_client.zscore(index, name) is not None
+    lock.release()
+    assert redis_client.zscore(index, name) is None and redis_client.get(name) is None
 
 
 def test_a_lock_of_a_killed_process_expires_by_itself(redis_client):
