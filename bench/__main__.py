@@ -1,5 +1,5 @@
-"""``python -m bench <sweep|chaos|dashboard|incident|roster|signin> [options] --json``: one JSON object
-on stdout."""
+"""``python -m bench <sweep|checkpath|chaos|dashboard|incident|roster|signin> [options] --json``: one
+JSON object on stdout."""
 
 import argparse
 import json
@@ -84,12 +84,21 @@ def parse(argv):
     roster.add_argument("--members", type=int, default=10000)
     roster.add_argument("--registered", type=float, default=0.7, help="share of members with a key")
     roster.add_argument("--requests", type=int, default=100, help="timed requests per page")
+    checkpath = sub.add_parser("checkpath", help="key checks one after another, CPU per check")
+    checkpath.add_argument("--keys", type=int, default=2000)
+    checkpath.add_argument("--warmup", type=int, default=200, help="checks before the measuring starts")
+    checkpath.add_argument("--profile", help="write a cProfile of the measured checks here")
+    checkpath.add_argument("--json", action="store_true")
     signin = sub.add_parser("signin", help="a sign-in storm through OpenID Connect and Mumble")
     signin.add_argument("--members", type=int, default=200)
     signin.add_argument("--concurrency", type=int, default=8, help="members signing in at a time")
     signin.add_argument("--mumble-clients", type=int, default=50, help="Mumble clients logging in at once")
     signin.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "checkpath":
+        if not 0 <= args.warmup < args.keys <= 100_000:
+            parser.error("--keys must be 1 to 100000 and more than --warmup")
+        return args
     if args.command == "signin":
         if not 1 <= args.members <= 10_000 or not 1 <= args.concurrency <= 64:
             parser.error("--members must be 1 to 10000, --concurrency 1 to 64")
@@ -135,6 +144,8 @@ def main(argv=None):
         from bench.roster import run
     elif args.command == "signin":
         from bench.signin import run
+    elif args.command == "checkpath":
+        from bench.checkpath import run
     else:
         from bench.chaos import run
     result = run(args)

@@ -1,0 +1,62 @@
+"""``python -m bench checkpath``: one key check after another in this process, in one thread, and
+the CPU each costs this process (the sandbox and Redis run apart).
+
+The sweep benchmark measures the whole engine under load, where two consumers of eight threads
+share two cores with the sandbox: its CPU figures move by ±20 % between runs. This one measures the
+check itself (validate_key and what follows a verdict, as keys.validate runs them, without Huey's
+queue), with no other thread to contend with, so a change of a tenth of a millisecond shows.
+"""
+
+import cProfile
+import pstats
+import time
+
+from bench.harness import Harness
+
+
+def run(args):
+    """Check N due keys one at a time; report CPU and wall time per key."""
+    harness = Harness(args.keys, known_limit=100_000)
+    try:
+        harness.start()
+        harness.seed()
+        harness.sandbox.control("POST", "/config", json={"latency_ms": 0})
+        harness.sandbox.control("POST", "/stats/reset")
+        from app.keys import validation
+        from tasks.keys import after_check
+
+        with harness.app.app_context():
+            from app.extensions import db
+            from app.keys.models import Key
+
+            ids = db.session.scalars(db.select(Key.id).order_by(Key.id)).all()
+            db.session.commit()
+            warm, measured = ids[: args.warmup], ids[args.warmup :]
+            for key_id in warm:
+                after_check(validation.validate_key(key_id, "bench"))
+            profiler = cProfile.Profile() if args.profile else None
+            cpu, wall = time.process_time(), time.perf_counter()
+            if profiler:
+                profiler.enable()
+            verdicts = {}
+            for key_id in measured:
+                verdict = validation.validate_key(key_id, "bench")
+                after_check(verdict)
+                verdicts[verdict.action] = verdicts.get(verdict.action, 0) + 1
+            if profiler:
+                profiler.disable()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").dump_stats(args.profile)
+        count = len(measured)
+        return {
+            "benchmark": "checkpath",
+            "keys": count,
+            "verdicts": verdicts,
+            "cpu_ms_per_key": round(cpu * 1000 / count, 3) if count else None,
+            "wall_ms_per_key": round(wall * 1000 / count, 3) if count else None,
+            "refresh_calls": harness.sandbox.control("GET", "/stats")["refresh_calls"],
+            "database": harness.database_url.split(":", 1)[0],
+        }
+    finally:
+        harness.stop()
