@@ -53,11 +53,13 @@ def reconcile_states(conn, user_ids, now=None):
     """Reconcile users' states on an open connection (inside the caller's transaction); {user_id: state}."""
     now = now or utcnow()
     rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
-    states, changes, audit = {}, [], []
+    states, changes, audit, unchanged = {}, [], [], []
     for user_id, current, key_status, corp_tracking, alliance_tracking in rows:
         state = state_from(key_status, corp_tracking, alliance_tracking)
         states[user_id] = state
-        if state != current:
+        if state == current:
+            unchanged.append(user_id)
+        else:
             changes.append({"uid": user_id, "state": state})
             audit.append(
                 {
@@ -68,11 +70,11 @@ def reconcile_states(conn, user_ids, now=None):
                     "detail": f"{current} -> {state}",
                 }
             )
-    if changes:
+    if changes:  # a changed state is stamped reconciled in the same statement
         conn.execute(_SET_STATE, [{**change, "at": now} for change in changes])
         conn.execute(_AUDIT, audit)
-    if states:
-        conn.execute(_RECONCILED, {"ids": list(states), "at": now})
+    if unchanged:
+        conn.execute(_RECONCILED, {"ids": unchanged, "at": now})
     return states
 
 
@@ -81,7 +83,7 @@ _USERS = User.__table__
 _SET_STATE = (
     update(_USERS)
     .where(_USERS.c.id == bindparam("uid"))
-    .values(state=bindparam("state"), state_changed_at=bindparam("at"))
+    .values(state=bindparam("state"), state_changed_at=bindparam("at"), reconciled_at=bindparam("at"))
 )
 _AUDIT = insert(AuditEntry.__table__)
 _RECONCILED = (
