@@ -17,6 +17,15 @@ DEFAULT_TTL = 60
 RETRY_SOON = 1.0
 
 
+# The start of redis-py's release and reacquire scripts: nothing happens unless ARGV[1] holds the lock.
+_OWNED = """
+        local token = redis.call('get', KEYS[1])
+        if not token or token ~= ARGV[1] then
+            return 0
+        end
+"""
+
+
 class IndexedLock(Lock):
     """redis-py's Lock that keeps the lock index (locks by when they would expire, which the
     dashboard lists) in the same script as each acquire, extend and release: one round trip each.
@@ -38,25 +47,23 @@ class IndexedLock(Lock):
         return 0
     """
     # ARGV: token
-    LUA_RELEASE_SCRIPT = """
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
+    LUA_RELEASE_SCRIPT = (
+        _OWNED
+        + """
         redis.call('del', KEYS[1])
         redis.call('zrem', KEYS[2], KEYS[1])
         return 1
     """
+    )
     # ARGV: token, milliseconds, expiry
-    LUA_REACQUIRE_SCRIPT = """
-        local token = redis.call('get', KEYS[1])
-        if not token or token ~= ARGV[1] then
-            return 0
-        end
+    LUA_REACQUIRE_SCRIPT = (
+        _OWNED
+        + """
         redis.call('pexpire', KEYS[1], ARGV[2])
         redis.call('zadd', KEYS[2], ARGV[3], KEYS[1])
         return 1
     """
+    )
 
     def register_scripts(self):
         super().register_scripts()
