@@ -96,6 +96,9 @@ class Config:
     # Logins allowed per client address and per username (Flask-Limiter's notation), kept in Redis.
     LOGIN_LIMIT_PER_ADDRESS = os.environ.get("LOGIN_LIMIT_PER_ADDRESS", "20 per 5 minutes")
     LOGIN_LIMIT_PER_USERNAME = os.environ.get("LOGIN_LIMIT_PER_USERNAME", "10 per 5 minutes")
+    # EVE SSO callbacks per client address: each may cost a call to EVE's token endpoint, whose
+    # limits the key checks share, so one address cannot spend them with made-up codes.
+    SSO_CALLBACK_LIMIT_PER_ADDRESS = os.environ.get("SSO_CALLBACK_LIMIT_PER_ADDRESS", "30 per 5 minutes")
     # Webhooks to loopback, private and link-local addresses are refused unless this is set.
     WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", False)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
@@ -212,6 +215,7 @@ class TestConfig(Config):
     # Every test signs in from 127.0.0.1; the tests of the limits lower them.
     LOGIN_LIMIT_PER_ADDRESS = "100000 per minute"
     LOGIN_LIMIT_PER_USERNAME = "100000 per minute"
+    SSO_CALLBACK_LIMIT_PER_ADDRESS = "100000 per minute"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 

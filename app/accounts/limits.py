@@ -38,6 +38,10 @@ def per_username():
     return current_app.config["LOGIN_LIMIT_PER_USERNAME"]
 
 
+def sso_callbacks_per_address():
+    return current_app.config["SSO_CALLBACK_LIMIT_PER_ADDRESS"]
+
+
 def username_key():
     """The username being tried, as the limit per username counts it."""
     return "user:" + (request.form.get("username") or "").strip().lower()[:64]
@@ -49,11 +53,20 @@ AUDIT_EVERY_S = 300
 def audit_breach(limit):
     """Record refused sign-ins: once per limit and key each five minutes, so that a flood of
     attempts cannot flood the audit log."""
+    username = (request.form.get("username") or "").strip()[:64]
+    _audit(limit, "username", username or "(none)")
+
+
+def audit_sso_breach(limit):
+    """Record refused EVE SSO callbacks, as audit_breach does sign-ins."""
+    _audit(limit, "eve-login", "(EVE login)")
+
+
+def _audit(limit, target_type, target_id):
     from app.admin.models import record
     from app.extensions import db
     from app.jobs.connection import get_redis
 
-    username = (request.form.get("username") or "").strip()[:64]
     marker = f"{current_app.config['HUEY_NAME']}:limits:audited:{limit.key}"
     try:
         if not get_redis().set(marker, "1", nx=True, ex=AUDIT_EVERY_S):
@@ -62,8 +75,8 @@ def audit_breach(limit):
         log.warning("could not mark a refused sign-in as audited", exc_info=True)
     record(
         "login.limited",
-        target_type="username",
-        target_id=username or "(none)",
+        target_type=target_type,
+        target_id=target_id,
         detail=f"from {get_remote_address()}: more than {limit.limit}",
     )
     try:

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.accounts import bp
 from app.accounts.auth import is_allowed_return, is_safe_next, public_url, safe_return, start_session
+from app.accounts.limits import audit_sso_breach, limiter, sso_callbacks_per_address
 from app.accounts.logic import LoginRefused, login_with_character
 from app.compliance import tokens as tracking
 from app.corps.directors import directs
@@ -79,6 +80,7 @@ def _take_flow():
 
 
 @bp.get("/sso/callback")
+@limiter.limit(sso_callbacks_per_address, on_breach=audit_sso_breach)
 def sso_callback():
     """Finish an SSO flow: check state, trade the code, verify the token, then log in or add the key."""
     flow = _take_flow()

@@ -130,3 +130,35 @@ def test_an_eve_login_returns_to_an_allowed_rd_and_to_a_safe_next_otherwise(
         sandbox, start(other, "/login/eve?rd=https://evil.example/&next=/keys"), new_name="Rd Two"
     )
     assert other.get(callback).headers["Location"] == "/keys"
+
+
+def test_callbacks_are_limited_per_address_so_made_up_codes_cannot_spend_eves_limits(
+    app, client, sandbox, db, redis_client, monkeypatch
+):
+    """Each callback with a fresh state costs a call to EVE's token endpoint, whose limits the key
+    checks share: past the limit an address gets a 429 and EVE hears nothing more."""
+    from app.admin.models import AuditEntry
+
+    monkeypatch.setitem(app.config, "SSO_CALLBACK_LIMIT_PER_ADDRESS", "2 per 5 minutes")
+
+    def token_calls():
+        calls = sandbox.control("GET", "/stats")["calls"]
+        return sum(count for route, count in calls.items() if route.startswith("POST /v2/oauth/token"))
+
+    before = token_calls()
+    for _ in range(2):
+        state = parse_qs(urlsplit(start(client)).query)["state"][0]
+        assert client.get(f"/sso/callback?code=made-up&state={state}").headers["Location"] == "/login"
+    assert token_calls() == before + 2
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    refused = client.get(f"/sso/callback?code=made-up&state={state}")
+    assert refused.status_code == 429
+    assert "Too many sign-in attempts" in refused.get_data(as_text=True)
+    assert token_calls() == before + 2  # EVE was not asked
+    entry = db.session.scalar(db.select(AuditEntry).filter_by(action="login.limited"))
+    assert entry.target_type == "eve-login" and "more than 2 per 5 minute" in entry.detail
+    # Another address has its own count: its callback reaches EVE.
+    other = client.get(
+        f"/sso/callback?code=made-up&state={state}", environ_overrides={"REMOTE_ADDR": "10.9.8.7"}
+    )
+    assert other.status_code == 302 and token_calls() == before + 3
