@@ -35,7 +35,8 @@ def prune(now=None):
     now = now or utcnow()
     codes = db.session.execute(db.delete(OidcCode).where(OidcCode.expires_at < now)).rowcount
     dead = db.or_(
-        OidcToken.revoked.is_(True),
+        # A turned-over token is kept until its refresh would have expired, to know it if it comes back.
+        db.and_(OidcToken.revoked.is_(True), OidcToken.rotated_at.is_(None)),
         OidcToken.refresh_expires_at < now,
         db.and_(
             OidcToken.refresh_hash.is_(None), OidcToken.issued_at + OidcToken.expires_in < now.timestamp()

@@ -132,6 +132,10 @@ class OidcToken(db.Model):
     expires_in = db.Column(db.Integer, nullable=False)
     refresh_expires_at = db.Column(db.DateTime, nullable=True)
     revoked = db.Column(db.Boolean, nullable=False, default=False)
+    # The tokens one sign-in led to, through every refresh: when a refresh token that was already
+    # turned over comes back, someone holds a copy, and the whole family is revoked.
+    family = db.Column(db.String(32), nullable=True, index=True)
+    rotated_at = db.Column(db.DateTime, nullable=True)  # its refresh token was turned over then
 
     user = db.relationship("User")
 

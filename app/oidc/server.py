@@ -7,6 +7,8 @@ for tokens, on every refresh and on every userinfo call, and a grant that ends r
 user's tokens for that service (``app.services.connectors.oidc``).
 """
 
+import logging
+import secrets
 import time
 from datetime import timedelta
 
@@ -21,11 +23,14 @@ from flask import current_app, url_for
 from app.access.models import held_grant
 from app.accounts.auth import public_url
 from app.accounts.models import User
+from app.admin.models import record
 from app.clock import utcnow
 from app.extensions import db
 from app.oidc import keys
 from app.oidc.models import OidcClient, OidcCode, OidcToken, digest
 from app.services.groups import groups_of
+
+log = logging.getLogger(__name__)
 
 
 def issuer():
@@ -45,11 +50,15 @@ def query_client(client_id):
 
 
 def save_token(token, request):
-    """Keep hashes of the new tokens; the values go only to the client."""
+    """Keep hashes of the new tokens; the values go only to the client. A refresh keeps the family
+    of the token it turned over; a code starts a new one."""
     refresh = token.get("refresh_token")
     days = current_app.config["OIDC_REFRESH_DAYS"]
+    old = getattr(request, "refresh_token", None)
+    family = old.family if isinstance(old, OidcToken) and old.family else secrets.token_hex(16)
     db.session.add(
         OidcToken(
+            family=family,
             client_id=request.client.client_id,
             user_id=request.user.id,
             scope=token.get("scope", ""),
@@ -135,6 +144,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         token = db.session.scalars(db.select(OidcToken).filter_by(refresh_hash=digest(refresh_token))).first()
+        if token is not None and token.rotated_at is not None:
+            revoke_family(token)
+            return None
         return token if token is not None and token.is_refresh_active() else None
 
     def authenticate_user(self, refresh_token):
@@ -143,7 +155,28 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token):
         refresh_token.revoked = True
+        refresh_token.rotated_at = utcnow()
         db.session.commit()
+
+
+def revoke_family(reused):
+    """A refresh token already turned over came back (RFC 9700, 4.14.2): the site or the member
+    leaked it. Every token of its family is revoked, so whoever holds a copy, the thief or the
+    site, must sign in again; audited."""
+    family = OidcToken.family == reused.family
+    if reused.family is None:  # issued before families were kept: the member's tokens at this site
+        family = db.and_(OidcToken.client_id == reused.client_id, OidcToken.user_id == reused.user_id)
+    revoked = db.session.execute(
+        db.update(OidcToken).where(family, OidcToken.revoked.is_(False)).values(revoked=True)
+    ).rowcount
+    record(
+        "oidc.refresh_reused",
+        target=reused.user,
+        detail=f"a refresh token of client {reused.client_id} came back after it was turned over; "
+        f"{revoked} live token(s) revoked",
+    )
+    db.session.commit()
+    log.warning("refresh token back at client %s (user %s): family revoked", reused.client_id, reused.user_id)
 
 
 class S256Challenge(CodeChallenge):

@@ -1,6 +1,7 @@
 """The OpenID Connect provider's edges, through the test client: the admin makes a client and sees
 its secret once, bad requests never reach a site, PKCE is required, codes work once, keys rotate."""
 
+import base64
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -126,6 +127,53 @@ def test_a_code_is_swapped_once_with_its_verifier_and_secret(client, db, auth, f
     assert info.get_json()["groups"] == ["forum", "member"]
     assert info.get_json()["email"] == f"user{member.id}@bastion.invalid"  # a placeholder, never mail
     assert info.get_json()["email_verified"] is False
+
+
+def test_a_refresh_token_that_comes_back_after_it_was_turned_over_revokes_its_family(
+    client, db, auth, forum, redis_client
+):
+    """Someone holds a copy of a refresh token (RFC 9700, 4.14.2): whoever uses it second, thief or
+    site, every token of that sign-in stops working, and an admin can read why."""
+    from app.admin.models import AuditEntry
+    from app.oidc.clients import prune
+
+    client_id, secret, member = forum
+    auth.login("reader")
+
+    def sign_in():
+        answer, verifier = _authorize(client, client_id)
+        data = {
+            "grant_type": "authorization_code",
+            "code": _code_of(answer)["code"][0],
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        }
+        return client.post("/oauth/token", data=data, headers=_basic(client_id, secret)).get_json()
+
+    def refresh(token):
+        data = {"grant_type": "refresh_token", "refresh_token": token}
+        return client.post("/oauth/token", data=data, headers=_basic(client_id, secret)).get_json()
+
+    def userinfo(tokens):
+        return client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+
+    first = sign_in()
+    other_device = sign_in()  # another sign-in of the same member: a family of its own
+    second = refresh(first["refresh_token"])
+    third = refresh(second["refresh_token"])
+    assert userinfo(third).status_code == 200
+    prune()  # the turned-over tokens are kept, to know them if they come back
+    assert refresh(first["refresh_token"])["error"] == "invalid_grant"
+    assert refresh(third["refresh_token"])["error"] == "invalid_grant"
+    assert userinfo(third).status_code == 401
+    assert userinfo(other_device).status_code == 200  # the other sign-in is left alone
+    assert "refresh_token" in refresh(other_device["refresh_token"])
+    entry = db.session.scalars(db.select(AuditEntry).filter_by(action="oidc.refresh_reused")).one()
+    assert entry.target_id == str(member.id) and "1 live token(s) revoked" in entry.detail
+
+
+def _basic(client_id, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 def test_keys_rotate_and_a_retired_key_stays_published_for_a_while(app, db, redis_client):
