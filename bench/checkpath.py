@@ -2,9 +2,10 @@
 the CPU each costs this process (the sandbox and Redis run apart).
 
 The sweep benchmark measures the whole engine under load, where two consumers of eight threads
-share two cores with the sandbox: its CPU figures move by ±20 % between runs. This one measures the
-check itself (validate_key and what follows a verdict, as keys.validate runs them, without Huey's
-queue), with no other thread to contend with, so a change of a tenth of a millisecond shows.
+share two cores with the sandbox: its CPU figures move by up to a fifth between runs. This one
+measures the check itself (validate_key and what follows a verdict, as keys.validate runs them,
+without Huey's queue), with no other thread to contend with, and how its cost divides (--profile).
+On a virtual machine whose speed varies it still moves by about a tenth from run to run.
 """
 
 import cProfile
