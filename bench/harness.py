@@ -5,6 +5,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.dashboard import migrated_app
 from bench.servers import ConsumerProcess, RedisServer, SandboxProcess
 
 CLIENT_ID = "bastion-bench"
@@ -58,13 +59,7 @@ class Harness:
         self.redis.start()
         self.sandbox.start(Path(self.tmp.name) / "sandbox.log")
         os.environ.update(self.env())
-        from flask_migrate import upgrade
-
-        from app import create_app
-
-        self.app = create_app()
-        with self.app.app_context():
-            upgrade()
+        self.app = migrated_app()
         return self
 
     def seed(self, tracked=True):
@@ -204,15 +199,14 @@ class Harness:
     def wait_ready(self, consumers, timeout=60):
         """Wait until every consumer process has started (each beats in Redis once its workers
         run), so what is measured afterwards is the work, not the start-up's imports."""
-        import redis
+        from app.jobs.connection import get_redis
+        from app.jobs.inflight import processes
 
-        from app.jobs import redis_keys
+        def started():
+            with self.app.app_context():
+                return sum(p["alive"] for p in processes(get_redis())) >= len(consumers)
 
-        client = redis.Redis.from_url(self.redis.url)
-        try:
-            return wait_until(lambda: client.zcard(redis_keys.WORKERS) >= len(consumers), timeout, 0.05)
-        finally:
-            client.close()
+        return wait_until(started, timeout, 0.05)
 
     def kick_sweep(self):
         """Enqueue a sweep now rather than waiting for the minute."""
