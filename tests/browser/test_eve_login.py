@@ -72,3 +72,32 @@ def test_a_new_key_shows_its_verdict_without_a_reload(page, sandbox, db, redis_c
     assert loads == []  # no page load happened: the row updated itself
     assert row.get_by_role("button", name="Check now").is_enabled()
     page.screenshot(path=str(ARTIFACTS / "my-keys-live.png"), full_page=True)
+
+
+def test_an_address_past_its_callback_limit_reads_why_and_eve_is_not_asked(
+    app, page, sandbox, db, redis_client, monkeypatch
+):
+    """The EVE login's callback is limited per address: past it, the member reads what happened and
+    what to do, and Bastion does not spend a call to EVE's token endpoint on it."""
+    monkeypatch.setitem(app.config, "SSO_CALLBACK_LIMIT_PER_ADDRESS", "1 per 5 minutes")
+
+    def token_calls():
+        calls = sandbox.control("GET", "/stats")["calls"]
+        return sum(count for route, count in calls.items() if route.startswith("POST /v2/oauth/token"))
+
+    page.goto("/login")
+    page.get_by_test_id("login-eve").click()
+    page.get_by_label("New character name").fill("Limited Pilot")
+    page.get_by_role("button", name="Create and authorize").click()
+    page.get_by_role("heading", name="Welcome, Limited Pilot").wait_for()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    before = token_calls()
+    page.get_by_test_id("login-eve").click()
+    page.get_by_label("Character", exact=True).select_option(label="Limited Pilot")
+    page.get_by_role("button", name="Authorize", exact=True).click()
+    page.get_by_text("Too many sign-in attempts. Wait a few minutes, then try again.").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "eve-login-limited.png"), full_page=True)
+    assert token_calls() == before  # EVE was not asked to swap the code
+    assert "Welcome" not in page.content()
