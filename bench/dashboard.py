@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from bench.harness import _insert_users, migrated_app
 from bench.servers import RedisServer, free_port, stop_process, venv_bin, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,6 @@ def _seed_database(app, count):
     from app.extensions import db
     from app.jobs.models import TaskRecord
     from app.keys.models import Key
-    from bench.harness import _insert_users
 
     rng = random.Random(7)
     now = utcnow()
@@ -237,18 +237,6 @@ def prepare(prefix, make_env=None):
     env = (make_env or _env)(tmp.name, redis_server.url, database_url)
     os.environ.update(env)
     return tmp, redis_server, database_url, env
-
-
-def migrated_app():
-    """The app on this process's settings, its database migrated."""
-    from flask_migrate import upgrade
-
-    from app import create_app
-
-    app = create_app()
-    with app.app_context():
-        upgrade()
-    return app
 
 
 def run(args):

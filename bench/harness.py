@@ -5,12 +5,23 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.dashboard import migrated_app
 from bench.servers import ConsumerProcess, RedisServer, SandboxProcess
 
 CLIENT_ID = "bastion-bench"
 CLIENT_SECRET = "bastion-bench-secret"  # noqa: S105  (the sandbox's throwaway application)
 SCOPES = ["esi-characters.read_corporation_roles.v1"]
+
+
+def migrated_app():
+    """The app on this process's settings, its database migrated."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    return app
 
 
 class Harness:

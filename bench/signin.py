@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from bench.dashboard import _env as dashboard_env
-from bench.dashboard import _p, migrated_app, prepare, serve
+from bench.dashboard import _p, prepare, serve
+from bench.harness import migrated_app
 from bench.servers import stop_process
 
 PASSWORD = "bench member password"  # noqa: S105  (throwaway accounts of the run)
