@@ -145,7 +145,7 @@ class DiscordConnector(Connector):
     def _link(self, event):
         link = db.session.scalars(db.select(DiscordLink).filter_by(user_id=event["user"]["id"])).first()
         if link is None:
-            raise ConnectorError("waiting for the member to link their Discord account", waiting=True)
+            raise ConnectorError("the member has not linked their Discord account yet", waiting=True)
         return link
 
     def _nick(self, event):
