@@ -186,10 +186,10 @@ class RedisServer:
 
 
 class SandboxProcess:
-    """``python -m sandbox`` in a child process, served by one gunicorn process with threads
-    (less CPU per call than Werkzeug's server, so benchmarks measure Bastion)."""
+    """``python -m sandbox`` in a child process, served by one Granian worker with threads (less
+    CPU per call than Werkzeug's server or gunicorn, so benchmarks measure Bastion)."""
 
-    def __init__(self, port=None, empty=True, server="gunicorn"):
+    def __init__(self, port=None, empty=True, server="granian"):
         self.port = port or free_port()
         self.empty = empty
         self.server = server
@@ -218,7 +218,7 @@ class SandboxProcess:
         return self
 
     def pids(self):
-        """The sandbox's processes: the one started and its children (gunicorn's worker)."""
+        """The sandbox's processes: the one started and its children (the server's worker)."""
         pid = self.process.pid
         try:
             children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
