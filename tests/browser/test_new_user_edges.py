@@ -53,6 +53,10 @@ def test_a_new_members_standing_is_decided_on_the_home_page_without_a_reload(
     page.get_by_role("heading", name="Welcome, Fresh Pilot").wait_for()
     assert page.get_by_test_id("standing-state").inner_text().strip() == "guest"
     assert page.get_by_test_id("standing-settling").is_visible()
+    # Beside "Your standing: guest" the header names no role: "member" would read as a standing.
+    assert page.get_by_test_id("current-user").inner_text().strip() == "Fresh Pilot"
+    assert page.get_by_test_id("current-role").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "new-member-guest.png"))
     page.wait_for_load_state("load")  # the login's last page load is over before counting any
     loads = []
     page.on("load", lambda: loads.append(page.url))
