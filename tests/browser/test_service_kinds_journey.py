@@ -1,6 +1,8 @@
 """The new kinds of service in a real browser: an admin writes a name template with its live preview
 and makes an OpenID Connect client (its secret shown once); a member makes a Mumble password."""
 
+import re
+
 from app.access.grants import grant_manually
 from app.accounts.models import User
 from app.oidc.models import OidcClient
@@ -36,6 +38,8 @@ def test_an_admin_previews_a_name_template_and_makes_an_openid_connect_client(
     page.get_by_label("Redirect URIs").fill("https://forum.example.org/callback")
     page.get_by_role("button", name="Save").click()
     secret = page.get_by_test_id("client-secret").inner_text()
+    page.get_by_test_id("client-secret").click()  # one click selects the whole secret for copying
+    assert page.evaluate("() => window.getSelection().toString()") == secret
     page.screenshot(path=str(ARTIFACTS / "oidc-client-secret.png"), full_page=True)
     client = db.session.scalars(db.select(OidcClient)).one()
     assert (
@@ -59,7 +63,10 @@ def test_a_member_makes_a_mumble_password_on_my_services(page, db, key_factory, 
     assert "voice.example.org:64738" in row.inner_text() and "Make a password to log in." in row.inner_text()
     page.get_by_test_id("mumble-new-password").click()
     password = page.get_by_test_id("mumble-secret").inner_text()
+    assert re.fullmatch(r"[2-9a-km-zA-HJ-NP-Z]{6}(-[2-9a-km-zA-HJ-NP-Z]{6}){3}", password)
     assert page.get_by_test_id("mumble-username").inner_text() == "[VAL] Val Pilot"
+    page.get_by_test_id("mumble-secret").click()  # one click takes all of it, dashes and all
+    assert page.evaluate("() => window.getSelection().toString()") == password
     page.screenshot(path=str(ARTIFACTS / "mumble-password.png"), full_page=True)
     db.session.expire_all()
     account = db.session.scalars(db.select(MumbleAccount)).one()

@@ -53,14 +53,17 @@ def ensure_account(service, user_id, name):
 
 
 # Murmur waits for each login's answer (the whole server stalls meanwhile), and a password Bastion
-# made carries 144 random bits, beyond any guessing however fast its hash: a light PBKDF2 (about
+# made carries 140 random bits, beyond any guessing however fast its hash: a light PBKDF2 (about
 # 7 ms here) instead of the 170 ms scrypt members' own passwords get.
 HASH_METHOD = "pbkdf2:sha256:10000"
+# Letters and digits without look-alikes (0 and O, 1, l and I), so a password copied by eye from
+# another screen comes out right; four groups of six (57 ** 24 is about 2 ** 140).
+UNAMBIGUOUS = "23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
 def new_password(account):
     """Give the account a new password and return it; only its hash is kept (the caller commits)."""
-    password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    password = "-".join("".join(secrets.choice(UNAMBIGUOUS) for _ in range(6)) for _ in range(4))
     account.password_hash = generate_password_hash(password, method=HASH_METHOD)
     account.password_set_at = utcnow()
     return password
