@@ -88,6 +88,11 @@ def parse(argv):
     checkpath.add_argument("--keys", type=int, default=2000)
     checkpath.add_argument("--warmup", type=int, default=200, help="checks before the measuring starts")
     checkpath.add_argument("--profile", help="write a cProfile of the measured checks here")
+    checkpath.add_argument(
+        "--floor",
+        action="store_true",
+        help="only the outside calls and cryptography of each check (no Redis, SQL, lock or queue)",
+    )
     checkpath.add_argument("--json", action="store_true")
     signin = sub.add_parser("signin", help="a sign-in storm through OpenID Connect and Mumble")
     signin.add_argument("--members", type=int, default=200)
