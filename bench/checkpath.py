@@ -37,24 +37,18 @@ def run(args):
             ids = db.session.scalars(db.select(Key.id).order_by(Key.id)).all()
             db.session.commit()
             warm, measured = ids[: args.warmup], ids[args.warmup :]
-            check = _floor_check() if args.floor else None
+            check = _floor_check() if args.floor else _whole_check(validation.validate_key, after_check)
             for key_id in warm:
-                if check:
-                    check(key_id)
-                else:
-                    after_check(validation.validate_key(key_id, "bench"))
+                check(key_id)
             profiler = cProfile.Profile() if args.profile else None
             cpu, wall = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
             verdicts = {}
             for key_id in measured:
-                if check:
-                    check(key_id)
-                    continue
-                verdict = validation.validate_key(key_id, "bench")
-                after_check(verdict)
-                verdicts[verdict.action] = verdicts.get(verdict.action, 0) + 1
+                action = check(key_id)
+                if action is not None:
+                    verdicts[action] = verdicts.get(action, 0) + 1
             if profiler:
                 profiler.disable()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -75,6 +69,17 @@ def run(args):
         }
     finally:
         harness.stop()
+
+
+def _whole_check(validate_key, after_check):
+    """A function checking one key as keys.validate does, without the queue; returns the verdict's action."""
+
+    def check(key_id):
+        verdict = validate_key(key_id, "bench")
+        after_check(verdict)
+        return verdict.action
+
+    return check
 
 
 def _floor_check():
