@@ -12,6 +12,7 @@ the governor's hook) and cipher: decrypt the refresh token, refresh it, encrypt 
 the access token, and the roles call. No Redis, SQL, lock, queue or verdict.
 """
 
+import copy
 import cProfile
 import pstats
 import time
@@ -86,19 +87,11 @@ def _floor_check():
     """A function doing, for one key, only the outside calls and the cryptography of a check."""
     from app import crypto
     from app.eve import get_client
-    from app.eve.client import EveClient
     from app.extensions import db
     from app.keys.models import Key
 
-    app_client = get_client()
-    client = EveClient(  # the same client as the app's, without the hook that feeds the governor
-        app_client.sso_url,
-        app_client.esi_url,
-        app_client.client_id,
-        app_client.client_secret,
-        app_client.user_agent,
-        app_client.compatibility_date,
-    )
+    client = copy.copy(get_client())  # the app's client, settings and all, without the governor's hook
+    client.on_response = None
     stored = {
         key.id: (key.character_id, key.refresh_token_encrypted) for key in db.session.scalars(db.select(Key))
     }

@@ -2,12 +2,14 @@
 and Granian for benchmarks) answers a token refresh and the roles call that follows the same way,
 keeps one universe, and leaves no process behind when stopped."""
 
+from pathlib import Path
+
 import pytest
 import requests
 
 from bench.servers import SandboxProcess
-
-ROLES_SCOPE = "esi-characters.read_corporation_roles.v1"
+from sandbox.esi import ROLES_SCOPE
+from tests.sandbox.test_esi import HEADERS
 
 
 @pytest.mark.parametrize("server", ["werkzeug", "gunicorn", "granian"])
@@ -48,11 +50,7 @@ def test_each_server_refreshes_answers_roles_and_stops_clean(server):
             assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
             roles = http.get(
                 f"{sandbox.url}/esi/characters/{character}/roles",
-                headers={
-                    "Authorization": f"Bearer {tokens['access_token']}",
-                    "X-Compatibility-Date": "2020-01-01",
-                    "User-Agent": "tests",
-                },
+                headers={**HEADERS, "Authorization": f"Bearer {tokens['access_token']}"},
                 timeout=10,
             )
         assert roles.status_code == 200 and roles.json()["roles"] == []
@@ -63,7 +61,7 @@ def test_each_server_refreshes_answers_roles_and_stops_clean(server):
         sandbox.stop()
     for pid in processes:  # the worker goes with the server
         try:
-            state = open(f"/proc/{pid}/stat").read().split(") ")[1][0]  # noqa: SIM115
+            state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
         except OSError:
             continue
         assert state == "Z", f"process {pid} of the {server} sandbox still runs"
