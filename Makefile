@@ -25,7 +25,7 @@ run: export DISCORD_CLIENT_ID ?= bastion-demo-discord
 run: export DISCORD_CLIENT_SECRET ?= bastion-demo-discord-secret
 run: export DISCORD_BOT_TOKEN ?= bastion-demo-bot-token
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean esi-spec
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+
+# Refresh the kept copy of ESI's OpenAPI description: make esi-spec FROM=path/to/openapi.json
+esi-spec: $(VENV)/.runtime
+	@test -n "$(FROM)" || { echo "Say which file: make esi-spec FROM=path/to/openapi.json" >&2; exit 2; }
+	$(BIN)/python -m sandbox.contract "$(FROM)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -4,9 +4,7 @@ that stop working, the compliance view, its export, and the "every character reg
 
 import csv
 import io
-import json
 from datetime import timedelta
-from pathlib import Path
 
 import requests
 from jsonschema import Draft202012Validator
@@ -25,9 +23,10 @@ from app.jobs import redis_keys
 from app.keys.models import Key
 from app.keys.validation import validate_key
 from app.services.models import Service
+from sandbox.contract import esi_spec
 from tests.support import SCOPE, TEST_CLIENT_ID, csrf_token_from, direct_messages, link_discord, wait_for
 
-OPENAPI = json.loads((Path(__file__).resolve().parents[3] / "shared" / "esi" / "openapi.json").read_text())
+OPENAPI = esi_spec()
 SCOPES = (SCOPE, MEMBERSHIP_SCOPE, TRACKING_SCOPE)
 
 

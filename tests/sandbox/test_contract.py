@@ -1,26 +1,20 @@
-"""The sandbox's ESI routes hold to ESI's own OpenAPI description (../shared/esi/openapi.json)."""
+"""The sandbox's ESI routes hold to ESI's own OpenAPI description (sandbox/contract/esi-openapi.json)."""
 
-import json
 import re
-from pathlib import Path
 
 import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from tests.support import IN_CI, TEST_CLIENT_ID, TEST_CLIENT_SECRET
+from sandbox.contract import esi_spec
+from tests.support import TEST_CLIENT_ID, TEST_CLIENT_SECRET
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "esi" / "openapi.json"
 HEADERS = {"X-Compatibility-Date": "2020-01-01", "User-Agent": "contract-test"}
 
 
 @pytest.fixture(scope="module")
 def spec():
-    if not SPEC_PATH.exists():
-        if IN_CI:
-            pytest.fail(f"{SPEC_PATH} is missing")
-        pytest.skip(f"{SPEC_PATH} is not beside this checkout")
-    return json.loads(SPEC_PATH.read_text())
+    return esi_spec()
 
 
 def _sandbox_routes(sandbox):
@@ -147,3 +141,31 @@ def test_universe_ids_answers_as_the_spec_says_and_keeps_its_bounds(spec, sandbo
     assert post(["x" * (body["items"]["maxLength"] + 1)]).status_code == 400
     assert post([f"n{i}" for i in range(body["maxItems"] + 1)]).status_code == 400
     assert post(["same", "same"]).status_code == 400
+
+
+def test_the_kept_description_is_refreshed_only_from_esis_own(tmp_path):
+    """`python -m sandbox.contract` copies ESI's description in unchanged and refuses anything else."""
+    import subprocess
+    import sys
+
+    from sandbox.contract import ESI_SPEC
+
+    def refresh(path):
+        return subprocess.run(
+            [sys.executable, "-m", "sandbox.contract", str(path), "--into", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    not_esi = tmp_path / "other.json"
+    not_esi.write_text('{"openapi": "3.1.0", "paths": {"/pets": {}}}')
+    refused = refresh(not_esi)
+    assert refused.returncode == 2
+    assert "not ESI's OpenAPI description" in refused.stderr
+    assert not (tmp_path / "esi-openapi.json").exists()
+
+    taken = refresh(ESI_SPEC)
+    assert taken.returncode == 0, taken.stderr
+    assert (tmp_path / "esi-openapi.json").read_bytes() == ESI_SPEC.read_bytes()
+    assert "182 paths" in (tmp_path / "SOURCE.md").read_text()
