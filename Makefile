@@ -64,8 +64,11 @@ run: $(VENV)/.runtime $(VENV)/.ice
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start $(RUN_PROCESSES)
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own Redis, SQLite file and
+# PostgreSQL schema; many tests wait on servers and browsers, so three keep two cores busy.
+TEST_WORKERS ?= 3
 test: $(VENV)/.dev $(VENV)/.ice
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

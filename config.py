@@ -73,6 +73,8 @@ class Config:
     SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 15000)
 
     SESSION_COOKIE_NAME = "bastion_session"
+    # How local passwords are hashed (Werkzeug's method string): scrypt, slow on purpose.
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a method, not a password)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", ENV == "production")
@@ -218,6 +220,8 @@ class TestConfig(Config):
     SSO_CALLBACK_LIMIT_PER_ADDRESS = "100000 per minute"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    # Tests sign in hundreds of times: one PBKDF2 round instead of scrypt's ~100 ms. Testing only.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"  # noqa: S105
 
 
 def check_production_config(config):

@@ -7,12 +7,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.accounts.models import password_hash_method
+
 log = logging.getLogger(__name__)
 
 # Nothing is limited unless a view asks: the limits here are for signing in only.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], swallow_errors=True)
 
-_dummy_hash = None
+_dummy_hashes = {}
 
 
 def storage_uri(redis_url):
@@ -88,7 +90,7 @@ def _audit(limit, target_type, target_id):
 
 def dummy_password_check(password):
     """Spend the time a password check costs, so an unknown username answers as slowly as a real one."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = generate_password_hash("not a password of anyone")
-    check_password_hash(_dummy_hash, password or "")
+    method = password_hash_method()
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = generate_password_hash("not a password of anyone", method=method)
+    check_password_hash(_dummy_hashes[method], password or "")

@@ -2,6 +2,7 @@
 
 import secrets
 
+from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -15,6 +16,11 @@ STATES = ("member", "blue", "guest")
 def new_session_token():
     """A fresh token for a user's sessions; replacing it ends every session made with the old one."""
     return secrets.token_urlsafe(32)
+
+
+def password_hash_method():
+    """How passwords are hashed here: the app's PASSWORD_HASH_METHOD (scrypt unless testing)."""
+    return current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
 
 
 class User(UserMixin, db.Model):
@@ -53,7 +59,7 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password):
         """Store a salted hash of the password, never the password itself; other sessions end."""
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
         self.end_sessions()
 
     def get_id(self):

@@ -115,3 +115,18 @@ def test_cli_set_password(runner, make_user, db):
     )
     missing = runner.invoke(args=["users", "set-password", "nobody", "--password", "another long password"])
     assert missing.exit_code != 0 and "no user named" in missing.output
+
+
+def test_passwords_are_hashed_with_scrypt_outside_the_tests(app, db, monkeypatch):
+    """Only the test configuration trades scrypt for a cheap hash; every other one keeps scrypt."""
+    import config
+
+    assert config.Config.PASSWORD_HASH_METHOD == "scrypt"
+
+    user = User(username="hashed")
+    user.set_password("correct horse battery")
+    assert user.password_hash.startswith("pbkdf2:sha256:1$")
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", config.Config.PASSWORD_HASH_METHOD)
+    user.set_password("correct horse battery")
+    assert user.password_hash.startswith("scrypt:")
+    assert user.check_password("correct horse battery") and not user.check_password("wrong")
