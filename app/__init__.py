@@ -243,9 +243,9 @@ def register_cli(app):
 
 def _import_all_models():
     """Import every area's models so that db.metadata holds the whole schema (Alembic reads it)."""
+    from app import audit as _audit  # noqa: F401
     from app.access import models as _access  # noqa: F401
     from app.accounts import models as _accounts  # noqa: F401
-    from app.admin import models as _admin  # noqa: F401
     from app.compliance import models as _compliance  # noqa: F401
     from app.corps import models as _corps  # noqa: F401
     from app.jobs import models as _jobs  # noqa: F401

@@ -16,6 +16,7 @@ from app.access import guard
 from app.extensions import csrf
 from app.jobs import counters, monitor
 from app.jobs.connection import get_redis
+from app.overview import overview
 from tasks import huey
 
 bp = Blueprint("metrics", __name__)
@@ -88,7 +89,7 @@ class BastionCollector:
             level.add_metric([upstream], g["backoff_level"])
         yield from (state, rate, limit, budget, level)
 
-        counts = monitor.overview()
+        counts = overview()
         keys = GaugeMetricFamily("bastion_keys", "Keys by status", labels=["status"])
         for name, count in counts["keys"].items():
             keys.add_metric([name], count)

@@ -1,15 +1,56 @@
 """The shape of the code: imports flow one way (import-linter's contracts), no circle of imports
-between files, and no module past 400 lines."""
+between files, only the natural pairs of areas import each other, and no module past 400 lines."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("app", "tasks", "sandbox", "bench")
 MAX_LINES = 400
+
+# Areas under app/ that import each other, each for a reason of the domain (README, Architecture):
+# access decides from keys, corporations, services and the member list (compliance), and each of
+# those asks access to reconcile what changed; accounts sign in by key, character and tracking token
+# and those name the account; a key check reads and renews tracking tokens (compliance); OpenID
+# Connect is a kind of service whose claims carry the service's groups.
+MUTUAL_AREAS = {
+    ("access", "compliance"),
+    ("access", "corps"),
+    ("access", "keys"),
+    ("access", "services"),
+    ("accounts", "compliance"),
+    ("accounts", "corps"),
+    ("accounts", "keys"),
+    ("compliance", "keys"),
+    ("oidc", "services"),
+}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    """The import graph of the project's packages, built once for the tests that read it."""
+    return grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)
+
+
+def mutual_packages(graph, root="app"):
+    """Pairs of packages right below root (sorted names) in which each imports the other."""
+
+    def area(module):
+        parts = module.split(".")
+        return parts[1] if parts[0] == root and len(parts) > 1 else None
+
+    edges = set()
+    for module in graph.modules:
+        if (source := area(module)) is None:
+            continue
+        for imported in graph.find_modules_directly_imported_by(module):
+            if (target := area(imported)) not in (None, source):
+                edges.add((source, target))
+    return {tuple(sorted(edge)) for edge in edges if edge[::-1] in edges}
 
 
 def _cycles(edges):
@@ -52,10 +93,25 @@ def test_the_import_contracts_hold():
     assert "0 broken" in result.stdout
 
 
-def test_no_circle_of_imports_between_files():
-    graph = grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)
+def test_no_circle_of_imports_between_files(graph):
     edges = {module: graph.find_modules_directly_imported_by(module) for module in graph.modules}
     assert _cycles(edges) == []
+
+
+def test_only_the_natural_pairs_of_areas_import_each_other(graph):
+    assert mutual_packages(graph) <= MUTUAL_AREAS
+    assert len(MUTUAL_AREAS) <= 9
+
+
+def test_the_pair_finder_finds_a_pair():
+    class Graph:
+        modules = {"app.a.x", "app.b.y", "app.c.z", "app.clock"}
+        imports = {"app.a.x": {"app.b.y"}, "app.b.y": {"app.a.x", "app.clock"}, "app.c.z": {"app.a.x"}}
+
+        def find_modules_directly_imported_by(self, module):
+            return self.imports.get(module, set())
+
+    assert mutual_packages(Graph()) == {("a", "b")}
 
 
 def test_the_cycle_finder_finds_a_circle():

@@ -10,7 +10,7 @@ from app.access.explain import summary_of
 from app.access.models import Grant
 from app.access.policy import facts_about
 from app.access.reconcile import reconcile_grants
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db
 

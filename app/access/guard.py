@@ -22,7 +22,7 @@ from sqlalchemy import func, update
 from app.access.models import Grant
 from app.access.state import reconcile_states
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db, write_transaction
 from app.jobs import redis_keys

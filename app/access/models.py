@@ -35,6 +35,9 @@ class Grant(db.Model):
     # Who the outside system was last told about (state, character, corporation): a change means an update.
     synced_identity = db.Column(db.String(255), nullable=True)
     sync_error = db.Column(db.Text, nullable=True)
+    # Why a pending sync is not going out yet: SYNC_WAITS["service"] (its service's governor holds it
+    # back) or SYNC_WAITS["member"] (the member must act first, say link Discord); None otherwise.
+    sync_wait = db.Column(db.String(16), nullable=True)
     synced_at = db.Column(db.DateTime, nullable=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -44,12 +47,19 @@ class Grant(db.Model):
         db.CheckConstraint("status IN ('active', 'pending', 'suspended', 'revoked')", name="status_known"),
         db.CheckConstraint("source IN ('policy', 'manual', 'request')", name="source_known"),
         db.CheckConstraint("sync_status IN ('pending', 'synced', 'failed')", name="sync_known"),
+        db.CheckConstraint("sync_wait IN ('service', 'member')", name="sync_wait_known"),
     )
 
     user = db.relationship("User", foreign_keys=[user_id], backref="grants")
     service = db.relationship("Service", backref="grants")
     granted_by = db.relationship("User", foreign_keys=[granted_by_id])
     revoked_by = db.relationship("User", foreign_keys=[revoked_by_id])
+
+    @property
+    def audit_name(self):
+        """What the audit log calls this grant: its service and its user."""
+        service, user = self.service, self.user
+        return f"{service.name if service else '?'} for {user.display_name if user else '?'}"
 
 
 def active_grant_of(user_id, service_id):

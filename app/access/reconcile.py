@@ -16,7 +16,7 @@ from app.access.models import Grant
 from app.access.policy import desired, facts_about
 from app.access.state import reconcile_states
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db, write_transaction
 from app.services.events import identity
@@ -92,7 +92,7 @@ def reconcile_grants(user, now=None):
             if source == "policy" or status == "revoked":
                 grant.reason = reason
         grant.sync_status = "pending"
-        grant.sync_error = None
+        grant.sync_error = grant.sync_wait = None
         if removing:
             grant.ends_at = grant.ending_reason = None
             notices.ended(grant, reason, remedy(decision, service, user, facts), now)

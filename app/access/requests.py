@@ -3,7 +3,7 @@
 from app.access import FollowUp
 from app.access.grants import AccessRefused, give, grant_of
 from app.access.models import AccessRequest
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db
 

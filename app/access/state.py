@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.models import Key

@@ -65,7 +65,7 @@ def audit_sso_breach(limit):
 
 
 def _audit(limit, target_type, target_id):
-    from app.admin.models import record
+    from app.audit import record
     from app.extensions import db
     from app.jobs.connection import get_redis
 

@@ -1,7 +1,7 @@
 """Logging in with EVE: find the user through the character and its owner hash, or make one."""
 
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.corps.logic import find_character
 from app.extensions import db

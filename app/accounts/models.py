@@ -93,6 +93,11 @@ class User(UserMixin, db.Model):
             return self.main_character.name
         return self.username or f"user {self.id}"
 
+    @property
+    def audit_name(self):
+        """What the audit log calls this user: their main's name."""
+        return self.display_name
+
     def has_role(self, *roles):
         """True when the user holds one of the roles; admins hold every role."""
         return self.role == "admin" or self.role in roles

@@ -15,7 +15,7 @@ from app.accounts.limits import (
     username_key,
 )
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db
 

@@ -8,11 +8,11 @@ from app.accounts.auth import admin_required
 from app.accounts.models import User
 from app.admin import bp
 from app.admin.forms import AuditFilterForm
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps.models import Character
 from app.extensions import db
 from app.forms import page_number
-from app.jobs import monitor
+from app.overview import names_of
 
 PER_PAGE = 50
 
@@ -52,7 +52,7 @@ def audit():
 def _names(entries):
     """Names of the targets whose entries were written without one (older entries, and the bulk
     verdicts of the checks), looked up for the page at once: {(type, id): name}."""
-    return monitor.names_of(
+    return names_of(
         (e.target_type, e.target_id)
         for e in entries
         if e.target_name is None and e.target_type in ("key", "user")

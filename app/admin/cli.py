@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.jobs import monitor
+from app.overview import names_of
 from tasks import huey
 
 queue_cli = AppGroup("queue", help="Look at the task queue.")
@@ -15,7 +16,7 @@ queue_cli = AppGroup("queue", help="Look at the task queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole status as JSON.")
 def status(as_json):
     """Consumers, queued, scheduled, running and dead tasks, paused or not, and each upstream."""
-    report = monitor.status(huey)
+    report = monitor.status(huey, names_of)
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return

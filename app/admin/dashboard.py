@@ -8,6 +8,7 @@ from app.admin import bp
 from app.admin.guard import incident_guard
 from app.compliance.report import unread_rosters
 from app.jobs import monitor
+from app.overview import names_of, overview
 from app.templating import relative
 from tasks import huey
 
@@ -50,11 +51,11 @@ def concerns(health, status, guard_now, unread=()):
 def dashboard():
     """Keys, users, the queue, throughput, consumers and upstreams at a glance."""
     health, healthy = monitor.health()
-    status = monitor.status(huey) if health["redis"]["ok"] else None
+    status = monitor.status(huey, names_of) if health["redis"]["ok"] else None
     guard_now = incident_guard()
     return render_template(
         "admin/dashboard.html",
-        stats=monitor.overview(),
+        stats=overview(),
         health=health,
         healthy=healthy,
         concerns=concerns(health, status, guard_now, unread_rosters() if health["database"]["ok"] else ()),

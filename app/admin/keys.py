@@ -7,7 +7,7 @@ from sqlalchemy import or_
 from app.accounts.auth import admin_required, safe_next
 from app.admin import bp
 from app.admin.forms import KeySearchForm
-from app.admin.models import record
+from app.audit import record
 from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.forms import ActionForm, page_number, require_action_form

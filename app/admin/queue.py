@@ -8,12 +8,13 @@ from flask_login import current_user, login_required
 
 from app.accounts.auth import admin_required, safe_next
 from app.admin import bp
-from app.admin.models import record
+from app.audit import record
 from app.extensions import db
 from app.forms import ActionForm, page_number, require_action_form
 from app.jobs import deadstore, monitor, pause
 from app.jobs.connection import get_redis
 from app.jobs.models import TaskRecord
+from app.overview import names_of
 from tasks import PRIORITY_ON_DEMAND, huey, requeue
 from tasks import periodic as _every_task  # noqa: F401  (registers every task, to read scheduled ones)
 from tasks.keys import sweep
@@ -23,9 +24,9 @@ HISTORY_SHOWN = 50
 
 def _panel_context():
     return {
-        "status": monitor.status(huey),
-        "scheduled": monitor.scheduled(huey),
-        "dead": monitor.dead_page(huey, page_number()),
+        "status": monitor.status(huey, names_of),
+        "scheduled": monitor.scheduled(huey, names_of),
+        "dead": monitor.dead_page(huey, names_of, page_number()),
         "form": ActionForm(),
         "priority_names": huey.priority_names,
     }
@@ -52,7 +53,7 @@ def queue_panel():
 @admin_required
 def queue_status():
     """The queue's state as JSON, for scripts."""
-    return jsonify(monitor.status(huey))
+    return jsonify(monitor.status(huey, names_of))
 
 
 @bp.get("/queue/dead/<dead_id>")
@@ -65,7 +66,7 @@ def dead_task(dead_id):
         flash("That task is no longer in the dead list: it was retried or discarded.", "info")
         return redirect(url_for("admin.queue"))
     entry["task"] = huey.short_name(entry["name"])
-    monitor.named([entry])
+    monitor.named([entry], names_of)
     history = db.session.scalars(
         db.select(TaskRecord)
         .where(TaskRecord.name == entry["name"], TaskRecord.target == entry["target"])

@@ -8,7 +8,7 @@ from app.access import FollowUp
 from app.access.models import Grant
 from app.accounts.auth import admin_required
 from app.admin import bp
-from app.admin.models import record
+from app.audit import record
 from app.extensions import db
 from app.forms import ActionForm, require_action_form
 from app.oidc.clients import ensure_client, new_secret

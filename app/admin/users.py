@@ -10,7 +10,7 @@ from app.accounts.auth import admin_required
 from app.accounts.models import Directorship, User
 from app.admin import bp
 from app.admin.forms import AppointForm, RoleForm, UserSearchForm
-from app.admin.models import record
+from app.audit import record
 from app.corps.directors import DirectorshipRefused, tracked_corporations
 from app.corps.directors import appoint as appoint_director
 from app.corps.directors import dismiss as dismiss_director

@@ -12,7 +12,7 @@ import time
 from redis.exceptions import RedisError
 
 from app import crypto
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.compliance.models import TrackingToken
 from app.corps.models import Character

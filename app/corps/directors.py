@@ -6,7 +6,7 @@ the checks; appointed ones stay until an admin ends them.
 """
 
 from app.accounts.models import Directorship, User
-from app.admin.models import record
+from app.audit import record
 from app.corps.models import Alliance, Character, Corporation
 from app.extensions import db, write_transaction
 

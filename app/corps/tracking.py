@@ -6,7 +6,7 @@ return those users' ids, and the caller queues their reconciliation.
 
 from sqlalchemy import func
 
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.corps.directors import reconcile_directorships
 from app.corps.logic import apply_alliance, apply_corporation, ensure_alliance

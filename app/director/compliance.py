@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from app.accounts.auth import director_required
 from app.accounts.sso_views import start_flow
-from app.admin.models import record
+from app.audit import record
 from app.compliance import nudge, report
 from app.compliance import tokens as tracking
 from app.compliance.models import TrackingToken

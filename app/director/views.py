@@ -11,7 +11,7 @@ from app.access.models import AccessRequest, Grant
 from app.access.requests import decide
 from app.accounts.auth import director_required
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.corps.directors import directs, is_tracked, tracked_corporations
 from app.corps.models import Character, Corporation
 from app.director import bp

@@ -1,10 +1,12 @@
-"""What the dashboard, the queue page, ``/admin/queue/status``, ``/metrics``, ``/healthz`` and
-``flask queue status`` show: pure read functions, shared by all of them.
+"""The queue's read side: what the dashboard, the queue page, ``/admin/queue/status``,
+``/metrics``, ``/healthz`` and ``flask queue status`` show of the work, as pure read functions
+shared by all of them. What the work is about (keys, users, grants: app/overview.py) is not here.
 
 Queue figures come from counters, indexes and short lists, never from reading the whole queue:
 pending work by task and priority is counted by the queue's storage (tasks/storage.py), locks
 are indexed by expiry, dead tasks by when they failed. The queue itself (a Huey instance that can
-describe its tasks, see tasks/__init__.py) is passed in, so nothing here imports the tasks.
+describe its tasks, see tasks/__init__.py) is passed in, so nothing here imports the tasks;
+likewise the function that names a task's target, so nothing here imports an area.
 """
 
 import time
@@ -13,20 +15,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, text
 
-from app.access.models import GRANT_STATUSES, AccessRequest, Grant
-from app.accounts.models import STATES, User
-from app.admin.models import target_name
 from app.clock import utcnow
-from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.jobs import counters, deadstore, heartbeat, inflight, redis_keys
 from app.jobs.connection import get_redis
 from app.jobs.locks import list_locks
 from app.jobs.models import TaskRecord
 from app.jobs.setup import get_governor
-from app.keys.models import KEY_STATUSES, Key
-from app.services.models import Service
-from app.services.sync import HELD_BACK
 
 LOCKS_SHOWN = 100
 SCHEDULED_SHOWN = 25
@@ -41,53 +36,26 @@ def _paused(redis_client):
     return {"paused": True, "by": who, "since": float(since) if since else None}
 
 
-NAMED_KINDS = ("key", "user", "grant", "corporation")
+def named(rows, names_of=None):
+    """Give each row with a task "target" ("key:42") its "target_name" ("key 42, Borin Kade").
 
-
-def names_of(pairs):
-    """What the (kind, id) targets are called, looked up at once per kind: {(kind, id): name}.
-
-    Keys are named after their character, corporations by name; users and grants as the audit log
-    names them. Ids are
-    strings as targets carry them; other kinds, and ids that are not 64-bit numbers, are left out.
+    names_of: the naming function ({(kind, id): name} for (kind, id) pairs) the caller hands in, as
+    it hands in the queue: naming a target reads the areas, which this module never imports.
+    Without one, a row is named by its target.
     """
-    ids = {}
-    for kind, ident in pairs:
-        ident = ident or ""
-        if kind in NAMED_KINDS and ident.isdigit() and len(ident) < 19:
-            ids.setdefault(kind, set()).add(int(ident))
-    names = {}
-    if ids.get("key"):
-        rows = db.session.execute(
-            db.select(Key.id, Character.name)
-            .join(Character, Character.id == Key.character_id)
-            .where(Key.id.in_(ids["key"]))
-        )
-        names.update({("key", str(key_id)): name for key_id, name in rows})
-    if ids.get("corporation"):
-        rows = db.session.execute(
-            db.select(Corporation.id, Corporation.name).where(Corporation.id.in_(ids["corporation"]))
-        )
-        names.update({("corporation", str(corporation_id)): name for corporation_id, name in rows})
-    for kind, model in (("user", User), ("grant", Grant)):
-        if ids.get(kind):
-            for found in db.session.scalars(db.select(model).where(model.id.in_(ids[kind]))):
-                names[(kind, str(found.id))] = target_name(found)
-    return names
-
-
-def named(rows):
-    """Give each row with a task "target" ("key:42") its "target_name" ("key 42, Borin Kade")."""
     pairs = [tuple((row.get("target") or "").partition(":")[::2]) for row in rows]
-    names = names_of(pairs)
+    names = names_of(pairs) if names_of is not None else {}
     for row, (kind, ident) in zip(rows, pairs, strict=True):
         name = names.get((kind, ident))
         row["target_name"] = f"{kind} {ident}, {name}" if name else row.get("target") or ""
     return rows
 
 
-def status(queue, now=None):
-    """The state of the work: consumers, queue, tasks by name, upstreams, locks, throughput."""
+def status(queue, names_of=None, now=None):
+    """The state of the work: consumers, queue, tasks by name, upstreams, locks, throughput.
+
+    names_of names the running tasks' targets (see named).
+    """
     now = time.time() if now is None else now
     redis_client = get_redis()
     governor = get_governor()
@@ -128,7 +96,8 @@ def status(queue, now=None):
                     "elapsed_s": round(max(0.0, now - row["started_at"]), 1),
                 }
                 for row in running
-            ]
+            ],
+            names_of,
         ),
         "upstreams": {name: governor.state(name, now) for name in governor.upstreams()},
         "locks": locks,
@@ -140,7 +109,7 @@ def status(queue, now=None):
     }
 
 
-def scheduled(queue, limit=SCHEDULED_SHOWN):
+def scheduled(queue, names_of=None, limit=SCHEDULED_SHOWN):
     """The next scheduled tasks (retries, backoffs, reserved slots), soonest first."""
     return named(
         [
@@ -151,11 +120,12 @@ def scheduled(queue, limit=SCHEDULED_SHOWN):
                 "priority": task.priority,
             }
             for task in queue.scheduled(limit)
-        ]
+        ],
+        names_of,
     )
 
 
-def dead_page(queue, page=1, per_page=DEAD_PAGE):
+def dead_page(queue, names_of=None, page=1, per_page=DEAD_PAGE):
     """One page of dead tasks (newest first) and the number of pages."""
     redis_client = get_redis()
     total = deadstore.count(redis_client)
@@ -164,7 +134,7 @@ def dead_page(queue, page=1, per_page=DEAD_PAGE):
     rows = deadstore.page(redis_client, (page - 1) * per_page, per_page)
     for row in rows:
         row["task"] = queue.short_name(row["name"])
-    named(rows)
+    named(rows, names_of)
     return {"items": rows, "page": page, "pages": pages, "total": total}
 
 
@@ -197,43 +167,6 @@ def sparkline(throughput, width=600, height=60):
         "last_done": done[-1] if done else 0,
         "total_done": sum(done),
         "total_failed": sum(failed),
-    }
-
-
-def _grouped(column, names):
-    """Counts of rows by a column's value, with a zero for every known value."""
-    counts = dict.fromkeys(names, 0)
-    for value, count in db.session.execute(db.select(column, func.count()).group_by(column)):
-        counts[value] = count
-    return counts
-
-
-def overview():
-    """Keys by status, users by state, grants by status, failed syncs and waiting requests."""
-    keys = _grouped(Key.status, KEY_STATUSES)
-    users = _grouped(User.state, STATES)
-    grants = _grouped(Grant.status, GRANT_STATUSES)
-    return {
-        "grants": grants,
-        "services": db.session.scalar(db.select(func.count()).select_from(Service)),
-        "failed_syncs": db.session.scalar(
-            db.select(func.count()).select_from(Grant).where(Grant.sync_status == "failed")
-        ),
-        "held_syncs": db.session.scalar(
-            db.select(func.count())
-            .select_from(Grant)
-            .where(Grant.sync_status == "pending", Grant.sync_error.startswith(HELD_BACK))
-        ),
-        "grants_ending": db.session.scalar(
-            db.select(func.count()).select_from(Grant).where(Grant.ends_at.is_not(None))
-        ),
-        "pending_requests": db.session.scalar(
-            db.select(func.count()).select_from(AccessRequest).where(AccessRequest.status == "pending")
-        ),
-        "keys": keys,
-        "keys_total": sum(keys.values()),
-        "users": users,
-        "users_total": sum(users.values()),
     }
 
 

@@ -3,7 +3,7 @@
 import logging
 
 from app import crypto
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.corps.directors import drop_director_roles
 from app.corps.logic import find_character, refresh_affiliation

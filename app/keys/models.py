@@ -46,6 +46,11 @@ class Key(db.Model):
     character = db.relationship("Character", backref=db.backref("key", uselist=False))
 
     @property
+    def audit_name(self):
+        """What the audit log calls this key: its character's name."""
+        return self.character.name if self.character is not None else None
+
+    @property
     def scope_list(self):
         """The granted scopes as a list."""
         return self.scopes.split() if self.scopes else []

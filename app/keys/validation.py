@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from app import crypto
 from app.access import guard
 from app.access.state import reconcile_states
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.compliance.tokens import remember_access
 from app.corps.directors import drop_director_roles, record_director_role

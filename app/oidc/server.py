@@ -23,7 +23,7 @@ from flask import current_app, url_for
 from app.access.models import held_grant
 from app.accounts.auth import public_url
 from app.accounts.models import User
-from app.admin.models import record
+from app.audit import record
 from app.clock import utcnow
 from app.extensions import db
 from app.oidc import keys

@@ -30,9 +30,6 @@ class SyncOutcome:
     waiting_since: float | None = None  # with wait: since when the service has held this sync back
 
 
-HELD_BACK = "Held back"
-
-
 def sync_grant(grant_id, attempt=1, waiting_since=None, now=None):
     """Sync one grant now, or say when to try again.
 
@@ -69,13 +66,14 @@ def sync_grant(grant_id, attempt=1, waiting_since=None, now=None):
             connector.deprovision(event)
     except ConnectorError as exc:
         if exc.waiting:
-            grant.sync_status = "pending"
+            grant.sync_status, grant.sync_wait = "pending", "member"
             grant.sync_error = f"Waiting: {exc}."
             db.session.commit()
             return SyncOutcome("nothing", message=str(exc))
         max_attempts = current_app.config["VALIDATE_MAX_ATTEMPTS"]
         if exc.transient and attempt < max_attempts:
             grant.sync_error = f"{exc} (attempt {attempt} of {max_attempts}, trying again)"
+            grant.sync_wait = None
             db.session.commit()
             config = current_app.config
             delay = (
@@ -88,7 +86,7 @@ def sync_grant(grant_id, attempt=1, waiting_since=None, now=None):
     grant.provisioned = want
     grant.synced_identity = who if want else None
     grant.sync_status = "synced"
-    grant.sync_error = None
+    grant.sync_error = grant.sync_wait = None
     grant.synced_at = utcnow()
     db.session.commit()
     return SyncOutcome("done")
@@ -101,7 +99,8 @@ def _held_back(grant, upstream, reason, wait, waiting_since, now):
         return _failed(grant, f"{upstream} held this sync back for {waited:.0f} s ({reason})", final=True)
     if waiting_since is None:
         since = datetime.fromtimestamp(now, UTC).strftime("%H:%M:%S")
-        grant.sync_error = f"{HELD_BACK}: {upstream} is in {reason} (since {since} UTC)."
+        grant.sync_error = f"Held back: {upstream} is in {reason} (since {since} UTC)."
+        grant.sync_wait = "service"
         db.session.commit()
     return SyncOutcome(
         "wait", delay=max(wait, 0.05), message=f"{upstream}: {reason}", waiting_since=waiting_since or now
@@ -110,7 +109,7 @@ def _held_back(grant, upstream, reason, wait, waiting_since, now):
 
 def _failed(grant, message, final):
     grant.sync_status = "failed"
-    grant.sync_error = message
+    grant.sync_error, grant.sync_wait = message, None
     db.session.commit()
     return SyncOutcome("give_up" if final else "failed", message=message)
 
@@ -128,7 +127,7 @@ def grants_to_resync(now=None):
     return db.session.scalars(
         db.select(Grant.id)
         .where(Grant.sync_status == "pending", Grant.updated_at < cutoff)
-        .where(db.or_(Grant.sync_error.is_(None), ~Grant.sync_error.startswith("Waiting")))
+        .where(db.or_(Grant.sync_wait.is_(None), Grant.sync_wait != "member"))
         .order_by(Grant.updated_at)
         .limit(RESYNC_BATCH)
     ).all()

@@ -15,7 +15,7 @@ from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant, active_grant_of
 from app.access.requests import may_request, request_access, withdraw
 from app.accounts.auth import is_allowed_return, public_url, safe_next
-from app.admin.models import record
+from app.audit import record
 from app.extensions import csrf, db
 from app.forms import ActionForm, require_action_form
 from app.services import bp, names

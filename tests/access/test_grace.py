@@ -7,7 +7,7 @@ from app.access import notices
 from app.access.models import Grant, Notice
 from app.access.reconcile import reconcile_user
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.logic import release_character, remove_key
@@ -286,7 +286,7 @@ def test_grace_periods_are_counted_and_grants_by_hand_keep_their_trace(
     from prometheus_client.parser import text_string_to_metric_families
 
     from app.access import grants
-    from app.jobs import monitor
+    from app.overview import overview
 
     service_id = _service(db, strict=True, directors_may_grant=True)
     wiki_id = _service(db, slug="wiki", auto="")
@@ -294,7 +294,7 @@ def test_grace_periods_are_counted_and_grants_by_hand_keep_their_trace(
     alt = add_alt(db, sandbox, user_id, corporation_id=made["corporation_id"])
     _set_key(db, alt, "invalid")
     _reconcile(db, user_id)
-    assert monitor.overview()["grants_ending"] == 1
+    assert overview()["grants_ending"] == 1
     app.config["METRICS_TOKEN"] = "scrape"
     try:
         text = client.get("/metrics", headers={"Authorization": "Bearer scrape"}).get_data(as_text=True)

@@ -13,7 +13,7 @@ from app.access.reconcile import (
     users_with_expired_grants,
 )
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.clock import utcnow
 from app.keys.models import Key
 from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
@@ -217,7 +217,7 @@ def test_a_sync_held_back_by_its_services_backoff_shows_and_gives_up_in_time(
 ):
     import time
 
-    from app.jobs import monitor
+    from app.overview import overview
 
     service = _service(db, url=receiver.url)
     user, _ = _member(db, key_factory)
@@ -230,10 +230,12 @@ def test_a_sync_held_back_by_its_services_backoff_shows_and_gives_up_in_time(
     assert receiver.received()[-1][0]["event"] == "grant" and len(receiver.received()) == 5  # none sent
     grant = _grant(db, user, service)
     assert grant.sync_error.startswith("Held back: webhook:forum is in backoff")
-    assert monitor.overview()["held_syncs"] == 1  # the dashboard shows it
+    assert grant.sync_wait == "service"
+    assert overview()["held_syncs"] == 1  # the dashboard shows it
     waited = app.config["SYNC_MAX_WAIT"] + 1
     gave_up = sync_grant(grant.id, attempt=1, waiting_since=time.time() - waited)
     assert gave_up.action == "give_up"
     grant = _grant(db, user, service)
     assert grant.sync_status == "failed" and "held this sync back" in grant.sync_error
-    assert monitor.overview()["failed_syncs"] == 1
+    assert grant.sync_wait is None
+    assert overview()["failed_syncs"] == 1

@@ -8,7 +8,7 @@ from app.access import guard
 from app.access.models import Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps import affiliation
 from app.corps.models import Character, Corporation
 from app.keys.models import Key

@@ -31,7 +31,7 @@ from hypothesis.stateful import (
 from app.access.models import AccessRequest, Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship, User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.logic import KeyRefused, remove_key

@@ -5,7 +5,7 @@ import pytest
 from app.access.models import AccessRequest, Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import Directorship, User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps.directors import record_director_role
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.models import Key

@@ -5,7 +5,7 @@ import pytest
 from app.access.reconcile import reconcile_user
 from app.access.state import state_from
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps.models import Alliance, Corporation
 from app.extensions import db as _db
 from app.keys.models import Key

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from app.accounts.models import User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from tests.fixtures.users import AuthActions
 from tests.support import csrf_token_from
 

@@ -137,7 +137,7 @@ def test_callbacks_are_limited_per_address_so_made_up_codes_cannot_spend_eves_li
 ):
     """Each callback with a fresh state costs a call to EVE's token endpoint, whose limits the key
     checks share: past the limit an address gets a 429 and EVE hears nothing more."""
-    from app.admin.models import AuditEntry
+    from app.audit import AuditEntry
 
     monkeypatch.setitem(app.config, "SSO_CALLBACK_LIMIT_PER_ADDRESS", "2 per 5 minutes")
 

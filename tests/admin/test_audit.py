@@ -1,6 +1,6 @@
 """The audit log names its targets: the kind and id, and what the target was called."""
 
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps.models import Character
 from tests.keys.test_keys import add_character, login_new
 from tests.support import csrf_token_from

@@ -1,7 +1,7 @@
 """Admin pages: tracking by EVE id through ESI, roles and appointments, keys, services, the audit log."""
 
 from app.accounts.models import Directorship, User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.corps.models import Alliance, Corporation
 from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from app.services.models import Service

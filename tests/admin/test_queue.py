@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.jobs import deadstore, inflight, pause
 from app.jobs.locks import TargetLock
 from app.jobs.models import TaskRecord

@@ -448,7 +448,7 @@ def test_a_key_added_again_without_the_membership_scope_is_named(db, sandbox, ke
 
 
 def test_reading_tasks_are_named_by_their_corporation_on_the_queue_pages(db, sandbox, key_factory):
-    from app.jobs.monitor import names_of
+    from app.overview import names_of
 
     _, made, _ = key_factory(status="valid")
     target = ("corporation", str(made["corporation_id"]))

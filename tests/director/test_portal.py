@@ -7,7 +7,7 @@ import pytest
 
 from app.access.models import AccessRequest, Grant
 from app.accounts.models import Directorship, User
-from app.admin.models import AuditEntry
+from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Character, Corporation
 from app.keys.models import Key

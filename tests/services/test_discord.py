@@ -1,6 +1,7 @@
 """Discord: linking an account through OAuth2, the bot's roles and nickname, and its rate limits,
 against the sandbox's Discord over real HTTP."""
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -8,9 +9,10 @@ import requests
 
 from app.access.models import Grant
 from app.access.reconcile import reconcile_user
+from app.clock import utcnow
 from app.keys.models import Key
 from app.services.models import DiscordLink, Service
-from app.services.sync import sync_grant
+from app.services.sync import grants_to_resync, sync_grant
 from tasks.services import queue_follow_up
 from tests.support import end_grace_periods
 
@@ -67,7 +69,9 @@ def test_a_member_links_discord_and_the_bot_gives_roles_and_nickname_then_takes_
     grant = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service.id)).one()
     assert sync_grant(grant.id).action == "nothing"  # not linked yet: waiting, not failing
     db.session.expire_all()
-    assert db.session.get(Grant, grant.id).sync_error.startswith("Waiting")
+    waiting = db.session.get(Grant, grant.id)
+    assert waiting.sync_error.startswith("Waiting") and waiting.sync_wait == "member"
+    assert grant.id not in grants_to_resync(now=utcnow() + timedelta(hours=1))  # the member acts first
     page = _link(client, sandbox).get_data(as_text=True)
     assert "Discord account valpilot is linked" in page
     link = db.session.scalars(db.select(DiscordLink).filter_by(user_id=user_id)).one()

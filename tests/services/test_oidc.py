@@ -134,7 +134,7 @@ def test_a_refresh_token_that_comes_back_after_it_was_turned_over_revokes_its_fa
 ):
     """Someone holds a copy of a refresh token (RFC 9700, 4.14.2): whoever uses it second, thief or
     site, every token of that sign-in stops working, and an admin can read why."""
-    from app.admin.models import AuditEntry
+    from app.audit import AuditEntry
     from app.oidc.clients import prune
 
     client_id, secret, member = forum

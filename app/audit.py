@@ -1,4 +1,8 @@
-"""The audit log."""
+"""The audit log: below every area, which each writes to; it imports no area.
+
+An audited object says what the log calls it through an ``audit_name`` attribute (a user's main,
+a key's character, a grant's service and user); anything else is called by its ``name``.
+"""
 
 from app.clock import utcnow
 from app.extensions import db
@@ -24,16 +28,9 @@ class AuditEntry(db.Model):
 
 
 def target_name(target):
-    """A person's name for an audit target: a user's main, a key's character, a grant's service and
-    user, or the name it has."""
-    kind = type(target).__name__
-    if kind == "User":
-        return target.display_name
-    if kind == "Key":
-        return target.character.name if target.character is not None else None
-    if kind == "Grant":
-        service, user = target.service, target.user
-        return f"{service.name if service else '?'} for {user.display_name if user else '?'}"
+    """A person's name for an audit target: its own ``audit_name``, or the name it has."""
+    if hasattr(target, "audit_name"):
+        return target.audit_name
     return getattr(target, "name", None)
 
 
