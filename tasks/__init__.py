@@ -1,7 +1,8 @@
 """The Huey instance shared by the web app and the consumers, and the app_task decorator.
 
-This module imports config, never app: the web app imports tasks to enqueue them, and the
-consumer (tasks/consumer.py) hands in the app factory, so there is no import cycle.
+This module imports config and the job primitives' backoff, never the app factory or an area: the
+web app imports tasks to enqueue them, and the consumer (tasks/consumer.py) hands in the app
+factory, so there is no import cycle.
 """
 
 import functools
@@ -17,6 +18,7 @@ from huey.consumer import Consumer, Scheduler
 from huey.exceptions import RetryTask
 from redis import ConnectionPool
 
+from app.jobs.backoff import retry_delay
 from config import Config
 from tasks.errors import UnknownTask, is_database_blip
 from tasks.storage import CountingPriorityStorage
@@ -170,7 +172,7 @@ def database_retry_delay(task, config):
     conn.expire(key, 3600)
     if tries > config["DB_RETRY_ATTEMPTS"]:
         return None
-    return min(config["DB_RETRY_CAP"], config["DB_RETRY_BASE"] * tries**2)
+    return retry_delay(tries, config["DB_RETRY_BASE"], config["DB_RETRY_CAP"], jitter=0)
 
 
 def _in_app_context(fn, wants_task=False):

@@ -7,8 +7,8 @@ from flask import current_app
 from app.compliance import nudge
 from app.compliance import roster as rosters
 from app.jobs import markers
+from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
-from app.keys.cadence import retry_delay
 from tasks import PRIORITY_DEFAULT, app_task
 from tasks.access import enqueue_reconcile
 from tasks.errors import checked_id

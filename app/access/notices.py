@@ -13,8 +13,8 @@ from flask import current_app
 from app.access.models import Notice
 from app.clock import utcnow
 from app.extensions import db
+from app.jobs.backoff import retry_delay
 from app.jobs.setup import get_governor
-from app.keys.cadence import retry_delay
 from app.services.connectors import ConnectorError, discord
 
 # How long before the end the second notice goes: an hour, or a quarter of the grace if shorter.

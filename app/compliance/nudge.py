@@ -19,9 +19,9 @@ from app.compliance.models import RosterMember, unregistered_in_game
 from app.corps.models import Character, Corporation
 from app.extensions import db
 from app.jobs import redis_keys
+from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
 from app.jobs.setup import get_governor
-from app.keys.cadence import retry_delay
 from app.keys.models import Key
 from app.services.connectors import ConnectorError, discord
 from app.services.models import DiscordLink

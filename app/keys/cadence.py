@@ -24,12 +24,6 @@ def next_check(config, now=None, interval=None):
     return moment
 
 
-def retry_delay(attempt, base, cap):
-    """Power-law backoff with jitter: base * attempt**2 seconds, capped, plus up to a quarter more."""
-    delay = min(cap, base * attempt * attempt)
-    return delay * (1 + random.uniform(0, 0.25))  # noqa: S311
-
-
 def _timestamp(naive_utc):
     return naive_utc.replace(tzinfo=UTC).timestamp()
 

@@ -28,10 +28,11 @@ from app.corps.directors import drop_director_roles, record_director_role
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
 from app.extensions import db, write_transaction
+from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.jobs.setup import get_governor
-from app.keys.cadence import next_check, retry_delay
+from app.keys.cadence import next_check
 from app.keys.roles import holds_director_role
 from app.keys.statements import CLAIM, CLAIMED_AT, KEYS, SELECT_KEY, update_key
 

@@ -14,8 +14,8 @@ from flask import current_app
 from app.access.models import Grant
 from app.clock import utcnow
 from app.extensions import db
+from app.jobs.backoff import retry_delay
 from app.jobs.setup import get_governor
-from app.keys.cadence import retry_delay
 from app.services.connectors import ConnectorError, connector_for
 from app.services.events import grant_event, identity
 

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from app.keys.cadence import next_check, retry_delay
+from app.jobs.backoff import retry_delay
+from app.keys.cadence import next_check
 
 CONFIG = {"KEY_CHECK_INTERVAL": 4 * 3600, "CHECK_JITTER": 0.1, "EVE_DOWNTIME": "11:00-11:15"}
 
