@@ -2,18 +2,16 @@
 
 import logging
 
-from flask import current_app
-
 from app.compliance import nudge
 from app.compliance import roster as rosters
 from app.jobs import markers
-from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
+from app.jobs.outcome import DONE, RUNS_AGAIN, WAIT, Outcome
 from tasks import PRIORITY_DEFAULT, app_task
 from tasks.access import enqueue_reconcile
 from tasks.errors import checked_id
-from tasks.history import record_attempt
 from tasks.keys import queue_check
+from tasks.outcomes import follow
 
 log = logging.getLogger(__name__)
 
@@ -36,33 +34,27 @@ def read_roster(corporation_id, attempt=1, force=False, task=None):
     corporation_id = checked_id(corporation_id, "corporation_id")
     attempt = checked_id(attempt, "attempt")
     redis = get_redis()
-    outcome = rosters.refresh(corporation_id, force=bool(force))
+    outcome = rosters.refresh(corporation_id, force=bool(force), attempt=attempt)
     log.info("task %s compliance.roster(%s): %s %s", task.id, corporation_id, outcome.action, outcome.message)
-    config = current_app.config
-    if outcome.action == "wait":
+
+    def again(next_attempt, outcome):
         markers.renew(redis, ROSTER, corporation_id, ttl=600)
         read_roster.schedule(
-            args=(corporation_id, attempt, force), delay=outcome.delay, priority=task.priority
+            args=(corporation_id, next_attempt, force), delay=outcome.delay, priority=task.priority
         )
-        return outcome.action
-    if outcome.action == "retry" and attempt < config["VALIDATE_MAX_ATTEMPTS"]:
-        record_attempt(task, "failed", f"tried again later: {outcome.message}", attempt)
-        markers.renew(redis, ROSTER, corporation_id, ttl=600)
-        delay = retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
-        read_roster.schedule(args=(corporation_id, attempt + 1, force), delay=delay, priority=task.priority)
-        return outcome.action
-    if outcome.action == "need_token" and attempt < TOKEN_WAITS:
-        # A check of the key keeps a fresh access token; this reading waits for it.
-        if attempt % 5 == 1:
-            queue_check(outcome.key_id)
-        markers.renew(redis, ROSTER, corporation_id, ttl=600)
-        read_roster.schedule(
-            args=(corporation_id, attempt + 1, force), delay=TOKEN_WAIT_S, priority=task.priority
-        )
-        return "waiting for a fresh access token"
-    markers.clear(redis, ROSTER, corporation_id)
-    if outcome.action == "need_token":
+
+    if outcome.action == rosters.NEED_TOKEN:
+        if attempt < TOKEN_WAITS:
+            # A check of the key keeps a fresh access token; this reading waits for it.
+            if attempt % 5 == 1:
+                queue_check(outcome.key_id)
+            again(attempt + 1, Outcome(WAIT, delay=TOKEN_WAIT_S))
+            return "waiting for a fresh access token"
         rosters.no_access_token(corporation_id)
+        outcome = rosters.Reading(DONE, message=outcome.message)
+    if follow(task, outcome, attempt, again) in RUNS_AGAIN:
+        return outcome.action
+    markers.clear(redis, ROSTER, corporation_id)
     for user_id in outcome.users:
         enqueue_reconcile(user_id)
     return outcome.message
@@ -95,12 +87,11 @@ def send_nudge(corporation_id, user_id, attempt=1, task=None):
     corporation_id = checked_id(corporation_id, "corporation_id")
     user_id = checked_id(user_id, "user_id")
     delivery = nudge.send(corporation_id, user_id, attempt)
-    if delivery.action in ("wait", "retry"):
-        if delivery.action == "retry":
-            record_attempt(task, "failed", f"tried again later: {delivery.message}", attempt)
+
+    def again(next_attempt, outcome):
         send_nudge.schedule(
-            args=(corporation_id, user_id, attempt + (delivery.action == "retry")),
-            delay=delivery.delay,
-            priority=task.priority,
+            args=(corporation_id, user_id, next_attempt), delay=outcome.delay, priority=task.priority
         )
+
+    follow(task, delivery, attempt, again)
     return delivery.message

@@ -15,14 +15,15 @@ from app.corps import affiliation
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
+from app.jobs.outcome import RETRY, WAIT
 from app.jobs.setup import get_governor
 from app.keys import sweep as sweeping
 from app.keys import validation
 from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, app_task, huey, worker_name
 from tasks.access import enqueue_reconcile
 from tasks.corps import schedule_affiliation
-from tasks.errors import GaveUp, checked_id, is_database_blip
-from tasks.history import record_attempt
+from tasks.errors import checked_id, is_database_blip
+from tasks.outcomes import follow
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +57,20 @@ def validate(key_id, attempt=1, slot=None, task=None):
         verdict.action,
         verdict.message,
     )
-    if verdict.action == "wait":
-        delay = verdict.delay
-        if verdict.slot is None and delay > 1:
+
+    def again(next_attempt, outcome):
+        delay, slot = outcome.delay, outcome.slot if outcome.action == WAIT else None
+        if outcome.action == WAIT and slot is None and delay > 1:
             # Waiting out a backoff or a pause: spread the wake-ups so they do not come back at once.
             delay += random.uniform(0, min(delay, 10.0))  # noqa: S311
-        _again(task.priority, key_id, attempt, delay, verdict.slot)
-        return verdict.action
-    if verdict.action == "retry":
-        record_attempt(task, "failed", f"tried again later: {verdict.message}", attempt)
-        _again(task.priority, key_id, attempt + 1, verdict.delay, None)
-    else:
-        markers.clear(get_redis(), sweeping.VALIDATE, key_id)
-    after_check(verdict)
-    if verdict.action == "give_up":
-        raise GaveUp(verdict.message)
-    return verdict.action
+        _again(task.priority, key_id, next_attempt, delay, slot)
+
+    def settled(outcome):
+        if outcome.action != RETRY:
+            markers.clear(get_redis(), sweeping.VALIDATE, key_id)
+        after_check(outcome)
+
+    return follow(task, verdict, attempt, again, settled)
 
 
 def after_check(verdict):

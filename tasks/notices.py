@@ -6,6 +6,7 @@ import logging
 from app.access.notices import deliver
 from tasks import PRIORITY_DEFAULT, app_task
 from tasks.errors import TaskArgumentError, checked_id
+from tasks.outcomes import follow
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +24,13 @@ def message(notice_id, stage="first", attempt=1, task=None):
     log.debug(
         "task %s notices.message(%s, %s): %s %s", task.id, notice_id, stage, outcome.action, outcome.message
     )
-    if outcome.action in ("wait", "retry"):
-        next_attempt = attempt + 1 if outcome.action == "retry" else attempt
+
+    def again(next_attempt, outcome):
         message.schedule(
             args=(notice_id,),
             kwargs={"stage": stage, "attempt": next_attempt},
             delay=outcome.delay,
             priority=task.priority if task.priority is not None else PRIORITY_DEFAULT,
         )
-    return outcome.action
+
+    return follow(task, outcome, attempt, again)

@@ -14,10 +14,11 @@ from app.extensions import db
 from app.jobs import markers
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
+from app.jobs.outcome import WAIT
 from app.services.sync import grants_to_resync, sync_grant
 from tasks import PRIORITY_DEFAULT, app_task, notices, worker_name
-from tasks.errors import GaveUp, TaskArgumentError, checked_id
-from tasks.history import record_attempt
+from tasks.errors import TaskArgumentError, checked_id
+from tasks.outcomes import follow
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +51,15 @@ def sync(grant_id, attempt=1, waiting_since=None, task=None):
         outcome.action,
         outcome.message,
     )
-    if outcome.action in ("wait", "retry"):
+
+    def again(next_attempt, outcome):
         markers.renew(redis, SYNC, grant_id)  # on its way: no other sync of it is queued meanwhile
-    if outcome.action == "wait":
-        kwargs = {"attempt": attempt, "waiting_since": outcome.waiting_since}
+        kwargs = {"attempt": next_attempt}
+        if outcome.action == WAIT:
+            kwargs["waiting_since"] = outcome.waiting_since
         sync.schedule(args=(grant_id,), kwargs=kwargs, delay=outcome.delay, priority=task.priority)
-    elif outcome.action == "retry":
-        record_attempt(task, "failed", f"tried again later: {outcome.message}", attempt)
-        sync.schedule(
-            args=(grant_id,), kwargs={"attempt": attempt + 1}, delay=outcome.delay, priority=task.priority
-        )
-    elif outcome.action == "give_up":
-        raise GaveUp(outcome.message)
-    return outcome.action
+
+    return follow(task, outcome, attempt, again)
 
 
 def enqueue_sync(grant_id, priority=PRIORITY_DEFAULT):

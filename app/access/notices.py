@@ -6,7 +6,6 @@ the notices whose Discord direct messages must follow; the caller queues those.
 """
 
 from datetime import timedelta
-from typing import NamedTuple
 
 from flask import current_app
 
@@ -14,6 +13,7 @@ from app.access.models import Notice
 from app.clock import utcnow
 from app.extensions import db
 from app.jobs.backoff import retry_delay
+from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.services.connectors import ConnectorError, discord
 
@@ -119,14 +119,6 @@ def still_ending(notice):
     )
 
 
-class Delivery(NamedTuple):
-    """What became of a direct message: done, nothing (not needed), wait or retry (after delay s)."""
-
-    action: str
-    delay: float = 0.0
-    message: str = ""
-
-
 def dm_text(notice, stage):
     """The direct message for a notice (first notice, or the reminder shortly before the end)."""
     prefix = "Reminder from Bastion: " if stage == "reminder" else "From Bastion: "
@@ -141,14 +133,14 @@ def deliver(notice_id, stage, attempt=1):
     app only. Discord's calls go through its governor."""
     notice = db.session.get(Notice, notice_id)
     if notice is None:
-        return Delivery("nothing", message="the notice is gone")
+        return Outcome("nothing", message="the notice is gone")
     if stage == "reminder":
         if not still_ending(notice):
-            return Delivery("nothing", message="the cause was fixed or access ended")
+            return Outcome("nothing", message="the cause was fixed or access ended")
         notice.dismissed_at = None  # shown on every page again
     elif notice.resolved_at is not None:
         db.session.commit()
-        return Delivery("nothing", message="the cause was fixed")
+        return Outcome("nothing", message="the cause was fixed")
     user, now = notice.user, utcnow()
     link = user.discord
     if not user.notify_by_dm:
@@ -161,7 +153,7 @@ def deliver(notice_id, stage, attempt=1):
         reason, wait = get_governor().gate(discord.UPSTREAM)
         if reason != "ok":
             db.session.commit()
-            return Delivery("wait", max(wait, 0.05), f"discord: {reason}")
+            return Outcome("wait", max(wait, 0.05), f"discord: {reason}")
         try:
             discord.direct_message(link.discord_user_id, dm_text(notice, stage))
         except ConnectorError as exc:
@@ -169,10 +161,10 @@ def deliver(notice_id, stage, attempt=1):
                 db.session.commit()
                 config = current_app.config
                 delay = exc.retry_after or retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
-                return Delivery("retry", delay, str(exc))
+                return Outcome("retry", delay, str(exc))
             status = f"not sent by DM: {exc}"
         else:
             status = f"sent by DM ({stage}) at {now:%Y-%m-%d %H:%M:%S} UTC"
     notice.dm_status = status[:255]
     db.session.commit()
-    return Delivery("done", message=status)
+    return Outcome("done", message=status)

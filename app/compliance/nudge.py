@@ -12,7 +12,6 @@ from flask import current_app, has_request_context
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
-from app.access.notices import Delivery
 from app.accounts.auth import public_url
 from app.accounts.models import User
 from app.compliance.models import RosterMember, unregistered_in_game
@@ -21,6 +20,7 @@ from app.extensions import db
 from app.jobs import redis_keys
 from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
+from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.keys.models import Key
 from app.services.connectors import ConnectorError, discord
@@ -97,21 +97,21 @@ def send(corporation_id, user_id, attempt=1):
     """Send one member the reminder by Discord direct message, through Discord's governor."""
     corporation, user = db.session.get(Corporation, corporation_id), db.session.get(User, user_id)
     if corporation is None or user is None or user.discord is None:
-        return Delivery("nothing", message="the member or their Discord link is gone")
+        return Outcome("nothing", message="the member or their Discord link is gone")
     names = [name for name, _ in missing_characters(user_id, corporation_id)]
     if not names:
-        return Delivery("nothing", message="nothing is missing any more")
+        return Outcome("nothing", message="nothing is missing any more")
     if not current_app.config["DISCORD_BOT_TOKEN"]:
-        return Delivery("nothing", message="no Discord bot is configured")
+        return Outcome("nothing", message="no Discord bot is configured")
     reason, wait = get_governor().gate(discord.UPSTREAM)
     if reason != "ok":
-        return Delivery("wait", max(wait, 0.05), f"discord: {reason}")
+        return Outcome("wait", max(wait, 0.05), f"discord: {reason}")
     try:
         discord.direct_message(user.discord.discord_user_id, text(corporation, names))
     except ConnectorError as exc:
         config = current_app.config
         if exc.transient and attempt < config["VALIDATE_MAX_ATTEMPTS"]:
             delay = exc.retry_after or retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
-            return Delivery("retry", delay, str(exc))
-        return Delivery("done", message=f"not sent: {exc}")
-    return Delivery("done", message=f"sent to {user.display_name}")
+            return Outcome("retry", delay, str(exc))
+        return Outcome("done", message=f"not sent: {exc}")
+    return Outcome("done", message=f"sent to {user.display_name}")

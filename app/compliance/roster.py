@@ -6,8 +6,8 @@ ESI call passes the ESI governor first; a 429 from the corp-member bucket waits 
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -21,6 +21,8 @@ from app.corps.models import Character, Corporation
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, RateLimited, Unauthorized
 from app.extensions import db, write_transaction
+from app.jobs.backoff import retry_delay
+from app.jobs.outcome import DONE, RETRY, Outcome
 from app.jobs.setup import get_governor
 from app.services.models import Service
 
@@ -34,13 +36,15 @@ SAMPLES_KEPT_DAYS = 90
 MEMBERS = RosterMember.__table__
 
 
-class Outcome(NamedTuple):
-    """What the task does next: done, wait (delay s), retry (a failure, with backoff), or
-    need_token (check key_id first, so that a fresh access token is kept)."""
+# A reading that needs a fresh access token first: the task checks key_id, then reads again.
+NEED_TOKEN = "need_token"  # noqa: S105  (an action, not a secret)
 
-    action: str
-    delay: float = 0.0
-    message: str = ""
+
+@dataclass
+class Reading(Outcome):
+    """A reading's outcome: done, wait, retry (a failure, with backoff) or NEED_TOKEN; with the key
+    to check for a token, and the users whose standing the reading may have changed."""
+
     key_id: int | None = None
     users: tuple = ()
 
@@ -85,8 +89,11 @@ def _settle(corporation_id, now, refused=None, error=None):
             )
 
 
-def refresh(corporation_id, force=False):
+def refresh(corporation_id, force=False, attempt=1):
     """Read the corporation's members if the last reading expired (or force); committed.
+
+    A failed reading is tried again with backoff up to VALIDATE_MAX_ATTEMPTS; then it is done for
+    now, its error shown, and the next sweep reads again.
 
     No transaction is open during an outside call: what the reading needs is read first, the
     calls are made, then everything is written in one short write transaction.
@@ -94,7 +101,7 @@ def refresh(corporation_id, force=False):
     corporation = db.session.get(Corporation, corporation_id)
     if corporation is None or not is_member_corporation(corporation):
         db.session.commit()
-        return Outcome("done", message="not a member corporation")
+        return Reading("done", message="not a member corporation")
     now = utcnow()
     roster = db.session.get(Roster, corporation_id)
     if (
@@ -105,7 +112,7 @@ def refresh(corporation_id, force=False):
         and not roster.error
     ):
         db.session.commit()
-        return Outcome("done", message="the last reading is still fresh")
+        return Reading("done", message="the last reading is still fresh")
     etag = roster.etag if roster is not None and roster.refreshed_at is not None and not force else None
     tokens = tracking.tokens_of(corporation_id)
     # A key added again through "Add character" may have lost the membership scope.
@@ -123,11 +130,11 @@ def refresh(corporation_id, force=False):
     if not candidates:
         error = "No working tracking token: a director of the corporation must add one."
         _settle(corporation_id, now, lacking, error)
-        return Outcome("done", message="no tracking token")
+        return Reading("done", message="no tracking token")
     usable = [(c, tracking.access_token(c[1])) for c in candidates]
     usable = [(c, access) for c, access in usable if access]
     if not usable:
-        return Outcome("need_token", key_id=candidates[0][1], message="no fresh access token")
+        return Reading(NEED_TOKEN, key_id=candidates[0][1], message="no fresh access token")
     client, refused = get_client(), dict(lacking)
     for (token_id, key_id, tracks_members, _, character_id), access in usable:
         reason, wait = get_governor().gate(UPSTREAM)
@@ -136,7 +143,7 @@ def refresh(corporation_id, force=False):
             reason = "ok" if bucket_ok else "the corp-member bucket is spent"
         if reason != "ok":
             _settle(corporation_id, now, refused)
-            return Outcome("wait", delay=max(wait, 0.5), message=f"esi: {reason}")
+            return Reading("wait", delay=max(wait, 0.5), message=f"esi: {reason}")
         try:
             ids, new_etag, expires = client.esi_read(f"/corporations/{corporation_id}/members", access, etag)
         except Unauthorized as exc:
@@ -146,8 +153,7 @@ def refresh(corporation_id, force=False):
             continue
         except (RateLimited, ErrorLimited) as exc:
             _settle(corporation_id, now, refused)
-            wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
-            return Outcome("wait", delay=float(wait), message=str(exc))
+            return Reading("wait", delay=exc.wait_seconds(1.0), message=str(exc))
         except EveError as exc:
             _settle(
                 corporation_id,
@@ -155,7 +161,11 @@ def refresh(corporation_id, force=False):
                 refused,
                 f"ESI did not answer ({exc}); the list below is from the last reading.",
             )
-            return Outcome("retry", message=str(exc))
+            config = current_app.config
+            if attempt >= config["VALIDATE_MAX_ATTEMPTS"]:
+                return Reading(DONE, message=f"gave up for now after {attempt} attempts: {exc}")
+            delay = retry_delay(attempt, config["RETRY_BASE"], config["RETRY_CAP"])
+            return Reading(RETRY, delay=delay, message=str(exc))
         logons, logons_note = _logons(client, tracks_members, access, corporation_id)
         reading = _gather(corporation_id, ids)
         with write_transaction() as session:
@@ -173,10 +183,10 @@ def refresh(corporation_id, force=False):
             if logons is not None:
                 roster.logons_at = now
             users = _write(session.connection(), corporation_id, roster, *reading, logons, now)
-        return Outcome("done", message=f"{len(reading[0])} members", users=tuple(users))
+        return Reading("done", message=f"{len(reading[0])} members", users=tuple(users))
     names = "; ".join(f"{c[3]}: {refused[c[0]]}" for c, _ in usable if c[0] in refused)
     _settle(corporation_id, now, refused, f"ESI refused every tracking token ({names}).")
-    return Outcome("done", message="every tracking token was refused")
+    return Reading("done", message="every tracking token was refused")
 
 
 def no_access_token(corporation_id):

@@ -138,7 +138,7 @@ def run_round(batch_size=None, keep_alive=None):
     except EveError as exc:
         redis.eval(PUT_BACK_LUA, 3, *_ROUND_KEYS, "0")
         result.returned = len(ids)
-        result.wait = float(getattr(exc, "retry_after", None) or getattr(exc, "reset", None) or 5.0)
+        result.wait = exc.wait_seconds(5.0)
         log.warning("affiliation round put %s ids back: %s", len(ids), exc)
         return result
     _apply(rows, result)

@@ -5,11 +5,17 @@ class EveError(Exception):
     """Any failure talking to EVE SSO or ESI."""
 
     transient = False
+    # Seconds EVE said to wait before calling again (Retry-After, the error budget's reset).
+    told_wait = None
 
     def __init__(self, message, status=None, upstream=None):
         super().__init__(message)
         self.status = status
         self.upstream = upstream
+
+    def wait_seconds(self, default):
+        """How long to wait before calling again: what EVE said, else default."""
+        return float(self.told_wait or default)
 
 
 class InvalidGrant(EveError):
@@ -39,7 +45,7 @@ class RateLimited(EveError):
 
     def __init__(self, message, retry_after, status=429, upstream=None):
         super().__init__(message, status, upstream)
-        self.retry_after = retry_after
+        self.retry_after = self.told_wait = retry_after
 
 
 class ErrorLimited(EveError):
@@ -49,7 +55,7 @@ class ErrorLimited(EveError):
 
     def __init__(self, message, reset, status=420, upstream=None):
         super().__init__(message, status, upstream)
-        self.reset = reset
+        self.reset = self.told_wait = reset
 
 
 class UpstreamDown(EveError):

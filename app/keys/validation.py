@@ -31,6 +31,7 @@ from app.extensions import db, write_transaction
 from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
+from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
 from app.keys.roles import holds_director_role
@@ -54,18 +55,16 @@ REASON_REAUTH_EXPIRED = "The character was not re-authorised in time."
 
 
 @dataclass
-class Verdict:
-    """What the task does next: done, wait (not a failure), retry (a failure), give_up, or gone."""
+class Verdict(Outcome):
+    """A key check's outcome: done, wait (not a failure), retry (a failure), give_up, or gone; with
+    what changed, so that the task can queue what follows."""
 
-    action: str
-    delay: float = 0.0
     slot: float | None = None
     changed: bool = False
     reconciled: bool = False
     affiliation_stale: bool = False
     user_id: int | None = None
     character_id: int | None = None
-    message: str = ""
     also_users: list = field(default_factory=list)  # others to reconcile (verdicts the guard took back)
     held_keys: list = field(default_factory=list)  # keys the guard holds now, to check again later
 
@@ -146,8 +145,7 @@ def _check(row, lock, attempt):
     except (RateLimited, ErrorLimited) as exc:
         # Answered with a limit: the token was not used.
         _release(row, uncertain)
-        wait = getattr(exc, "retry_after", None) or getattr(exc, "reset", 1.0)
-        return Verdict("wait", delay=float(wait), message=str(exc))
+        return Verdict("wait", delay=exc.wait_seconds(1.0), message=str(exc))
     except EveError as exc:
         # A timeout or 5xx may have come after SSO rotated the token: remember the doubt.
         _write(row.id, refresh_started_at=None, refresh_uncertain=True)

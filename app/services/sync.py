@@ -15,18 +15,17 @@ from app.access.models import Grant
 from app.clock import utcnow
 from app.extensions import db
 from app.jobs.backoff import retry_delay
+from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.services.connectors import ConnectorError, connector_for
 from app.services.events import grant_event, identity
 
 
 @dataclass
-class SyncOutcome:
-    """done, nothing, wait (delay: ask again later), retry (delay, attempt + 1), gone, give_up."""
+class SyncOutcome(Outcome):
+    """A sync's outcome: done, nothing, wait (ask again later), retry (attempt + 1), gone, failed
+    (not final: the next change syncs again) or give_up."""
 
-    action: str
-    delay: float = 0.0
-    message: str = ""
     waiting_since: float | None = None  # with wait: since when the service has held this sync back
 
 
