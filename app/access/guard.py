@@ -8,8 +8,8 @@ max(minimum, share) of what was seen), the kind opens: new verdicts and removals
 keep their last status, grants stay active, characters keep their corporation), and held keys are
 re-checked after GUARD_RECHECK seconds. A kind closes by itself when, GUARD_RECHECK seconds after
 it opened, the recent window looks normal again; nothing held is applied by closing: each held key
-waits for its own re-check. An admin may apply what is held (the removals were real), discard it,
-or have everything re-checked now.
+waits for its own re-check. One rule (plausible) opens and closes every kind. What an admin may
+do with what is held (apply, discard, re-check now) is app/access/guard_actions.py.
 """
 
 import logging
@@ -23,8 +23,7 @@ from app.access.models import Grant
 from app.access.state import reconcile_states
 from app.accounts.models import User
 from app.audit import record
-from app.clock import utcnow
-from app.extensions import db, write_transaction
+from app.extensions import db
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
 from app.keys.models import Key
@@ -38,36 +37,20 @@ LABELS = {
     "affiliation": "characters leaving tracked corporations",
 }
 
+# Records one event in its kind's window and reads what the rule needs; deciding is plausible()'s.
 OBSERVE_LUA = """
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local minimum, share = tonumber(ARGV[3]), tonumber(ARGV[4])
-local removing, member = ARGV[5] == '1', ARGV[6]
-local recheck, kind, base = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local now, window, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local removing, recheck, kind = ARGV[4] == '1', tonumber(ARGV[5]), ARGV[6]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 redis.call('ZADD', KEYS[1], now, member)
 if removing then redis.call('ZADD', KEYS[2], now, member) end
-local seen, bad = redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2])
-if base <= 0 then base = seen end
-local since = redis.call('HGET', KEYS[3], kind .. ':since')
-if since then
-  if (not removing) and now - tonumber(since) >= recheck then
-    local recent = redis.call('ZCOUNT', KEYS[1], now - recheck, '+inf')
-    local recent_bad = redis.call('ZCOUNT', KEYS[2], now - recheck, '+inf')
-    if recent_bad <= math.max(minimum, share * recent) then
-      redis.call('HDEL', KEYS[3], kind .. ':since', kind .. ':detail')
-      return {'closed', seen, bad}
-    end
-  end
-  if removing then return {'hold', seen, bad} end
-  return {'pass', seen, bad}
-end
-local applied = tonumber(redis.call('HGET', KEYS[3], kind .. ':applied_until') or '0')
-if removing and now >= applied and bad > math.max(minimum, share * base) then
-  redis.call('HSET', KEYS[3], kind .. ':since', now)
-  return {'opened', seen, bad}
-end
-return {'pass', seen, bad}
+local state = redis.call('HMGET', KEYS[3], kind .. ':since', kind .. ':applied_until')
+return {
+  redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
+  redis.call('ZCOUNT', KEYS[1], now - recheck, '+inf'), redis.call('ZCOUNT', KEYS[2], now - recheck, '+inf'),
+  state[1] or '', state[2] or '',
+}
 """
 
 
@@ -82,41 +65,66 @@ def _limits(kind):
     return _config(f"{prefix}_MIN"), _config(f"{prefix}_SHARE")
 
 
+def plausible(kind, removing, seen):
+    """The guard's one rule: `removing` events of `seen` in a window are plausible (no incident)
+    when they are at most max(minimum, share x seen) for the kind. A kind opens when it is broken
+    and closes when its recent window keeps it again."""
+    minimum, share = _limits(kind)
+    return removing <= max(minimum, share * seen)
+
+
+def _close(kind, why):
+    """The kind looks normal again: stop holding its events (what is held waits for its re-check)."""
+    get_redis().hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
+    log.warning("incident guard closed for %s: %s", LABELS[kind], why)
+
+
+def _open(kind, detail, now):
+    """Start holding a kind's events; False when another process opened it first."""
+    redis = get_redis()
+    if not redis.hsetnx(redis_keys.GUARD_STATE, f"{kind}:since", now):
+        return False
+    redis.hset(redis_keys.GUARD_STATE, f"{kind}:detail", detail)
+    log.warning("incident guard opened for %s: %s; holding them", LABELS[kind], detail)
+    return True
+
+
 _SCRIPTS = {}
 
 
 def _observe(kind, member, removing, base=0, now=None):
-    """Count one event of a kind; ('pass' | 'hold' | 'opened' | 'closed', seen, removing) in the window."""
+    """Count one event of a kind; ('pass' | 'hold' | 'opened' | 'closed', seen, removing) in the window.
+
+    base: what a share of removals is a share of, when not the events seen (members, for removals).
+    """
     if not _config("GUARD_ENABLED"):
         return "pass", 0, 0
     now = time.time() if now is None else now
-    minimum, share = _limits(kind)
+    recheck = _config("GUARD_RECHECK")
     keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
-    args = (
-        now,
-        _config("GUARD_WINDOW"),
-        minimum,
-        share,
-        int(removing),
-        member,
-        _config("GUARD_RECHECK"),
-        kind,
-        base,
-    )
+    args = (now, _config("GUARD_WINDOW"), member, int(removing), recheck, kind)
     redis = get_redis()  # the script is sent once, then run by its hash (EVALSHA)
-    decision, seen, bad = _SCRIPTS.setdefault("observe", redis.register_script(OBSERVE_LUA))(
-        keys, args, redis
-    )
-    decision = decision if isinstance(decision, str) else decision.decode()
-    if decision == "opened":
+    seen, bad, recent, recent_bad, since, applied = _SCRIPTS.setdefault(
+        "observe", redis.register_script(OBSERVE_LUA)
+    )(keys, args, redis)
+    since, applied = _number(since), _number(applied) or 0.0
+    if since is not None:
+        if not removing and now - since >= recheck and plausible(kind, recent_bad, recent):
+            _close(kind, "the re-checks look normal")
+            return "closed", seen, bad
+        return ("hold" if removing else "pass"), seen, bad
+    if removing and now >= applied and not plausible(kind, bad, base if base > 0 else seen):
         detail = f"{bad} {LABELS[kind]} in {_config('GUARD_WINDOW') / 60:.0f} min"
         if kind != "removals":
             detail += f", {100 * bad / max(seen, 1):.0f} % of {seen}"
-        get_redis().hset(redis_keys.GUARD_STATE, f"{kind}:detail", detail)
-        log.warning("incident guard opened for %s: %s; holding them", LABELS[kind], detail)
-    elif decision == "closed":
-        log.warning("incident guard closed for %s: the re-checks look normal", LABELS[kind])
-    return decision, seen, bad
+        return ("opened" if _open(kind, detail, now) else "hold"), seen, bad
+    return "pass", seen, bad
+
+
+def _number(raw):
+    """A number Redis returned as text ('' or None: no number)."""
+    raw = raw.decode() if isinstance(raw, bytes) else raw
+    return float(raw) if raw else None
 
 
 # Verdicts
@@ -213,22 +221,19 @@ def hold_affiliation(checked, leaving, now=None):
     if not _config("GUARD_ENABLED") or not checked:
         return False
     redis, now = get_redis(), time.time() if now is None else now
-    minimum, share = _limits("affiliation")
     state = redis.hgetall(redis_keys.GUARD_STATE)
-    plausible = leaving <= max(minimum, share * checked)
+    normal = plausible("affiliation", leaving, checked)
     if float(state.get("affiliation:applied_until") or 0) > now:
         return False
     if "affiliation:since" in state:
-        if plausible:
-            redis.hdel(redis_keys.GUARD_STATE, "affiliation:since", "affiliation:detail")
-            log.warning("incident guard closed for affiliation: a round looked normal")
+        if normal:
+            _close("affiliation", "a round looked normal")
             return False
         return True
-    if plausible:
+    if normal:
         return False
     detail = f"{leaving} of {checked} characters ({100 * leaving / checked:.0f} %) in one round"
-    redis.hset(redis_keys.GUARD_STATE, mapping={"affiliation:since": now, "affiliation:detail": detail})
-    log.warning("incident guard opened for affiliation: %s; holding the moves", detail)
+    _open("affiliation", detail, now)
     return True
 
 
@@ -293,21 +298,19 @@ def review(now=None):
     """Close kinds whose recent window looks normal again (the periodic look, as each check does)."""
     redis, now = get_redis(), time.time() if now is None else now
     state = redis.hgetall(redis_keys.GUARD_STATE)
+    recheck = _config("GUARD_RECHECK")
     closed = []
     for kind in ("verdicts", "removals"):
         since = state.get(f"{kind}:since")
-        if since is None or now - float(since) < _config("GUARD_RECHECK"):
+        if since is None or now - float(since) < recheck:
             continue
-        recheck = _config("GUARD_RECHECK")
-        minimum, share = _limits(kind)
         recent_bad = redis.zcount(redis_keys.guard_events(kind, True), now - recheck, "+inf")
         recent = redis.zcount(redis_keys.guard_events(kind, False), now - recheck, "+inf")
         if kind == "removals":
             recent = _members()
             db.session.commit()
-        if recent_bad <= max(minimum, share * recent):
-            redis.hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
-            log.warning("incident guard closed for %s: the recent window looks normal", LABELS[kind])
+        if plausible(kind, recent_bad, recent):
+            _close(kind, "the recent window looks normal")
             closed.append(kind)
     return closed
 
@@ -317,84 +320,3 @@ def users_with_held_grants():
     if is_open("removals"):
         return []
     return db.session.scalars(db.select(Grant.user_id).where(Grant.held_at.is_not(None)).distinct()).all()
-
-
-def _reset(kinds, applied=False):
-    redis = get_redis()
-    pipe = redis.pipeline()
-    for kind in kinds:
-        pipe.delete(redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True))
-        pipe.hdel(redis_keys.GUARD_STATE, f"{kind}:since", f"{kind}:detail")
-        if applied:  # the admin said these removals are real: the window starts again, closed
-            pipe.hset(redis_keys.GUARD_STATE, f"{kind}:applied_until", time.time() + _config("GUARD_WINDOW"))
-    pipe.execute()
-
-
-def apply(actor):
-    """The removals are real: every held verdict is recorded, every held removal may happen, held
-    characters are looked up again at once. Returns (keys, grants, characters, users to reconcile)."""
-    now = utcnow()
-    held = db.session.scalars(db.select(Key).where(Key.held_at.is_not(None))).all()
-    users = set()
-    with write_transaction() as session:
-        for key in held:
-            key.status, key.reason = "invalid", key.held_reason
-            key.held_reason = key.held_at = None
-            users.add(key.user_id)
-        session.flush()
-        grants = session.scalars(db.select(Grant).where(Grant.held_at.is_not(None))).all()
-        for grant in grants:
-            grant.held_reason = grant.held_at = None
-            users.add(grant.user_id)
-        if held:
-            reconcile_states(session.connection(), sorted({k.user_id for k in held}), now)
-        applied = f"applied {len(held)} held verdicts and {len(grants)} held removals"
-        record("guard.apply", actor, target_type="guard", detail=applied)
-    characters = _take_held_characters()
-    _reset(KINDS, applied=True)
-    log.warning(
-        "incident guard: %s applied %s verdicts and %s removals", actor.display_name, len(held), len(grants)
-    )
-    return len(held), len(grants), characters, sorted(users)
-
-
-def discard(actor):
-    """What is held was spurious: keys keep their status (checked again on their usual cadence),
-    grants stay, characters keep their corporation until their next round. Returns the counts."""
-    with write_transaction() as session:
-        keys = session.execute(
-            update(Key).where(Key.held_at.is_not(None)).values(held_reason=None, held_at=None)
-        ).rowcount
-        grants = session.execute(
-            update(Grant).where(Grant.held_at.is_not(None)).values(held_reason=None, held_at=None)
-        ).rowcount
-        discarded = f"discarded {keys} held verdicts and {grants} held removals"
-        record("guard.discard", actor, target_type="guard", detail=discarded)
-    characters = len(_take_held_characters())
-    _reset(KINDS)
-    log.warning(
-        "incident guard: %s discarded what was held (%s keys, %s grants)", actor.display_name, keys, grants
-    )
-    return keys, grants, characters
-
-
-def recheck_now(actor):
-    """Every held key is due now; held characters are looked up again. Returns their ids."""
-    now = utcnow()
-    with write_transaction() as session:
-        key_ids = session.scalars(db.select(Key.id).where(Key.held_at.is_not(None))).all()
-        session.execute(update(Key).where(Key.held_at.is_not(None)).values(next_check_at=now))
-        record(
-            "guard.recheck", actor, target_type="guard", detail=f"{len(key_ids)} held keys checked again now"
-        )
-    characters = sorted(int(c) for c in get_redis().smembers(redis_keys.GUARD_HELD_CHARACTERS))
-    return key_ids, characters
-
-
-def _take_held_characters():
-    redis = get_redis()
-    pipe = redis.pipeline()
-    pipe.smembers(redis_keys.GUARD_HELD_CHARACTERS)
-    pipe.delete(redis_keys.GUARD_HELD_CHARACTERS)
-    members, _ = pipe.execute()
-    return sorted(int(c) for c in members)

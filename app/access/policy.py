@@ -140,7 +140,7 @@ def manual_in_force(grant, now):
 
 
 def _decide(state, user, service, grant, facts, now):
-    """(status, source, reason, cause) for a user in a given state; cause names what ends access."""
+    """The Decision for a user in a given state, not yet told whether a removal is graceful."""
     manual = manual_in_force(grant, now)
     requested = (
         grant is not None
@@ -152,30 +152,34 @@ def _decide(state, user, service, grant, facts, now):
     automatic = state in service.auto_state_list and user.is_active_account
     if not (manual or requested or automatic):
         if grant is None or grant.status == "revoked":
-            return None, None, None, None
+            return Decision(None, None, None)
         if grant.source != "policy" and grant.expires_at is not None and grant.expires_at <= now:
-            return "revoked", grant.source, "The grant expired.", "expired"
+            return Decision("revoked", grant.source, "The grant expired.", cause="expired")
         if not user.is_active_account:
-            return "revoked", grant.source, "The account is disabled.", "account"
+            return Decision("revoked", grant.source, "The account is disabled.", cause="account")
         if grant.source == "request":
-            return "revoked", "request", f"Given on request; {state}s may no longer ask for it.", "state"
-        return "revoked", grant.source, f"Not given automatically to {state}s.", "state"
+            return Decision(
+                "revoked", "request", f"Given on request; {state}s may no longer ask for it.", cause="state"
+            )
+        return Decision("revoked", grant.source, f"Not given automatically to {state}s.", cause="state")
     source = "manual" if manual else "request" if requested else "policy"
     if service.qualify == "every" and facts.hostile_character:
-        return "suspended", source, f"Every character must qualify: {facts.hostile_character}.", "alt"
+        return Decision(
+            "suspended", source, f"Every character must qualify: {facts.hostile_character}.", cause="alt"
+        )
     if service.require_registered and facts.unregistered_character:
         name = facts.unregistered_character
-        return (
+        return Decision(
             "suspended",
             source,
             f"Every character in the corporation must be registered: {name} has no key.",
-            "alt",
+            cause="alt",
         )
     if service.strict and facts.invalid_character:
-        return "suspended", source, f"The key of {facts.invalid_character} is invalid.", "key"
+        return Decision("suspended", source, f"The key of {facts.invalid_character} is invalid.", cause="key")
     if source != "policy":
-        return "active", source, grant.reason, None
-    return "active", source, f"Given automatically to {state}s.", None
+        return Decision("active", source, grant.reason)
+    return Decision("active", source, f"Given automatically to {state}s.")
 
 
 def desired(user, service, grant, facts, now):
@@ -186,22 +190,23 @@ def desired(user, service, grant, facts, now):
     main character's corporation or alliance causes it (leaving for a hostile or untracked
     corporation), or when someone decided it (a policy change, an expiry, a disabled account).
     """
-    status, source, reason, cause = _decide(user.state, user, service, grant, facts, now)
+    decision = _decide(user.state, user, service, grant, facts, now)
+    cause = decision.cause
     if cause == "state" and facts.affiliation_state is not None:
         now_state = facts.affiliation_state if facts.main_proves else "guest"
-        if now_state != user.state and _decide(now_state, user, service, grant, facts, now)[3] is None:
+        if now_state != user.state and _decide(now_state, user, service, grant, facts, now).cause is None:
             # The state is stale (a verdict was taken back, a character moved back, after it was
             # read): nothing changes until the reconciliation that follows such a change.
             return Decision(grant.status, grant.source, grant.reason, cause="stale")
     graceful = cause in ("alt", "key")
     if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, user.state):
         # The state fell because the main's key stopped proving; with a working key would it stay?
-        graceful = _decide(facts.affiliation_state, user, service, grant, facts, now)[3] in (
+        graceful = _decide(facts.affiliation_state, user, service, grant, facts, now).cause in (
             None,
             "alt",
             "key",
         )
-    return Decision(status, source, reason, graceful, cause)
+    return decision._replace(graceful=graceful)
 
 
 def any_service():

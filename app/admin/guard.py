@@ -5,7 +5,7 @@ import logging
 from flask import flash, g, redirect, render_template, request
 from flask_login import current_user, login_required
 
-from app.access import guard
+from app.access import guard, guard_actions
 from app.access.explain import explain
 from app.accounts.auth import admin_required, safe_next
 from app.admin import bp
@@ -63,7 +63,7 @@ def _back():
 def guard_recheck():
     """Check every held key again now, and look held characters up again."""
     require_action_form()
-    key_ids, characters = guard.recheck_now(current_user)
+    key_ids, characters = guard_actions.recheck_now(current_user)
     for key_id in key_ids:
         queue_check(key_id)
     _look_up_again(characters)
@@ -77,7 +77,7 @@ def guard_recheck():
 def guard_apply():
     """The removals are real: record the held verdicts and let the held removals happen."""
     require_action_form()
-    keys, grants, characters, users = guard.apply(current_user)
+    keys, grants, characters, users = guard_actions.apply(current_user)
     for user_id in users:
         enqueue_reconcile(user_id)
     _look_up_again(characters)
@@ -95,6 +95,6 @@ def guard_apply():
 def guard_discard():
     """What is held was spurious: drop it; keys keep their status, grants stay."""
     require_action_form()
-    keys, grants, characters = guard.discard(current_user)
+    keys, grants, characters = guard_actions.discard(current_user)
     flash(f"Discarded: {keys} held verdicts, {grants} held removals and {characters} held moves.", "success")
     return _back()

@@ -4,7 +4,7 @@ affiliation data moves nobody; a mass removal is held until an admin applies it.
 
 import pytest
 
-from app.access import guard
+from app.access import guard, guard_actions
 from app.access.models import Grant
 from app.access.reconcile import reconcile_user
 from app.accounts.models import User
@@ -144,7 +144,7 @@ def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_
     assert count_rows(db, Grant, Grant.held_at.is_not(None)) == held
 
     admin = make_user(role="admin", username="boss")
-    keys, grants, _, to_reconcile = guard.apply(admin)
+    keys, grants, _, to_reconcile = guard_actions.apply(admin)
     assert (keys, grants) == (0, held)
     for user_id in to_reconcile:
         reconcile_user(user_id)
