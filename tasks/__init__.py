@@ -14,6 +14,7 @@ import threading
 
 from flask import current_app, has_app_context
 from huey import PriorityRedisHuey
+from huey.api import TaskWrapper
 from huey.consumer import Consumer, Scheduler
 from huey.exceptions import RetryTask
 from redis import ConnectionPool
@@ -64,19 +65,42 @@ class BastionConsumer(Consumer):
             self._signal_actions[signum] = (False, True)  # (restart, graceful)
 
 
+def queued_name(task_class):
+    """The name Huey queues a task class under, e.g. "bastion.keys.validate": module and name.
+
+    Huey writes it this way in its registry but offers no public accessor for it; Bastion pins the
+    module of every task to TASK_NAMESPACE (_pin_identity), so the name never moves with the code.
+    """
+    return f"{task_class.__module__}.{task_class.__name__}"
+
+
+class IndexedTaskWrapper(TaskWrapper):
+    """Huey's task wrapper, also kept in the queue's own index of its tasks (BastionHuey.tasks)."""
+
+    def __init__(self, huey, func, *args, **kwargs):
+        super().__init__(huey, func, *args, **kwargs)
+        huey.tasks[queued_name(self.task_class)] = self
+
+
 class BastionHuey(PriorityRedisHuey):
     """Huey with priorities, on Redis, with a finer scheduler and queued tasks counted by name.
 
     It also describes its tasks (name, target, priority names) for app/jobs/monitor.py, which is
-    handed the queue rather than importing it.
+    handed the queue rather than importing it. Its tasks are indexed by queued name in ``tasks``
+    (through Huey's get_task_wrapper_class hook), since Huey's own registry is private.
     """
 
     storage_class = CountingPriorityStorage
     priority_names = {PRIORITY_ON_DEMAND: "on demand", PRIORITY_DEFAULT: "default", PRIORITY_SWEEP: "sweep"}
 
     def __init__(self, *args, **kwargs):
+        self.tasks = {}  # queued name -> task wrapper
         super().__init__(*args, **kwargs)
         self.storage.describe = lambda data: self.serializer.deserialize(data).name
+
+    def get_task_wrapper_class(self):
+        """Huey's hook for the class that wraps each task: one that indexes it in ``tasks``."""
+        return IndexedTaskWrapper
 
     def create_consumer(self, **options):
         """Used by huey_consumer."""
@@ -88,22 +112,27 @@ class BastionHuey(PriorityRedisHuey):
 
     def deserialize_task(self, data):
         """A queued message as a task; a poisoned one is handed to on_poison, then refused."""
-        message = None
         try:
-            message = self.serializer.deserialize(data)
-            return self._registry.create_task(message)
+            return super().deserialize_task(data)
         except Exception as exc:
             if self.on_poison is not None:
-                self.on_poison(data, message, exc)
+                self.on_poison(data, self._message_or_none(data), exc)
             raise
+
+    def _message_or_none(self, data):
+        """The message in raw queued data, or None when it cannot be decoded at all."""
+        try:
+            return self.serializer.deserialize(data)
+        except Exception:
+            return None
 
     def task_name(self, task):
         """The name a task is registered and queued under, e.g. "bastion.keys.validate"."""
-        return self._registry.task_to_string(type(task))
+        return queued_name(type(task))
 
     def waiting(self, task_wrapper):
         """How many runs of one task are queued or scheduled (its own share of the queue)."""
-        return self.storage.waiting(self._registry.task_to_string(task_wrapper.task_class))
+        return self.storage.waiting(queued_name(task_wrapper.task_class))
 
     def short_name(self, name):
         """ "bastion.keys.validate" -> "keys.validate"."""
@@ -242,11 +271,10 @@ def requeue(entry):
     """
     if entry.get("raw") is not None:
         raise UnknownTask(f"{entry['name']} was a message this version cannot run; discard it")
-    try:
-        task_class = huey._registry.string_to_task(entry["name"])
-    except Exception:
-        raise UnknownTask(f"this version knows no task {entry['name']!r}; discard it") from None
-    task = task_class(
+    wrapper = huey.tasks.get(entry["name"])
+    if wrapper is None:
+        raise UnknownTask(f"this version knows no task {entry['name']!r}; discard it")
+    task = wrapper.task_class(
         args=tuple(entry["args"]), kwargs=dict(entry.get("kwargs") or {}), priority=entry.get("priority")
     )
     huey.enqueue(task)
