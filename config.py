@@ -128,8 +128,12 @@ class Config:
     # OpenID Connect provider: refresh tokens last this many days; the ID-token signing key turns
     # over every OIDC_KEY_ROTATE_DAYS, and a retired key stays in the JWKS OIDC_KEY_KEEP_S more.
     OIDC_REFRESH_DAYS = _int("OIDC_REFRESH_DAYS", 30)
+    # However often a site refreshes, its tokens from one sign-in end this many days after it.
+    OIDC_FAMILY_DAYS = _int("OIDC_FAMILY_DAYS", 90)
     OIDC_KEY_ROTATE_DAYS = _int("OIDC_KEY_ROTATE_DAYS", 30)
     OIDC_KEY_KEEP_S = _int("OIDC_KEY_KEEP_S", 7 * 86400)
+    # A new key is in the JWKS this long before it signs, so sites' cached copies know it by then.
+    OIDC_KEY_PUBLISH_S = _int("OIDC_KEY_PUBLISH_S", 86400)
     # Bastion holds no email addresses; sites that insist on one (Wiki.js, Discourse) get
     # user<id>@OIDC_EMAIL_DOMAIN, marked unverified.
     OIDC_EMAIL_DOMAIN = os.environ.get("OIDC_EMAIL_DOMAIN", "").strip()

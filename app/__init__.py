@@ -111,6 +111,7 @@ def register_extensions(app):
     eve.init_app(app)
     oidc_server.init_app(app)
     from app.accounts import auth  # noqa: F401  (user loader and unauthorized handler)
+    from app.services.mumble import accounts as _mumble  # noqa: F401  (forgets passwords on sign-out)
 
 
 def register_blueprints(app):

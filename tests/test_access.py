@@ -22,8 +22,15 @@ PUBLIC_ENDPOINTS = {
     # OpenID Connect: public documents, and client or bearer authentication (tests/services/test_oidc.py)
     "oidc.configuration",
     "oidc.jwks",
+    # The authorization request decides itself: prompt=none answers the site, never a login page.
+    "oidc.authorize",
+    "oidc.authorize_by_post",
     "oidc.token",
     "oidc.userinfo",
+    "oidc.revoke",  # client authentication (tests/services/test_oidc_requests.py)
+    # RP-initiated logout: a page that asks, or a hint Bastion signed (test_oidc_requests.py)
+    "oidc.end_session",
+    "oidc.end_session_confirmed",
 }
 
 

@@ -1,5 +1,6 @@
 """Who is calling: the user loader, safe redirects, and the role checks every view uses."""
 
+import time
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
@@ -84,6 +85,7 @@ def start_session(user, remember=False):
     session.clear()
     days = current_app.config.get("REMEMBER_DAYS", 30)
     login_user(user, remember=remember and days > 0, duration=timedelta(days=max(days, 1)))
+    session["signed_in_at"] = int(time.time())  # auth_time for OpenID Connect sites
 
 
 @login_manager.user_loader

@@ -2,6 +2,7 @@
 
 import secrets
 
+from blinker import Namespace
 from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -16,6 +17,12 @@ STATES = ("member", "blue", "guest")
 def new_session_token():
     """A fresh token for a user's sessions; replacing it ends every session made with the old one."""
     return secrets.token_urlsafe(32)
+
+
+# Sent when a user is signed out everywhere (or changes their password): what their sessions minted
+# elsewhere ends too. The OpenID Connect provider revokes their tokens at every site, the Mumble
+# accounts forget their passwords; each receiver changes the session, the sender's caller commits.
+signed_out_everywhere = Namespace().signal("signed-out-everywhere")
 
 
 def password_hash_method():
@@ -58,9 +65,10 @@ class User(UserMixin, db.Model):
     main_character = db.relationship("Character", foreign_keys=[main_character_id], post_update=True)
 
     def set_password(self, password):
-        """Store a salted hash of the password, never the password itself; other sessions end."""
+        """Store a salted hash of the password, never the password itself; the user is signed out
+        everywhere (sessions, sites' tokens, Mumble passwords)."""
         self.password_hash = generate_password_hash(password, method=password_hash_method())
-        self.end_sessions()
+        self.sign_out_everywhere()
 
     def get_id(self):
         """What the session and the remember-me cookie hold: the token, never the bare id."""
@@ -69,8 +77,14 @@ class User(UserMixin, db.Model):
         return self.session_token
 
     def end_sessions(self):
-        """Sign this user out everywhere: every session and remember-me cookie stops working."""
+        """End every session and remember-me cookie of this user."""
         self.session_token = new_session_token()
+
+    def sign_out_everywhere(self):
+        """End every session, and what sessions minted: tokens sites hold, Mumble passwords."""
+        self.end_sessions()
+        if self.id is not None:
+            signed_out_everywhere.send(self)
 
     def check_password(self, password):
         """True when the password matches the stored hash."""

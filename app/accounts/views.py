@@ -68,3 +68,26 @@ def logout():
         return redirect(url_for("accounts.login"))
     flash("Your session expired; please try again.", "warning")
     return redirect(url_for("main.index"))
+
+
+@bp.post("/sign-out-everywhere")
+@login_required
+def sign_out_everywhere():
+    """A member ends every session of theirs, the tokens sites hold for them and their Mumble
+    passwords (a lost laptop, a shared computer); this browser is signed out too."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        flash("Your session expired; please try again.", "warning")
+        return redirect(url_for("services.index"))
+    user = db.session.get(User, current_user.id)
+    user.sign_out_everywhere()
+    record("user.signed_out_everywhere", user, target=user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(
+        "You are signed out everywhere: every browser, every site that signs in through Bastion, "
+        "and your Mumble password (make a new one on My services).",
+        "info",
+    )
+    return redirect(url_for("accounts.login"))

@@ -82,7 +82,10 @@ def _apply(form, service):
             settings["ice_secret"] = form.ice_secret.data
     service.settings = settings
     if service.kind == "oidc":
-        return ensure_client(service, form.redirect_uris.data.split(), form.require_pkce.data)[1]
+        client, secret = ensure_client(service, form.redirect_uris.data.split(), form.require_pkce.data)
+        client.visible_groups = " ".join(comma_list(form.oidc_groups.data))
+        client.post_logout_redirect_uris = "\n".join((form.post_logout_redirect_uris.data or "").split())
+        return secret
     return None
 
 
@@ -137,6 +140,8 @@ def edit_service(service_id):
         if service.oidc_client is not None:
             form.redirect_uris.data = service.oidc_client.redirect_uris
             form.require_pkce.data = service.oidc_client.require_pkce
+            form.oidc_groups.data = ",".join(service.oidc_client.visible_groups.split())
+            form.post_logout_redirect_uris.data = service.oidc_client.post_logout_redirect_uris
     if form.validate_on_submit():
         secret = _apply(form, service)
         record("service.updated", current_user, target=service, detail=service.slug)

@@ -111,10 +111,11 @@ def change_role(user_id):
 @login_required
 @admin_required
 def end_sessions(user_id):
-    """Sign a user out everywhere: every session and remember-me cookie of theirs stops working."""
+    """Sign a user out everywhere: every session and remember-me cookie of theirs stops working, and
+    so do the tokens sites hold for them and their Mumble passwords."""
     require_action_form()
     target = _user(user_id)
-    target.end_sessions()
+    target.sign_out_everywhere()
     record("user.sessions_ended", current_user, target=target)
     db.session.commit()
     flash(f"{target.display_name} is signed out everywhere.", "success")

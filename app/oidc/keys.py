@@ -1,8 +1,11 @@
 """The keys that sign ID tokens, and the JWKS clients check them with.
 
-The newest key signs. A key older than OIDC_KEY_ROTATE_DAYS is retired when the next token is
-signed (or at once with ``flask oidc rotate-key``), and stays in the JWKS for OIDC_KEY_KEEP_S
-more seconds, so tokens it signed, and clients' cached copies of the JWKS, keep working.
+A new key is published first and signs only OIDC_KEY_PUBLISH_S later, since sites cache the JWKS
+(openid-client, mod_auth_openidc): a token signed by a key their copy lacks is refused. When the
+signing key is older than OIDC_KEY_ROTATE_DAYS, the next one is published (``flask oidc
+rotate-key`` does it at once; with ``--now`` it also signs at once, for a key that leaked). The
+newest key whose time has come signs; the one before is retired then and stays in the JWKS for
+OIDC_KEY_KEEP_S more seconds, so tokens it signed, and clients' cached copies, keep working.
 """
 
 import functools
@@ -30,26 +33,45 @@ def _new_key():
     return SigningKey(kid=secrets.token_hex(8), private_encrypted=crypto.encrypt(pem))
 
 
-def rotate():
-    """Make a new signing key and retire the ones before it; the new key's kid."""
-    now = utcnow()
-    for key in db.session.scalars(db.select(SigningKey).where(SigningKey.retired_at.is_(None))):
-        key.retired_at = now
+def rotate(now=False):
+    """Publish a new signing key, which signs once OIDC_KEY_PUBLISH_S has passed (now=True: at once,
+    and the keys before it are retired now); the new key's kid."""
+    moment = utcnow()
     key = _new_key()
+    if not now:
+        key.signs_at = moment + timedelta(seconds=current_app.config["OIDC_KEY_PUBLISH_S"])
+    else:
+        for old in _live():
+            old.retired_at = moment
     db.session.add(key)
     db.session.commit()
     return key.kid
 
 
-def current():
-    """The key that signs now, made or rotated when due."""
-    key = db.session.scalars(
+def _live():
+    """Keys not retired, newest first (the next one may not sign yet)."""
+    return db.session.scalars(
         db.select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.id.desc())
-    ).first()
-    days = current_app.config["OIDC_KEY_ROTATE_DAYS"]
-    if key is None or key.created_at < utcnow() - timedelta(days=days):
-        rotate()
+    ).all()
+
+
+def current():
+    """The key that signs now: the newest whose time has come (the ones before it are retired);
+    the first key is made here, and the next is published when this one is due to turn over."""
+    now = utcnow()
+    live = _live()
+    signing = [key for key in live if key.signs_from <= now]
+    if not signing:
+        rotate(now=True)
         return current()
+    key, older = signing[0], signing[1:]
+    if older:
+        for old in older:
+            old.retired_at = key.signs_from
+        db.session.commit()
+    waiting = len(live) > len(signing)
+    if not waiting and key.signs_from < now - timedelta(days=current_app.config["OIDC_KEY_ROTATE_DAYS"]):
+        rotate()
     return key
 
 
@@ -96,3 +118,17 @@ def forget_old():
         db.session.delete(key)
     db.session.commit()
     return len(old)
+
+
+def verified_claims(token, issuer):
+    """The claims of an ID token Bastion signed with a key it still publishes, whatever its age
+    (an id_token_hint may have expired); None for anything else."""
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
+    try:
+        decoded = jwt.decode(token or "", KeySet([as_jwk(key) for key in published()]), [ALGORITHM])
+    except (JoseError, ValueError, TypeError):
+        return None
+    claims = decoded.claims
+    return claims if claims.get("iss") == issuer and claims.get("sub") else None

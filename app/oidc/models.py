@@ -38,12 +38,32 @@ class OidcClient(db.Model):
     secret_set_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     # PKCE (S256) on every sign-in; off only for a site that cannot send it.
     require_pkce = db.Column(db.Boolean, nullable=False, default=True)
+    # Groups the site may see in the groups claim beyond its own service's and the member's state:
+    # names, or prefixes ending in * (director-*), space-separated.
+    visible_groups = db.Column(db.Text, nullable=False, default="", server_default="")
+    # Where the site may send members after signing them out through Bastion (RP-initiated logout).
+    post_logout_redirect_uris = db.Column(db.Text, nullable=False, default="", server_default="")
 
     service = db.relationship(
         "Service", backref=db.backref("oidc_client", uselist=False, passive_deletes=True)
     )
 
     client_metadata = {}  # registered metadata Authlib reads (none: plain JSON userinfo, RS256 ID tokens)
+
+    def may_see(self, group, user):
+        """True when the groups claim may show this site the group: its own service's short name
+        and groups, the member's state, and what the admin listed for it."""
+        service = self.service
+        if group in (service.slug, user.state) or group in service.settings.get("groups", []):
+            return True
+        for allowed in (self.visible_groups or "").split():
+            if group == allowed or (allowed.endswith("*") and group.startswith(allowed[:-1])):
+                return True
+        return False
+
+    @property
+    def post_logout_uri_list(self):
+        return [uri for uri in (self.post_logout_redirect_uris or "").split() if uri]
 
     @property
     def redirect_uri_list(self):
@@ -67,7 +87,7 @@ class OidcClient(db.Model):
         return hmac.compare_digest(digest(client_secret or ""), self.secret_hash)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        if endpoint == "token":
+        if endpoint in ("token", "revocation"):
             return method in ("client_secret_basic", "client_secret_post")
         return True
 
@@ -79,7 +99,8 @@ class OidcClient(db.Model):
 
 
 class OidcCode(db.Model):
-    """An authorization code, good once for a minute."""
+    """An authorization code, good once for a minute; kept, used, until it expires, so that a code
+    that comes back is known and the tokens it gave are revoked (RFC 6749, 4.1.2)."""
 
     __tablename__ = "oidc_codes"
 
@@ -92,8 +113,11 @@ class OidcCode(db.Model):
     nonce = db.Column(db.String(255), nullable=True)
     code_challenge = db.Column(db.String(128), nullable=True)
     code_challenge_method = db.Column(db.String(16), nullable=True)
-    auth_time = db.Column(db.Integer, nullable=False)
+    # When the member signed in (the session's sign-in), or None when the session does not know.
+    auth_time = db.Column(db.Integer, nullable=True)
     expires_at = db.Column(db.DateTime, nullable=False)
+    used_at = db.Column(db.DateTime, nullable=True)  # swapped for tokens then
+    family = db.Column(db.String(32), nullable=True)  # of the tokens it was swapped for
 
     def is_expired(self):
         return self.expires_at <= utcnow()
@@ -136,6 +160,8 @@ class OidcToken(db.Model):
     # turned over comes back, someone holds a copy, and the whole family is revoked.
     family = db.Column(db.String(32), nullable=True, index=True)
     rotated_at = db.Column(db.DateTime, nullable=True)  # its refresh token was turned over then
+    # However often it is refreshed, a family ends this long after the sign-in (OIDC_FAMILY_DAYS).
+    family_expires_at = db.Column(db.DateTime, nullable=True)
 
     user = db.relationship("User")
 
@@ -169,7 +195,8 @@ class OidcToken(db.Model):
 
 
 class SigningKey(db.Model):
-    """A key that signs ID tokens; the newest signs, and retired ones stay in the JWKS a while."""
+    """A key that signs ID tokens: published first, signing from signs_at (sites' cached JWKS
+    must know it by then), retired when the next one signs, and still published a while after."""
 
     __tablename__ = "oidc_signing_keys"
 
@@ -177,7 +204,13 @@ class SigningKey(db.Model):
     kid = db.Column(db.String(64), nullable=False, unique=True)
     private_encrypted = db.Column(db.Text, nullable=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    signs_at = db.Column(db.DateTime, nullable=True)  # None: since it was made
     retired_at = db.Column(db.DateTime, nullable=True)
+
+    @property
+    def signs_from(self):
+        """When this key signs (or signed) its first token."""
+        return self.signs_at or self.created_at
 
     def published_until(self, keep):
         """Until when the JWKS lists this key."""

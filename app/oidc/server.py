@@ -10,24 +10,24 @@ user's tokens for that service (``app.services.connectors.oidc``).
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector, current_token
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 from authlib.oidc.core.grants import OpenIDCode
-from flask import current_app, url_for
+from flask import current_app, g, session, url_for
 
 from app.access.models import held_grant
 from app.accounts.auth import public_url
 from app.accounts.models import User
-from app.audit import record
 from app.clock import utcnow
 from app.extensions import db
 from app.oidc import keys
 from app.oidc.models import OidcClient, OidcCode, OidcToken, digest
+from app.oidc.revocation import Revocation, reused, revoke_family
 from app.services.groups import groups_of
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,22 @@ def issuer():
     return public_url("main.index").rstrip("/")
 
 
+def signed_in_at():
+    """When this browser's member signed in (seconds), or None when the session does not say
+    (a session restored from a remember-me cookie): what ``auth_time`` claims, and ``max_age`` asks."""
+    value = session.get("signed_in_at")
+    return value if isinstance(value, int) else None
+
+
 def active_grant(user, client):
     """The user's active grant to the client's service, or None (also for a disabled service or user)."""
     return held_grant(user, client.service if client is not None else None)
+
+
+def registered_logout_uris():
+    """Every post_logout_redirect_uri any site registered."""
+    rows = db.session.scalars(db.select(OidcClient.post_logout_redirect_uris)).all()
+    return [uri for row in rows for uri in (row or "").split()]
 
 
 def query_client(client_id):
@@ -51,11 +64,23 @@ def query_client(client_id):
 
 def save_token(token, request):
     """Keep hashes of the new tokens; the values go only to the client. A refresh keeps the family
-    of the token it turned over; a code starts a new one."""
+    of the token it turned over, a code starts the family it names; a family ends OIDC_FAMILY_DAYS
+    after the sign-in, however often it is refreshed."""
     refresh = token.get("refresh_token")
-    days = current_app.config["OIDC_REFRESH_DAYS"]
+    config, now = current_app.config, utcnow()
     old = getattr(request, "refresh_token", None)
-    family = old.family if isinstance(old, OidcToken) and old.family else secrets.token_hex(16)
+    code = getattr(request, "authorization_code", None)
+    if isinstance(old, OidcToken):
+        family, ends = old.family or secrets.token_hex(16), old.family_expires_at
+    else:
+        family = code.family if isinstance(code, OidcCode) and code.family else secrets.token_hex(16)
+        signed_in = code.auth_time if isinstance(code, OidcCode) and code.auth_time else now.timestamp()
+        ends = datetime.fromtimestamp(signed_in, UTC).replace(tzinfo=None) + timedelta(
+            days=config["OIDC_FAMILY_DAYS"]
+        )
+    refresh_until = now + timedelta(days=config["OIDC_REFRESH_DAYS"])
+    if ends is not None:
+        refresh_until = min(refresh_until, ends)
     db.session.add(
         OidcToken(
             family=family,
@@ -66,14 +91,16 @@ def save_token(token, request):
             refresh_hash=digest(refresh) if refresh else None,
             issued_at=int(time.time()),
             expires_in=int(token.get("expires_in") or 0),
-            refresh_expires_at=utcnow() + timedelta(days=days) if refresh else None,
+            refresh_expires_at=refresh_until if refresh else None,
+            family_expires_at=ends,
         )
     )
     db.session.commit()
 
 
-def user_info(user, scope):
-    """The claims a token's scope allows about a user."""
+def user_info(user, scope, client):
+    """The claims a token's scope allows about a user, for one client: its groups claim shows only
+    the groups that client may see (OidcClient.may_see)."""
     scopes = set((scope or "").split())
     info = UserInfo(sub=str(user.id))
     main = user.main_character
@@ -94,7 +121,7 @@ def user_info(user, scope):
         info["email"] = f"user{user.id}@{current_app.config['OIDC_EMAIL_DOMAIN'] or 'bastion.invalid'}"
         info["email_verified"] = False
     if "groups" in scopes:
-        info["groups"] = groups_of(user)
+        info["groups"] = [group for group in groups_of(user) if client.may_see(group, user)]
     return info
 
 
@@ -115,25 +142,49 @@ class CodeGrant(grants.AuthorizationCodeGrant):
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
-                auth_time=int(time.time()),
+                auth_time=signed_in_at(),
                 expires_at=utcnow() + timedelta(seconds=60),
+                family=secrets.token_hex(16),
             )
         )
         db.session.commit()
 
     def query_authorization_code(self, code, client):
+        """The code, used or not, until it expires: a used one that comes back is caught below."""
         found = db.session.scalars(
             db.select(OidcCode).filter_by(code_hash=digest(code or ""), client_id=client.client_id)
         ).first()
         return found if found is not None and not found.is_expired() else None
 
     def delete_authorization_code(self, authorization_code):
-        db.session.delete(authorization_code)
-        db.session.commit()
+        """A used code is kept until it expires (ops.prune forgets it), to know it if it comes back."""
 
     def authenticate_user(self, authorization_code):
+        """The code's user, if they hold the grant; the code is used up here, at most once.
+
+        One statement marks it used, so of two requests with one code only one gets tokens. Its
+        row stays locked until those tokens are saved in the same transaction, so the other waits,
+        finds it used, and revokes them: a code that comes back means someone else holds a copy.
+        """
         user = db.session.get(User, authorization_code.user_id)
-        return user if active_grant(user, self.request.client) is not None else None
+        if active_grant(user, self.request.client) is None:
+            return None
+        used = db.session.execute(
+            db.update(OidcCode)
+            .where(OidcCode.id == authorization_code.id, OidcCode.used_at.is_(None))
+            .values(used_at=utcnow())
+        ).rowcount
+        if not used:
+            db.session.rollback()
+            revoke_family(
+                authorization_code.family,
+                authorization_code.client_id,
+                authorization_code.user_id,
+                "oidc.code_reused",
+                "an authorization code came back after it was used",
+            )
+            raise InvalidGrantError("This code was used already; the tokens it gave are revoked.")
+        return user
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
@@ -145,38 +196,32 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         token = db.session.scalars(db.select(OidcToken).filter_by(refresh_hash=digest(refresh_token))).first()
         if token is not None and token.rotated_at is not None:
-            revoke_family(token)
+            reused(token)
             return None
         return token if token is not None and token.is_refresh_active() else None
 
     def authenticate_user(self, refresh_token):
+        """The token's user, if they hold the grant; the refresh token is turned over here, once.
+
+        As with codes, one statement turns it over and holds its row until the new tokens are
+        saved, so of two refreshes with one token only one succeeds; the other revokes the family.
+        """
         user = refresh_token.user
-        return user if active_grant(user, refresh_token.get_client()) is not None else None
+        if active_grant(user, refresh_token.get_client()) is None:
+            return None
+        turned = db.session.execute(
+            db.update(OidcToken)
+            .where(OidcToken.id == refresh_token.id, OidcToken.rotated_at.is_(None))
+            .values(revoked=True, rotated_at=utcnow())
+        ).rowcount
+        if not turned:
+            db.session.rollback()
+            reused(refresh_token)
+            raise InvalidGrantError("This refresh token was used already; its family is revoked.")
+        return user
 
     def revoke_old_credential(self, refresh_token):
-        refresh_token.revoked = True
-        refresh_token.rotated_at = utcnow()
-        db.session.commit()
-
-
-def revoke_family(reused):
-    """A refresh token already turned over came back (RFC 9700, 4.14.2): the site or the member
-    leaked it. Every token of its family is revoked, so whoever holds a copy, the thief or the
-    site, must sign in again; audited."""
-    family = OidcToken.family == reused.family
-    if reused.family is None:  # issued before families were kept: the member's tokens at this site
-        family = db.and_(OidcToken.client_id == reused.client_id, OidcToken.user_id == reused.user_id)
-    revoked = db.session.execute(
-        db.update(OidcToken).where(family, OidcToken.revoked.is_(False)).values(revoked=True)
-    ).rowcount
-    record(
-        "oidc.refresh_reused",
-        target=reused.user,
-        detail=f"a refresh token of client {reused.client_id} came back after it was turned over; "
-        f"{revoked} live token(s) revoked",
-    )
-    db.session.commit()
-    log.warning("refresh token back at client %s (user %s): family revoked", reused.client_id, reused.user_id)
+        """Turned over already, in authenticate_user."""
 
 
 class S256Challenge(CodeChallenge):
@@ -216,8 +261,12 @@ class IdToken(OpenIDCode):
     def get_client_claims(self, client):
         return {"iss": issuer(), "aud": [client.client_id], "exp": int(time.time()) + 3600}
 
+    def encode_id_token(self, token, request):
+        g.oidc_client = request.client  # whose ID token this is, for generate_user_info
+        return super().encode_id_token(token, request)
+
     def generate_user_info(self, user, scope):
-        return user_info(user, scope)
+        return user_info(user, scope, g.oidc_client)
 
 
 class GrantedTokens(BearerTokenValidator):
@@ -239,7 +288,7 @@ class UserInfoAnswer(UserInfoEndpoint):
         return issuer()
 
     def generate_user_info(self, user, scope):
-        return user_info(user, scope)
+        return user_info(user, scope, current_token.get_client())
 
     def resolve_private_key(self):
         return keys.as_jwk(keys.current(), private=True)
@@ -258,6 +307,7 @@ def init_app(app):
     server.register_grant(RefreshGrant)
     protector.register_token_validator(GrantedTokens())
     server.register_endpoint(UserInfoAnswer(resource_protector=protector))
+    server.register_endpoint(Revocation)
 
 
 # fmt: off
@@ -278,6 +328,10 @@ def discovery():
         "token_endpoint": base + url_for("oidc.token"),
         "userinfo_endpoint": base + url_for("oidc.userinfo"),
         "jwks_uri": base + url_for("oidc.jwks"),
+        "revocation_endpoint": base + url_for("oidc.revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "end_session_endpoint": base + url_for("oidc.end_session"),
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "response_types_supported": ["code"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],

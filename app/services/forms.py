@@ -147,6 +147,16 @@ class ServiceForm(BaseForm):
         default=True,
         description="Leave on unless the site cannot send one; its secret still guards the code.",
     )
+    post_logout_redirect_uris = TextAreaField(
+        "Addresses after sign-out",
+        description="One per line, optional: where the site may send members after signing them out "
+        "of Bastion too (its post_logout_redirect_uri). Only these are accepted.",
+    )
+    oidc_groups = StringField(
+        "Groups the site may see",
+        description="Beyond its own (its short name and groups) and the member's state, which it "
+        "always sees: groups or prefixes ending in *, comma-separated, such as director-*, fleet.",
+    )
     ice_host = StringField("Ice host", description="Where the Mumble server's Ice interface listens.")
     ice_port = StringField("Ice port", default="6502")
     ice_secret = StringField(
@@ -258,6 +268,24 @@ class ServiceForm(BaseForm):
             )
         if len(uris) > 10:
             raise ValidationError("Give at most 10 redirect URIs.")
+        for uri in uris:
+            problem = redirect_problem(uri)
+            if problem:
+                raise ValidationError(f"{uri[:80]}: {problem}")
+
+    def validate_oidc_groups(self, field):
+        groups = comma_list(field.data)
+        if len(groups) > 20 or not all(GROUP_RE.fullmatch(g.removesuffix("*")) for g in groups):
+            raise ValidationError(
+                "Give up to 20 groups of letters, digits, dashes and underscores; a * may end one."
+            )
+
+    def validate_post_logout_redirect_uris(self, field):
+        uris = (field.data or "").split()
+        if self.kind.data != "oidc":
+            return
+        if len(uris) > 10:
+            raise ValidationError("Give at most 10 addresses.")
         for uri in uris:
             problem = redirect_problem(uri)
             if problem:

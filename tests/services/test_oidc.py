@@ -4,19 +4,14 @@ its secret once, bad requests never reach a site, PKCE is required, codes work o
 import base64
 from urllib.parse import parse_qs, urlparse
 
-import pytest
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from app.access.grants import grant_manually
-from app.accounts.models import User
 from app.oidc import keys
-from app.oidc.clients import ensure_client
 from app.oidc.models import OidcClient, OidcToken, SigningKey
 from app.services.models import Service
+from tests.services.conftest import CALLBACK
 from tests.support import csrf_token_from
-
-CALLBACK = "https://forum.example.org/auth/callback"
 
 
 def _new_oidc_service(client, uris):
@@ -50,19 +45,6 @@ def test_the_admin_makes_a_client_and_sees_its_secret_once(client, db, login_as,
     fresh = renewed.get_data(as_text=True).split('data-testid="client-secret">')[1].split("<")[0]
     db.session.expire_all()
     assert fresh != secret and found.check_client_secret(fresh) and not found.check_client_secret(secret)
-
-
-@pytest.fixture()
-def forum(db, make_user):
-    """An OpenID Connect service, its client, and a member holding it; (client id, secret, member)."""
-    service = Service(slug="forum", name="Forum", kind="oidc", directors_may_grant=True)
-    db.session.add(service)
-    made, secret = ensure_client(service, [CALLBACK])
-    member = make_user(username="reader", state="member")
-    admin = make_user(role="admin", username="giver")
-    grant_manually(db.session.get(User, member.id), service, db.session.get(User, admin.id))
-    db.session.commit()
-    return made.client_id, secret, member
 
 
 def _authorize(client, client_id, **extra):
@@ -120,13 +102,15 @@ def test_a_code_is_swapped_once_with_its_verifier_and_secret(client, db, auth, f
     assert swap(code_verifier=generate_token(48)).get_json()["error"] == "invalid_grant"
     tokens = swap().get_json()
     assert tokens["token_type"] == "Bearer" and tokens["id_token"] and tokens["refresh_token"]
-    assert swap().get_json()["error"] == "invalid_grant"  # used once
     stored = db.session.scalars(db.select(OidcToken)).one()
     assert tokens["access_token"] not in stored.access_hash and stored.user_id == member.id
-    info = client.get("/oauth/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    info = client.get("/oauth/userinfo", headers=bearer)
     assert info.get_json()["groups"] == ["forum", "member"]
     assert info.get_json()["email"] == f"user{member.id}@bastion.invalid"  # a placeholder, never mail
     assert info.get_json()["email_verified"] is False
+    assert swap().get_json()["error"] == "invalid_grant"  # used once; coming back, it revokes
+    assert client.get("/oauth/userinfo", headers=bearer).status_code == 401  # what it gave (RFC 6749 4.1.2)
 
 
 def test_a_refresh_token_that_comes_back_after_it_was_turned_over_revokes_its_family(
@@ -176,25 +160,44 @@ def _basic(client_id, secret):
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
-def test_keys_rotate_and_a_retired_key_stays_published_for_a_while(app, db, redis_client):
+def test_a_new_key_is_published_before_it_signs_and_a_retired_one_stays_a_while(app, db, redis_client):
+    """Sites cache the JWKS: a new key is in it OIDC_KEY_PUBLISH_S before it signs (a leaked key is
+    replaced at once with now=True), and a retired key stays in it OIDC_KEY_KEEP_S after."""
+    from datetime import timedelta
+
+    from app.clock import utcnow
+
     first = keys.current().kid
     assert [k["kid"] for k in keys.jwks()["keys"]] == [first]
     second = keys.rotate()
     assert [k["kid"] for k in keys.jwks()["keys"]] == [second, first]
+    assert keys.current().kid == first  # published, not signing yet
+    waiting = db.session.scalars(db.select(SigningKey).filter_by(kid=second)).one()
+    assert waiting.signs_at - utcnow() > timedelta(seconds=app.config["OIDC_KEY_PUBLISH_S"] - 60)
+    waiting.signs_at = utcnow() - timedelta(seconds=1)  # its time has come
+    db.session.commit()
     assert keys.current().kid == second and all("d" not in k for k in keys.jwks()["keys"])
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [second, first]  # the old one still published
+    third = keys.rotate(now=True)
+    assert keys.current().kid == third
     old = db.session.scalars(db.select(SigningKey).filter_by(kid=first)).one()
     old.retired_at = old.retired_at.replace(year=old.retired_at.year - 1)
     db.session.commit()
-    assert [k["kid"] for k in keys.jwks()["keys"]] == [second]
+    assert [k["kid"] for k in keys.jwks()["keys"]] == [third, second]
     assert keys.forget_old() == 1
 
 
 def test_the_cli_rotates_the_key_and_lists_what_is_published(runner, db):
     first = keys.current().kid
     made = runner.invoke(args=["oidc", "rotate-key"])
-    assert made.exit_code == 0 and "New signing key" in made.output
+    assert made.exit_code == 0 and "New signing key" in made.output and "signs in 86400 s" in made.output
     listed = runner.invoke(args=["oidc", "keys"]).output.splitlines()
-    assert len(listed) == 2 and "signs now" in listed[0] and listed[1].startswith(first)
+    assert len(listed) == 2 and "published; signs from" in listed[0] and listed[1].startswith(first)
+    assert "signs now" in listed[1]
+    leaked = runner.invoke(args=["oidc", "rotate-key", "--now"])
+    assert leaked.exit_code == 0 and "(signs now)" in leaked.output
+    listed = runner.invoke(args=["oidc", "keys"]).output.splitlines()
+    assert "signs now" in listed[0] and "retired" in listed[2]
 
 
 def test_discovery_names_the_endpoints(client, db):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.access.models import held_grant
-from app.accounts.models import User
+from app.accounts.models import User, signed_out_everywhere
 from app.clock import utcnow
 from app.extensions import db
 from app.services.groups import groups_of
@@ -59,6 +59,14 @@ HASH_METHOD = "pbkdf2:sha256:10000"
 # Letters and digits without look-alikes (0 and O, 1, l and I), so a password copied by eye from
 # another screen comes out right; four groups of six (57 ** 24 is about 2 ** 140).
 UNAMBIGUOUS = "23456789abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+@signed_out_everywhere.connect
+def forget_passwords(user, **_):
+    """The user was signed out everywhere: their Mumble passwords stop working (they make new ones)."""
+    db.session.execute(
+        db.update(MumbleAccount).where(MumbleAccount.user_id == user.id).values(password_hash=None)
+    )
 
 
 def new_password(account):
