@@ -129,6 +129,7 @@ def run(args):
             "db_restarts": args.db_restarts,
             **_moves_report(moves, kills_at),
             "dead": harness.dead_count(),
+            "dead_reasons": harness.dead_reasons(),
             "graceful_stops": args.graceful_stops,
             "graceful_stops_killed": sum(1 for e in done_events if e.get("needed_sigkill")),
             "events": done_events,

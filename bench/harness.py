@@ -289,6 +289,19 @@ class Harness:
         with self.app.app_context():
             return deadstore.count(get_redis())
 
+    def dead_reasons(self, limit=500):
+        """The dead tasks by task name and the first line of their error: {"name: error": count}."""
+        from collections import Counter
+
+        from app.jobs import deadstore
+        from app.jobs.connection import get_redis
+
+        with self.app.app_context():
+            rows = deadstore.page(get_redis(), 0, limit)
+        return dict(
+            Counter(f"{row['name']}: {(row.get('error') or '').splitlines()[0][:120]}" for row in rows)
+        )
+
     def locks(self):
         """Every lock left in Redis, with its owner and TTL."""
         from app.jobs.connection import get_redis
