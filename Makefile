@@ -8,6 +8,10 @@ export BASTION_PORT := $(PORT)
 
 SANDBOX_PORT ?= 8025
 export SANDBOX_PORT
+# The demo's Murmur (when mumble-server is installed): voice and its Ice interface.
+MUMBLE_PORT ?= 64738
+MUMBLE_ICE_PORT ?= 6502
+export MUMBLE_PORT MUMBLE_ICE_PORT
 
 # With REDIS_URL set, use that Redis instead of the embedded one.
 RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker voice mumble,)

@@ -11,11 +11,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from app import crypto
+from app import crypto, devmumble
 from app.accounts.models import User
 from app.compliance.models import TrackingToken
 from app.corps.models import Alliance, Character, Corporation
-from app.devmumble import DEMO_ICE_PORT, DEMO_ICE_SECRET, DEMO_PORT
 from app.extensions import db
 from app.keys.models import Key
 from app.oidc.clients import ensure_client
@@ -136,22 +135,24 @@ DEMO_SERVICES = [
         "member",
         False,
         False,
-        {
-            "ice_host": "127.0.0.1",
-            "ice_port": DEMO_ICE_PORT,
-            "ice_secret": DEMO_ICE_SECRET,
-            "server_id": 1,
-            "address": f"127.0.0.1:{DEMO_PORT}",
-            "groups": ["fleet"],
-        },
+        {"ice_host": "127.0.0.1", "server_id": 1, "groups": ["fleet"]},  # and voice_settings()
     ),
     ("forum", "Alliance forum (OpenID Connect)", "oidc", "member,blue", False, False, {}),
 ]
 
 
+def voice_settings():
+    """Where this demo's Murmur listens, and its Ice secret (app/devmumble.py)."""
+    port, ice_port = devmumble.ports()
+    return {"ice_port": ice_port, "ice_secret": devmumble.ice_secret(), "address": f"127.0.0.1:{port}"}
+
+
 def seed_services():
-    """The demo's services, unless they exist."""
+    """The demo's services, unless they exist; the voice service follows this demo's Murmur."""
     made = 0
+    voice = db.session.scalars(db.select(Service).filter_by(slug="voice", kind="mumble")).first()
+    if voice is not None:
+        voice.settings = {**voice.settings, **voice_settings()}
     for slug, name, kind, auto, approval, strict, settings in DEMO_SERVICES:
         if db.session.scalars(db.select(Service).filter_by(slug=slug)).first() is not None:
             continue
@@ -166,7 +167,7 @@ def seed_services():
             request_states="member" if approval else "",
             directors_may_grant=approval,
         )
-        service.settings = settings
+        service.settings = {**settings, **voice_settings()} if kind == "mumble" else settings
         db.session.add(service)
         if kind == "oidc":  # a fixed client for the demo; a real one's secret is random and shown once
             port = os.environ.get("SANDBOX_PORT", "8025")

@@ -72,6 +72,7 @@ def _seed(app, members, mumble_settings):
                     service_id=voice.id,
                     user_id=user.id,
                     username=f"Pilot {n}",
+                    username_folded=f"pilot {n}",
                     display_name=f"Pilot {n}",
                     password_hash=mumble_hash,
                 )

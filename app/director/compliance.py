@@ -20,7 +20,10 @@ from app.forms import ActionForm, page_number, require_action_form
 from tasks.compliance import queue_nudges, queue_roster
 
 PER_PAGE = 100
-CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula (OWASP, CSV injection): a trigger as the first
+# character that is not blank (" =cmd", "\t=...", "\n=..." too), or a cell starting with a control.
+FORMULA = ("=", "+", "-", "@")
+CSV_INJECTION = (*FORMULA, "\t", "\r", "\n")
 
 
 def _chosen():
@@ -71,7 +74,8 @@ def coverage(corporation_id):
 def _cell(value):
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(CSV_INJECTION) else text
+    first = text.lstrip(" \t\r\n\f\v")[:1]
+    return "'" + text if first in FORMULA or text.startswith(CSV_INJECTION) else text
 
 
 @bp.get("/director/corporations/<int:corporation_id>/compliance.csv")

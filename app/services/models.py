@@ -96,6 +96,9 @@ class MumbleAccount(db.Model):
     service_id = db.Column(db.Integer, db.ForeignKey("services.id", ondelete="CASCADE"), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     username = db.Column(db.String(128), nullable=False)
+    # The username case-folded in Python (str.casefold), so both databases compare names alike:
+    # SQLite's lower() folds ASCII only, and "Ærin" would never find "ærin".
+    username_folded = db.Column(db.String(128), nullable=False, default="", server_default="")
     display_name = db.Column(db.String(128), nullable=False)
     password_hash = db.Column(db.String(255), nullable=True)
     password_set_at = db.Column(db.DateTime, nullable=True)
@@ -104,6 +107,7 @@ class MumbleAccount(db.Model):
     __table_args__ = (
         db.UniqueConstraint("service_id", "user_id", name="uq_mumble_accounts_service_user"),
         db.UniqueConstraint("service_id", "username", name="uq_mumble_accounts_service_username"),
+        db.Index("ix_mumble_accounts_service_folded", "service_id", "username_folded"),
     )
 
     user = db.relationship("User")

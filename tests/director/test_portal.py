@@ -164,3 +164,26 @@ def test_a_corporation_with_more_members_than_a_page_pages_through_them(client, 
         as_text=True
     )
     assert "Page 2 of 2" in second and "Previous" in second
+
+
+@pytest.mark.parametrize(
+    ("value", "safe"),
+    [
+        ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
+        (" =cmd", "' =cmd"),
+        ("\t=1+2", "'\t=1+2"),
+        ("\n=1+2", "'\n=1+2"),
+        ("  @SUM(A1)", "'  @SUM(A1)"),
+        ("\r\n+1", "'\r\n+1"),
+        ("-", "'-"),
+        ("Val Pilot", "Val Pilot"),
+        ("a=b", "a=b"),
+        (None, ""),
+        (42, "42"),
+    ],
+)
+def test_an_exported_cell_whose_first_non_blank_character_starts_a_formula_is_neutralised(value, safe):
+    """OWASP's CSV injection guidance: a trigger after blanks is still a formula to a spreadsheet."""
+    from app.director.compliance import _cell
+
+    assert _cell(value) == safe

@@ -143,3 +143,35 @@ def test_a_restarted_mumble_server_is_served_again(
         assert again.connected == CONNECTED, again.rejected
     finally:
         again.stop()
+
+
+def test_murmurs_superuser_is_never_a_members_name_and_names_fold_alike_everywhere(db, make_user):
+    """A template that comes out as SuperUser (any case) gives the member "SuperUser #<id>", login
+    and shown name alike, so Murmur's own SuperUser is neither answered for nor replaced; names
+    outside ASCII log in whatever their case, on SQLite as on PostgreSQL; a name Bastion did not
+    make is left to Murmur (its own registered users)."""
+    from app.services.mumble.accounts import REFUSED, UNKNOWN, decide, ensure_account
+
+    service = Service(slug="voice", name="Voice", kind="mumble", directors_may_grant=True)
+    db.session.add(service)
+    db.session.flush()
+    first, second, third = (make_user(username=f"m{n}", state="member") for n in range(3))
+    admin = db.session.get(User, make_user(role="admin", username="boss").id)
+    for user in (first, second, third):
+        grant_manually(db.session.get(User, user.id), service, admin)
+    sneaky = ensure_account(service, first.id, "superUSER")
+    twin = ensure_account(service, second.id, "Ærin Vex")
+    clash = ensure_account(service, third.id, "ærin vex")
+    passwords = {account.user_id: new_password(account) for account in (sneaky, twin, clash)}
+    db.session.commit()
+    assert sneaky.username == sneaky.display_name == f"superUSER #{first.id}"
+    assert clash.username == clash.display_name == f"ærin vex #{third.id}"
+
+    assert decide(service.id, "SuperUser", "anything").user_id == UNKNOWN  # Murmur's own decides
+    assert decide(service.id, "superuser", passwords[first.id]).user_id == UNKNOWN
+    mine = decide(service.id, f"SUPERUSER #{first.id}", passwords[first.id])
+    assert mine.user_id == ID_OFFSET + sneaky.id and mine.name == f"superUSER #{first.id}"
+    folded = decide(service.id, "ÆRIN VEX", passwords[second.id])
+    assert folded.user_id == ID_OFFSET + twin.id and folded.name == "Ærin Vex"
+    assert decide(service.id, "ærin vex", "wrong").user_id == REFUSED
+    assert decide(service.id, "Someone Murmur registered", "pw").user_id == UNKNOWN

@@ -27,12 +27,21 @@ def account_of(service_id, user_id):
     ).first()
 
 
+# Names Murmur keeps for itself: its SuperUser (any case) is never a member's login or name.
+RESERVED = {"superuser"}
+
+
+def fold(name):
+    """A name as logins compare it: case-folded the same way whatever the database."""
+    return (name or "").strip().casefold()
+
+
 def _taken(service_id, username, user_id):
     return (
         db.session.scalars(
             db.select(MumbleAccount.id).where(
                 MumbleAccount.service_id == service_id,
-                db.func.lower(MumbleAccount.username) == username.lower(),
+                MumbleAccount.username_folded == fold(username),
                 MumbleAccount.user_id != user_id,
             )
         ).first()
@@ -41,14 +50,21 @@ def _taken(service_id, username, user_id):
 
 
 def ensure_account(service, user_id, name):
-    """The member's account, made or renamed to the template's name (with " #<user id>" when another
-    member has that name already); the caller commits."""
-    username = name if not _taken(service.id, name, user_id) else f"{name[:110]} #{user_id}"
+    """The member's account, made or renamed to the template's name; the caller commits.
+
+    The login and the name Murmur shows are one and the same, and unique on the server: a name
+    another member has already, or one Murmur keeps for itself (SuperUser), gets " #<user id>".
+    """
+    clash = fold(name) in RESERVED or _taken(service.id, name, user_id)
+    username = f"{name[:110]} #{user_id}" if clash else name
     account = account_of(service.id, user_id)
     if account is None:
-        account = MumbleAccount(service_id=service.id, user_id=user_id, username=username, display_name=name)
+        account = MumbleAccount(
+            service_id=service.id, user_id=user_id, username=username, display_name=username
+        )
         db.session.add(account)
-    account.username, account.display_name = username, name
+    account.username, account.display_name = username, username
+    account.username_folded = fold(username)
     return account
 
 
@@ -90,16 +106,16 @@ class Login:
 def decide(service_id, username, password):
     """Whether a login to a Mumble service goes through, and why."""
     service = db.session.get(Service, service_id)
+    if fold(username) in RESERVED:
+        return Login(UNKNOWN, why="the server's own SuperUser")
     account = db.session.scalars(
         db.select(MumbleAccount).where(
-            MumbleAccount.service_id == service_id,
-            db.func.lower(MumbleAccount.username) == (username or "").strip().lower(),
+            MumbleAccount.service_id == service_id, MumbleAccount.username_folded == fold(username)
         )
     ).first()
     if service is None or account is None:
-        if (username or "").lower() == "superuser":
-            return Login(UNKNOWN, why="the server's own SuperUser")
-        return Login(REFUSED, why="no Bastion account has this username")
+        # Not a name Bastion made: Murmur's own registered users (and its rules) decide.
+        return Login(UNKNOWN, why="no Bastion account has this username")
     if not account.password_hash or not check_password_hash(account.password_hash, password or ""):
         return Login(REFUSED, why="wrong password")
     user = db.session.get(User, account.user_id)
