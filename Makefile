@@ -19,6 +19,8 @@ RUN_PROCESSES := $(if $(REDIS_URL),sandbox web worker voice mumble,)
 # make run talks to the EVE sandbox (python -m sandbox) with its demo application.
 run: export BASTION_ENV := development
 run: export BASTION_DEMO := 1
+# Links Bastion sends (forward auth's login page behind a proxy, callbacks) name its own address.
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: export EVE_SSO_URL ?= http://127.0.0.1:$(SANDBOX_PORT)
 run: export EVE_ESI_URL ?= http://127.0.0.1:$(SANDBOX_PORT)/esi
 run: export EVE_CLIENT_ID ?= bastion-demo

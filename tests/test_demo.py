@@ -34,3 +34,16 @@ def test_each_demo_has_its_own_murmur_ports_and_secret(tmp_path):
         check=False,
     )
     assert refused.returncode == 1 and "MUMBLE_PORT must be a port number" in refused.stderr
+
+
+def test_the_demo_names_its_own_address_for_links_behind_a_proxy():
+    """make run sets PUBLIC_URL to the demo's address, so forward auth behind a proxy sends a visitor
+    to Bastion's login page, not to the proxy's own /login."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    made = subprocess.run(
+        ["make", "-pn", "run", "PORT=5123"], cwd=root, capture_output=True, text=True, timeout=60, check=False
+    )
+    exported = [line for line in made.stdout.splitlines() if line.startswith("run: PUBLIC_URL")]
+    assert exported == ["run: PUBLIC_URL = http://127.0.0.1:$(PORT)"], made.stdout[-2000:]

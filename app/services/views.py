@@ -3,6 +3,7 @@
 import logging
 import secrets
 import time
+from urllib.parse import quote
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
@@ -211,11 +212,22 @@ def forward_auth(slug):
     corp = main.corporation if main is not None else None
     headers = {
         "X-Bastion-User": str(current_user.id),
-        "X-Bastion-Character": main.name if main is not None else "",
-        "X-Bastion-Corporation": corp.name if corp is not None else "",
+        "X-Bastion-Character": header_safe(main.name if main is not None else ""),
+        "X-Bastion-Corporation": header_safe(corp.name if corp is not None else ""),
         "Cache-Control": "no-store",
     }
     return Response("OK\n", 200, headers, mimetype="text/plain")
+
+
+# Printable ASCII but "%": what a name header carries as it is.
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+def header_safe(name):
+    """A name as an HTTP header carries any name: UTF-8, percent-encoded (RFC 3986) where it is not
+    printable ASCII, and "%" as %25; a plain ASCII name is unchanged. Apps decode it with
+    urllib.parse.unquote or decodeURIComponent."""
+    return quote(name, safe=_HEADER_SAFE)
 
 
 def _visited_address():

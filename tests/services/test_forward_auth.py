@@ -64,3 +64,30 @@ def test_the_401_points_at_the_login_page_with_the_visited_address(app, client, 
     # An address outside the allowed domains is not carried to the login page.
     elsewhere = client.get("/auth/forward/wiki", headers={"X-Original-URL": "https://evil.example.net/"})
     assert elsewhere.headers["Location"] == "https://auth.example.org/login"
+
+
+def test_any_name_reaches_the_app_through_the_identity_headers(client, db, auth, key_factory):
+    """A name outside Latin-1 (Cyrillic, Japanese, an emoji) or with a "%" arrives percent-encoded
+    as UTF-8, so no proxy drops the connection; an ASCII name arrives as it is."""
+    from urllib.parse import unquote
+
+    from app.corps.models import Character
+
+    service = _service(db)
+    key_id, made, _ = key_factory(status="valid")
+    user = db.session.get(Key, key_id).user
+    user.username = "wikireader"
+    user.set_password("correct horse battery")
+    db.session.add(Grant(user_id=user.id, service_id=service.id, status="active", source="manual"))
+    db.session.commit()
+    auth.login("wikireader")
+    for name, corporation in [("Владимир Пилот", "星の会社 100% 🚀"), ("Val Pilot", "Validation Corp")]:
+        character = db.session.get(Character, made["character_id"])
+        character.name, character.corporation.name = name, corporation
+        db.session.commit()
+        answer = client.get("/auth/forward/wiki")
+        assert answer.status_code == 200
+        sent = answer.headers["X-Bastion-Character"], answer.headers["X-Bastion-Corporation"]
+        assert all(value.isascii() for value in sent)
+        assert [unquote(value) for value in sent] == [name, corporation]
+    assert sent == ("Val Pilot", "Validation Corp")
