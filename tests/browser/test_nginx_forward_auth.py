@@ -2,6 +2,7 @@
 lets a member holding the service through and stops everyone else."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -155,58 +156,28 @@ def test_nginx_auth_request_lets_a_granted_member_through_and_stops_everyone_els
     assert db.session.get(User, outsider.id).state == "member"  # a member, but without the grant
 
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_nginx(port, app_port, bastion):
+    """The README's nginx example as an admin would copy it, on the test's host names and ports."""
+    found = re.search(r"```nginx\n(.*?)```", README.read_text(), re.S)
+    assert found, "the README has no ```nginx block"
+    block = "\n".join(line.removeprefix("  ") for line in found.group(1).splitlines())
+    block = block.replace("server {", f"server {{\n      listen 127.0.0.1:{port};")
+    return (
+        block.replace("auth.example.org", "auth.bastion.test")
+        .replace("wiki.example.org", "wiki.bastion.test")
+        .replace("http://bastion:8000", bastion)
+        .replace("http://wiki-backend", f"http://127.0.0.1:{app_port}")
+    )
+
+
+# The README's two servers, and the app behind the proxy, which shows what reached it.
 TWO_HOSTS = (
     PRELUDE
     + """
-  # The protected app never sees Bastion's cookies.
-  map $http_cookie $without_bastion_session {{
-    default $http_cookie;
-    "~^(?<s1>.*?)(?:^|;)\\s*bastion_session=[^;]*(?<s2>.*)$" "$s1$s2";
-  }}
-  map $without_bastion_session $app_cookie {{
-    default $without_bastion_session;
-    "~^(?<r1>.*?)(?:^|;)\\s*bastion_remember=[^;]*(?<r2>.*)$" "$r1$r2";
-  }}
-  # Bastion itself.
-  server {{
-    listen 127.0.0.1:{port};
-    server_name auth.bastion.test;
-    location / {{
-      proxy_pass {bastion};
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
-    }}
-  }}
-  # The protected app, on its own host name.
-  server {{
-    listen 127.0.0.1:{port};
-    server_name wiki.bastion.test;
-    location / {{
-      auth_request /_bastion;
-      auth_request_set $bastion_user $upstream_http_x_bastion_user;
-      auth_request_set $bastion_character $upstream_http_x_bastion_character;
-      auth_request_set $bastion_corporation $upstream_http_x_bastion_corporation;
-      auth_request_set $bastion_login $upstream_http_location;
-      error_page 401 =302 $bastion_login;
-      proxy_set_header X-Bastion-User $bastion_user;
-      proxy_set_header X-Bastion-Character $bastion_character;
-      proxy_set_header X-Bastion-Corporation $bastion_corporation;
-      proxy_set_header Cookie $app_cookie;
-      proxy_pass http://127.0.0.1:{app_port};
-    }}
-    location = /_bastion {{
-      internal;
-      proxy_pass {bastion}/auth/forward/wiki;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-    }}
-  }}
-  # The app behind the proxy: it shows what reached it.
+{readme}
   server {{
     listen 127.0.0.1:{app_port};
     location / {{
@@ -255,7 +226,8 @@ def two_hosts(tmp_path, proxied_bastion):
     port, app_port, bastion = proxied_bastion
     root = tmp_path / "nginx"
     root.mkdir()
-    config = TWO_HOSTS.format(root=root, port=port, app_port=app_port, bastion=bastion, user=_user())
+    readme = readme_nginx(port, app_port, bastion).replace("{", "{{").replace("}", "}}")
+    config = TWO_HOSTS.replace("{readme}", readme).format(root=root, app_port=app_port, user=_user())
     process = _start(root, config, port, host="auth.bastion.test")
     yield port
     process.terminate()
