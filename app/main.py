@@ -3,7 +3,7 @@
 from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from app.keys.checks import being_checked
+from app.keys.checks import standing_settles
 
 bp = Blueprint("main", __name__)
 
@@ -11,14 +11,7 @@ bp = Blueprint("main", __name__)
 def _standing_context():
     """The member's keys and whether their standing is still being decided: a key waits for its
     check, or was checked after the member's grants were last worked out."""
-    keys = list(current_user.keys)
-    checking = being_checked([k.id for k in keys])
-    reconciled = current_user.reconciled_at
-    settling = bool(checking) or any(
-        k.status == "pending"
-        or (k.last_checked_at is not None and (reconciled is None or k.last_checked_at > reconciled))
-        for k in keys
-    )
+    keys, settling = standing_settles(current_user)
     return {"keys": keys, "settling": settling}
 
 

@@ -86,6 +86,12 @@ def _standing(user, facts):
         else None,
     ]
     tracking = "; ".join(t for t in tracking if t) or "not tracked"
+    if not facts.main_proves and facts.main_pending:
+        text = (
+            f"State {user.state} for now: the key of your main character {main.name} is being checked "
+            f"for the first time ({where}, {tracking})."
+        )
+        return Step(text, "main character's key", user.state_changed_at, "info")
     if not facts.main_proves:
         text = (
             f"State {user.state}: the key of your main character {main.name} does not prove where it is "
@@ -194,8 +200,16 @@ def remedy(decision, service, user, facts):
     if cause == "expired":
         return "Ask a director to give it again."
     if cause == "state" and not facts.main_proves and user.main_character is not None:
-        return f"Renew the key of your main character {user.main_character.name} on My keys."
+        return _main_key_remedy(user, facts)
     return None
+
+
+def _main_key_remedy(user, facts):
+    """What to do about a main character's key that proves nothing: wait for a new one, else renew."""
+    name = user.main_character.name
+    if facts.main_pending:
+        return f"Wait a moment: the key of {name} is being checked; this takes a few seconds."
+    return f"Renew the key of your main character {name} on My keys."
 
 
 def _refusal(service, user, facts, grant):
@@ -209,7 +223,7 @@ def _refusal(service, user, facts, grant):
     if not wanted:
         return "Only a director or an admin can give it; ask one."
     if not facts.main_proves and user.main_character is not None:
-        return f"Renew the key of your main character {user.main_character.name} on My keys."
+        return _main_key_remedy(user, facts)
     tracked = " or ".join(s for s in wanted if s != "guest") or "member"
     if user.main_character is None:
         return (

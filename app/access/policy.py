@@ -36,6 +36,8 @@ class Facts(NamedTuple):
     hostile_name: str | None = None
     # A character of the user that is in a corporation in game (by its tracking token) without a key.
     unregistered_character: str | None = None
+    # The main's key was never checked yet (a new key): it proves nothing so far, but nothing is wrong.
+    main_pending: bool = False
 
 
 class Decision(NamedTuple):
@@ -86,9 +88,10 @@ def _hostile(user):
 
 
 def _main_standing(user):
-    """(the main's key proves its affiliation, the state its corporation and alliance give)."""
+    """(the main's key proves its affiliation, the state its corporation and alliance give, the
+    main's key waits for its first check)."""
     if user.main_character_id is None:
-        return False, "guest"
+        return False, "guest", False
     corp, alliance = aliased(Corporation), aliased(Alliance)
     row = db.session.execute(
         db.select(Key.status, corp.tracked_as, alliance.tracked_as)
@@ -99,9 +102,10 @@ def _main_standing(user):
         .where(Character.id == user.main_character_id)
     ).first()
     if row is None:
-        return False, "guest"
+        return False, "guest", False
     key_status, corp_tracking, alliance_tracking = row
-    return key_status in PROVING_STATUSES, state_from("valid", corp_tracking, alliance_tracking)
+    affiliation = state_from("valid", corp_tracking, alliance_tracking)
+    return key_status in PROVING_STATUSES, affiliation, key_status == "pending"
 
 
 def _unregistered(user):
@@ -117,7 +121,7 @@ def _unregistered(user):
 def facts_about(user):
     """The facts about a user's characters that the policy of any service may need."""
     invalid, hostile = _invalid_key(user), _hostile(user)
-    proves, affiliation = _main_standing(user)
+    proves, affiliation, pending = _main_standing(user)
     return Facts(
         invalid_character=invalid[0] if invalid else None,
         hostile_character=hostile[1] if hostile else None,
@@ -126,6 +130,7 @@ def facts_about(user):
         invalid_checked_at=invalid[1] if invalid else None,
         hostile_name=hostile[0] if hostile else None,
         unregistered_character=_unregistered(user),
+        main_pending=pending,
     )
 
 

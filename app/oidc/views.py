@@ -16,6 +16,7 @@ from app.access.grants import grant_of
 from app.accounts.limits import limiter
 from app.audit import record
 from app.extensions import csrf, db
+from app.keys.checks import standing_settles
 from app.oidc import bp, keys
 from app.oidc.forms import LogoutConfirmForm
 from app.oidc.server import (
@@ -85,6 +86,11 @@ def authorize():
     if fresh_login:
         return _sign_in_again(user is not None)
     client = grant.client
+    if active_grant(current_user, client) is None and not silent and standing_settles(current_user)[1]:
+        # A new member's key is still being checked (they came here first): wait for it, as the
+        # home page does, then go on to the site, or read why not.
+        page = render_template("oidc/checking.html", service=client.service)
+        return page, 200, {"Cache-Control": "no-store", "Refresh": "2"}
     if active_grant(current_user, client) is None:
         service = client.service
         log.info("oidc: %s refused to user %s", service.slug, current_user.id)

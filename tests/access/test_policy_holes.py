@@ -284,3 +284,30 @@ def test_a_member_corporation_inside_a_hostile_alliance_gives_directors_nothing(
     record_director_role(director.id, director.main_character_id, True)
     db.session.expire_all()
     assert [d.source for d in db.session.get(User, director.id).directorships] == ["appointed"]
+
+
+def test_a_main_key_waiting_for_its_first_check_is_explained_as_being_checked(db, make_user):
+    """A new member's key proves nothing until EVE answers: they read that it is being checked,
+    never that they should renew it; a key that failed still says renew."""
+    from app.access.explain import explain
+    from app.corps.models import Character, Corporation
+    from app.keys.models import Key
+    from app.services.models import Service
+
+    db.session.add(Corporation(id=98123001, name="Home", ticker="HOME", tracked_as="member"))
+    service = Service(slug="forum", name="Forum", kind="webhook", auto_states="member")
+    db.session.add(service)
+    user = make_user(username="fresh", state="guest")
+    db.session.add(Character(id=2123001, name="Fresh Recruit", user_id=user.id, corporation_id=98123001))
+    db.session.flush()
+    key = Key(user_id=user.id, character_id=2123001, owner_hash="h", scopes="", status="pending",
+              refresh_token_encrypted="x")  # fmt: skip
+    db.session.add(key)
+    user.main_character_id = 2123001
+    db.session.commit()
+    waiting = explain(user, service)
+    assert "being checked" in waiting.remedy and "Renew" not in waiting.remedy
+    assert "is being checked for the first time" in waiting.steps[0].text
+    key.status = "invalid"
+    db.session.commit()
+    assert explain(user, service).remedy.startswith("Renew the key of your main character Fresh Recruit")

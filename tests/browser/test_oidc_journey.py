@@ -136,3 +136,38 @@ def test_the_demo_forum_signs_a_member_in_through_bastion(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Signed in as Val Pilot of [VAL] Validation Corp.").wait_for()
     assert "forum" in page.locator("code").all_inner_texts()
+
+
+def test_a_new_pilot_who_meets_bastion_through_a_site_is_signed_in_once_their_key_is_checked(
+    page, live_server, sandbox, db, redis_client, consumer
+):
+    """A pilot's first visit: the forum's "Sign in with Bastion", then "Log in with EVE Online" with a
+    new character in a member corporation, EVE answering slowly. The authorize step waits for the
+    new key's check (it is explained as being checked, never as a key to renew), then goes on to the
+    forum, which is told who signed in."""
+    from app.corps.models import Corporation
+    from app.oidc.models import digest
+    from sandbox.demo import FORUM_CLIENT_ID, FORUM_CLIENT_SECRET
+
+    service = Service(slug="forum", name="Alliance forum", kind="oidc", auto_states="member")
+    db.session.add(service)
+    client, _ = ensure_client(service, [f"{sandbox.url}/forum/callback"])
+    client.client_id, client.secret_hash = FORUM_CLIENT_ID, digest(FORUM_CLIENT_SECRET)
+    db.session.commit()
+    sandbox.app.config.update(BASTION_URL=live_server, FORUM_PORT=sandbox.port)
+    sandbox.configure(latency_ms=1500)
+    consumer(periodic=False)
+
+    page.goto(f"{sandbox.url}/forum")
+    page.get_by_role("button", name="Sign in with Bastion").click()
+    page.get_by_test_id("login-eve").click()
+    corporation = page.get_by_label("Corporation").input_value()
+    db.session.add(Corporation(id=int(corporation), name="Starter Corp", ticker="STRT", tracked_as="member"))
+    db.session.commit()
+    page.get_by_label("New character name").fill("Fresh Recruit")
+    page.get_by_role("button", name="Create and authorize").click()
+    checking = page.get_by_test_id("oidc-checking")
+    checking.wait_for()
+    assert "Checking your character" in checking.inner_text()
+    page.get_by_text("Signed in as Fresh Recruit").wait_for(timeout=30_000)
+    assert page.url.startswith(f"{sandbox.url}/forum")
