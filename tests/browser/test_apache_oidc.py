@@ -1,9 +1,10 @@
 """Apache httpd with mod_auth_openidc (Debian's packages) signs members in through Bastion, configured
-as the README's example: the code flow with PKCE by GET and by POST, prompt=none, RP-initiated
-logout with token revocation, and a signing key turned over."""
+with the README's example (read from the README): the code flow with PKCE by GET and by POST,
+prompt=none, RP-initiated logout with token revocation, and a signing key turned over."""
 
 import json
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -25,33 +26,34 @@ APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODULES = Path("/usr/lib/apache2/modules")
 PASSWORD = "correct horse battery"
 
-# The README's mod_auth_openidc example, with the test's addresses filled in.
-OIDC_CONFIG = """
-OIDCProviderMetadataURL {bastion}/.well-known/openid-configuration
-OIDCClientID {client_id}
-OIDCClientSecret {client_secret}
-OIDCRedirectURI {site}/oidc/redirect_uri
-OIDCCryptoPassphrase {passphrase}
-OIDCScope "openid profile groups"
-OIDCPKCEMethod S256
-OIDCProviderAuthRequestMethod {method}
-OIDCRemoteUserClaim preferred_username
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+# What the test adds to the README's example: mod_auth_openidc's view of its session, and a path that
+# asks silently (prompt=none).
+TEST_ONLY = """
 OIDCInfoHook userinfo id_token
-OIDCDefaultLoggedOutURL {site}/loggedout.html
-<Location /oidc>
-  AuthType openid-connect
-  Require valid-user
-</Location>
-<Location /protected>
-  AuthType openid-connect
-  Require claim groups:wiki
-</Location>
 <Location /silent>
   AuthType openid-connect
   OIDCPathAuthRequestParams prompt=none
   Require valid-user
 </Location>
 """
+
+
+def readme_apache(bastion, site, client_id, secret, method):
+    """The README's mod_auth_openidc example as an admin would copy it, with the test's values."""
+    found = re.search(r"```apache\n(.*?)```", README.read_text(), re.S)
+    assert found, "the README has no ```apache block"
+    return (
+        found.group(1)
+        .replace("https://auth.example.org", bastion)
+        .replace("https://wiki.example.org", site)
+        .replace("OIDCClientID wiki-…", f"OIDCClientID {client_id}")
+        .replace("OIDCClientSecret …", f"OIDCClientSecret {secret}")
+        .replace("<a long random string>", secrets.token_hex(16))
+        .replace("OIDCProviderAuthRequestMethod GET", f"OIDCProviderAuthRequestMethod {method}")
+    )
+
 
 SERVER = """
 ServerRoot {root}
@@ -139,14 +141,7 @@ def wiki(db, live_server, sandbox_server):
             path.chmod(path.stat().st_mode | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
         user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
         config = SERVER.format(root=root, port=port, modules=MODULES, docroot=docroot, user=user)
-        config += OIDC_CONFIG.format(
-            bastion=live_server,
-            site=site,
-            client_id=client.client_id,
-            client_secret=secret,
-            passphrase=secrets.token_hex(16),
-            method=method,
-        )
+        config += readme_apache(live_server, site, client.client_id, secret, method) + TEST_ONLY
         (root / "httpd.conf").write_text(config)
         process = subprocess.Popen(  # noqa: S603
             [APACHE, "-f", str(root / "httpd.conf"), "-DFOREGROUND"],
