@@ -175,3 +175,76 @@ def test_murmurs_superuser_is_never_a_members_name_and_names_fold_alike_everywhe
     assert folded.user_id == ID_OFFSET + twin.id and folded.name == "Ærin Vex"
     assert decide(service.id, "ærin vex", "wrong").user_id == REFUSED
     assert decide(service.id, "Someone Murmur registered", "pw").user_id == UNKNOWN
+
+
+def _member_named(db, make_user, name, character_id):
+    """A member whose main character has this name (no corporation)."""
+    from app.corps.models import Character
+
+    user = make_user(username=f"u{character_id}", state="member")
+    db.session.add(Character(id=character_id, name=name, user_id=user.id))
+    db.session.flush()
+    user = db.session.get(User, user.id)
+    user.main_character_id = character_id
+    db.session.commit()
+    return user
+
+
+def test_murmurs_own_users_keep_their_names_and_a_restart_finds_its_superuser(
+    db, make_user, voice, mumble_server, mumble_authenticator, redis_client
+):
+    """A member whose template name is SuperUser, or the name of a user Murmur registered itself,
+    gets another name; those names stay Murmur's to decide (its own password works, Bastion's is
+    never asked), Murmur's SuperUser row is untouched, and Murmur starts again afterwards."""
+    _, murmur = ice.modules()
+    with ice.open_server(voice.settings) as server:
+        own_id = server.registerUser(
+            {murmur.UserInfo.UserName: "Registered_Pilot", murmur.UserInfo.UserPassword: "murmur-own-pass"}
+        )
+    voice.name_template = "{name}"
+    db.session.commit()
+    sneaky = _member_named(db, make_user, "SuperUser", 2190001)
+    twin = _member_named(db, make_user, "Registered_Pilot", 2190002)
+    authenticator = mumble_authenticator()
+    authenticator.wait_attached("voice")
+
+    def learnt():
+        db.session.expire_all()
+        return "Registered_Pilot" in db.session.get(Service, voice.id).settings.get("murmur_names", [])
+
+    wait_for(learnt, timeout=15, message=lambda: f"Murmur's users to be learnt: {authenticator.log()}")
+    admin = db.session.get(User, make_user(role="admin", username="boss").id)
+    passwords = {}
+    for user in (sneaky, twin):
+        grant, _ = grant_manually(user, db.session.get(Service, voice.id), admin)
+        assert sync_grant(grant.id).action == "done"
+        passwords[user.id] = new_password(account_of(voice.id, user.id))
+    db.session.commit()
+    assert account_of(voice.id, sneaky.id).username == f"SuperUser #{sneaky.id}"
+    assert account_of(voice.id, twin.id).username == f"Registered_Pilot #{twin.id}"
+
+    member = mumble_client(voice.settings["address"], f"SuperUser #{sneaky.id}", passwords[sneaky.id])
+    try:
+        assert member.connected == CONNECTED, member.rejected
+        assert _online(voice.settings)[ID_OFFSET + account_of(voice.id, sneaky.id).id].name == (
+            f"SuperUser #{sneaky.id}"
+        )
+    finally:
+        member.stop()
+    own = mumble_client(voice.settings["address"], "Registered_Pilot", "murmur-own-pass")
+    try:
+        assert own.connected == CONNECTED, own.rejected
+        assert own_id in _online(voice.settings)  # Murmur's own user, as Murmur registered it
+    finally:
+        own.stop()
+    with ice.open_server(voice.settings) as server:
+        assert server.getRegistration(0)[murmur.UserInfo.UserName] == "SuperUser"
+
+    mumble_server.stop()
+    mumble_server.start()  # Murmur's own database must still load (no name twice)
+    wait_for(lambda: "Set Ice Authenticator" in mumble_server.log(), timeout=15, message=mumble_server.log)
+    again = mumble_client(voice.settings["address"], f"SuperUser #{sneaky.id}", passwords[sneaky.id])
+    try:
+        assert again.connected == CONNECTED, again.rejected
+    finally:
+        again.stop()

@@ -49,13 +49,35 @@ def _taken(service_id, username, user_id):
     )
 
 
+def _murmurs(service):
+    """Names Murmur keeps for itself on this service's server: its SuperUser and its own users."""
+    return RESERVED | {fold(name) for name in service.settings.get("murmur_names", [])}
+
+
+def reserve_murmur_names(service_id, names):
+    """Murmur's own users on a service's server are these: remember them, and rename a member whose
+    name is one of them; True when anything changed (committed)."""
+    service = db.session.get(Service, service_id)
+    wanted = sorted(set(names))
+    if service is None or service.settings.get("murmur_names", []) == wanted:
+        return False
+    service.settings = {**service.settings, "murmur_names": wanted}
+    taken = {fold(name) for name in wanted}
+    for account in db.session.scalars(db.select(MumbleAccount).filter_by(service_id=service_id)):
+        if account.username_folded in taken:
+            ensure_account(service, account.user_id, account.username)
+    db.session.commit()
+    return True
+
+
 def ensure_account(service, user_id, name):
     """The member's account, made or renamed to the template's name; the caller commits.
 
     The login and the name Murmur shows are one and the same, and unique on the server: a name
-    another member has already, or one Murmur keeps for itself (SuperUser), gets " #<user id>".
+    another member has already, or one Murmur keeps for itself (SuperUser, its own registered
+    users), gets " #<user id>".
     """
-    clash = fold(name) in RESERVED or _taken(service.id, name, user_id)
+    clash = fold(name) in _murmurs(service) or _taken(service.id, name, user_id)
     username = f"{name[:110]} #{user_id}" if clash else name
     account = account_of(service.id, user_id)
     if account is None:
@@ -106,8 +128,8 @@ class Login:
 def decide(service_id, username, password):
     """Whether a login to a Mumble service goes through, and why."""
     service = db.session.get(Service, service_id)
-    if fold(username) in RESERVED:
-        return Login(UNKNOWN, why="the server's own SuperUser")
+    if service is not None and fold(username) in _murmurs(service):
+        return Login(UNKNOWN, why="one of the server's own users")
     account = db.session.scalars(
         db.select(MumbleAccount).where(
             MumbleAccount.service_id == service_id, MumbleAccount.username_folded == fold(username)

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.services.connectors.base import ConnectorError
 from app.services.models import Service
 from app.services.mumble import ice
-from app.services.mumble.accounts import REFUSED, decide
+from app.services.mumble.accounts import ID_OFFSET, REFUSED, decide, reserve_murmur_names
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ def _servant(app, service_id, slug):
     return Authenticator()
 
 
+def _where(settings):
+    """What says where and how to reach a server (not what Bastion learnt from it)."""
+    return {k: v for k, v in settings.items() if k != "murmur_names"}
+
+
 class Authenticators:
     """The registrations with every Mumble service's server, kept up by ``refresh``."""
 
@@ -75,15 +80,28 @@ class Authenticators:
             self._detach(service_id)
         for service_id, (slug, settings) in wanted.items():
             try:
-                self._attach(service_id, slug, settings)
+                server = self._attach(service_id, slug, settings)
+                self._learn_names(service_id, slug, server)
             except ConnectorError as exc:
                 log.warning("mumble %s: not attached: %s", slug, exc)
                 self._detach(service_id)
         return len(self.attached)
 
+    def _learn_names(self, service_id, slug, server):
+        """Keep the names Murmur registered itself (its own users) with the service, so Bastion never
+        gives a member one of them nor answers for them; a member who has one gets a new name."""
+        try:
+            names = server.getRegisteredUsers("")
+        except Exception as exc:  # Ice's errors: the server went away mid-call
+            raise ConnectorError(f"reading its users failed ({type(exc).__name__})", transient=True) from None
+        with self.app.app_context():
+            if reserve_murmur_names(service_id, [name for uid, name in names.items() if 0 < uid < ID_OFFSET]):
+                log.info("mumble %s: Murmur's own users changed; clashing members renamed", slug)
+            db.session.remove()
+
     def _attach(self, service_id, slug, settings):
         held = self.attached.get(service_id)
-        if held is not None and held[1] != settings:
+        if held is not None and _where(held[1]) != _where(settings):
             self._detach(service_id)
             held = None
         made = held[0] if held is not None else ice.communicator(settings.get("ice_secret"))
@@ -112,6 +130,7 @@ class Authenticators:
             raise ConnectorError(f"registering failed ({type(exc).__name__})", transient=True) from None
         if held is None:
             log.info("mumble %s: authenticator attached", slug)
+        return server
 
     def _detach(self, service_id):
         held = self.attached.pop(service_id, None)
