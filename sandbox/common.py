@@ -56,7 +56,8 @@ def injected_fault(target):
     if random.random() < setting("garbage_share"):  # noqa: S311
         with world.lock:
             world.counters.garbage_served += 1
+        status = setting("garbage_status") or 200
         if random.random() < 0.5:  # noqa: S311
-            return Response(MAINTENANCE_PAGE, 200, mimetype="text/html")
-        return Response('{"access_token": "eyJ', 200, mimetype="application/json")  # cut off
+            return Response(MAINTENANCE_PAGE, status, mimetype="text/html")
+        return Response('{"access_token": "eyJ', status, mimetype="application/json")  # cut off
     return error(random.choice([500, 502, 503]), "Internal upstream error")  # noqa: S311

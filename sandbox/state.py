@@ -20,6 +20,7 @@ DEFAULT_CONFIG = {
     "esi_fault_rate": None,  # overrides fault_rate for ESI
     "timeout_share": 0.25,  # share of faults that hang instead of answering 5xx
     "garbage_share": 0.0,  # share of the other faults answered 200 with garbage (a maintenance page)
+    "garbage_status": 200,  # the status garbage comes with (400: a proxy's HTML error page)
     "hang_s": 5.0,  # how long a hang lasts before a 504
     "sso_rate_limit": None,  # hidden limit: token requests accepted in any one-second window
     "error_limit": 100,  # ESI errors allowed per fixed 60 s window before 420

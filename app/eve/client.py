@@ -77,6 +77,17 @@ def _expires_at(response):
         return 0.0
 
 
+def _unreadable_error(response):
+    """True for a 4xx (not a limit: 420 and 429 say so in their headers) whose body is not JSON."""
+    status = response.status_code
+    if not 400 <= status < 500 or status in (420, 429):
+        return False
+    try:
+        return not isinstance(response.json(), dict)
+    except ValueError:
+        return True
+
+
 class EveClient:
     """Talks to EVE SSO and ESI (or the sandbox: only the base URLs differ)."""
 
@@ -133,6 +144,16 @@ class EveClient:
             self._report(upstream, None, timed_out=True)
             raise UpstreamDown(f"{upstream} unreachable: {type(exc).__name__}", upstream=upstream) from None
         response.body = None
+        if expect is not None and _unreadable_error(response):
+            # A 4xx whose body is no JSON is no answer of SSO's or ESI's own (a proxy's or a
+            # maintenance page): an upstream failure, backed off and tried again, never a verdict.
+            self._report(upstream, None, malformed=True)
+            kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+            raise UpstreamDown(
+                f"{upstream} answered {response.status_code} with no JSON ({kind})",
+                response.status_code,
+                upstream,
+            ) from None
         if expect is not None and response.status_code == 200:
             try:
                 response.body = response.json()

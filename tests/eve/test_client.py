@@ -136,3 +136,20 @@ def test_affiliation_refuses_an_empty_or_oversized_batch(client):
         client.affiliation([])
     with pytest.raises(ValueError):
         client.affiliation(range(1, 1002))
+
+
+def test_an_error_page_that_is_not_json_is_an_upstream_failure_never_a_verdict(sandbox, client):
+    """SSO answering 400 with an HTML page (a proxy's error page) or a cut-off body has not refused
+    the token: the governor hears of a failure (it backs off as for a 5xx), and the caller gets
+    UpstreamDown, which is tried again later, never InvalidGrant or BadRequest."""
+    failures = []
+    client.metadata()  # read once, before the faults
+    client.on_response = lambda upstream, response, timed_out, malformed=False: failures.append(malformed)
+    _, token = _grant(sandbox)
+    sandbox.configure(sso_fault_rate=1.0, timeout_share=0.0, garbage_share=1.0, garbage_status=400)
+    for _ in range(6):
+        with pytest.raises(UpstreamDown, match="answered 400 with no JSON"):
+            client.refresh(token)
+    assert failures == [True] * 6
+    sandbox.configure(sso_fault_rate=0.0)
+    assert client.refresh(token)["refresh_token"]  # the token was never used
