@@ -18,10 +18,11 @@ from huey.api import TaskWrapper
 from huey.consumer import Consumer, Scheduler
 from huey.exceptions import RetryTask
 from redis import ConnectionPool
+from redis.exceptions import RedisError
 
 from app.jobs.backoff import retry_delay
 from config import Config
-from tasks.errors import UnknownTask, is_database_blip
+from tasks.errors import UnknownTask, is_blip, is_database_blip
 from tasks.storage import CountingPriorityStorage
 
 log = logging.getLogger(__name__)
@@ -191,14 +192,19 @@ def _pin_identity(fn):
 
 
 def database_retry_delay(task, config):
-    """Seconds before a task the database failed runs again; None once its retries are spent.
+    """Seconds before a task the database (or Redis) failed runs again; None once its retries are
+    spent.
 
-    The count lives in Redis by task id, so it survives the task being queued again.
+    The count lives in Redis by task id, so it survives the task being queued again; while Redis
+    itself cannot count (it is what failed), the run counts as a first retry.
     """
     key = f"{TASK_NAMESPACE}:dbretry:{task.id}"
     conn = huey.storage.conn
-    tries = conn.incr(key)
-    conn.expire(key, 3600)
+    try:
+        tries = conn.incr(key)
+        conn.expire(key, 3600)
+    except RedisError:
+        tries = 1
     if tries > config["DB_RETRY_ATTEMPTS"]:
         return None
     return retry_delay(tries, config["DB_RETRY_BASE"], config["DB_RETRY_CAP"], jitter=0)
@@ -207,8 +213,8 @@ def database_retry_delay(task, config):
 def _in_app_context(fn, wants_task=False):
     """Wrap a task body so each run gets a fresh app context, under a pinned identity.
 
-    A database that cannot be reached is waited out: the run is queued again with a growing delay
-    instead of failing for good on the first blip (see database_retry_delay).
+    A database or a Redis that cannot be reached is waited out: the run is queued again with a
+    growing delay instead of failing for good on the first blip (see database_retry_delay).
     """
 
     @functools.wraps(fn)
@@ -219,12 +225,13 @@ def _in_app_context(fn, wants_task=False):
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                if task is None or not is_database_blip(exc):
+                if task is None or not is_blip(exc):
                     raise
                 delay = database_retry_delay(task, current_app.config)
                 if delay is None:
                     raise
-                log.warning("task %s: the database failed (%s); again in %.1f s", task.id, exc, delay)
+                store = "the database" if is_database_blip(exc) else "Redis"
+                log.warning("task %s: %s failed (%s); again in %.1f s", task.id, store, exc, delay)
                 raise RetryTask(delay=delay) from exc
 
     _pin_identity(run_in_app)

@@ -1,5 +1,7 @@
 """Errors raised by tasks, and checks of task arguments."""
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 
@@ -28,6 +30,16 @@ def is_database_blip(exc):
     return isinstance(exc, OperationalError | InterfaceError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     )
+
+
+def is_redis_blip(exc):
+    """True when Redis could not be reached or dropped the connection (a restart): worth waiting out."""
+    return isinstance(exc, RedisConnectionError | RedisTimeoutError)
+
+
+def is_blip(exc):
+    """A store Bastion needs was away for a moment: the database or Redis."""
+    return is_database_blip(exc) or is_redis_blip(exc)
 
 
 class UnknownTask(LookupError):

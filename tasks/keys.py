@@ -22,7 +22,7 @@ from app.keys import validation
 from tasks import PRIORITY_ON_DEMAND, PRIORITY_SWEEP, app_task, huey, worker_name
 from tasks.access import enqueue_reconcile
 from tasks.corps import schedule_affiliation
-from tasks.errors import checked_id, is_database_blip
+from tasks.errors import checked_id, is_blip
 from tasks.outcomes import follow
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def validate(key_id, attempt=1, slot=None, task=None):
         )
     except Exception as exc:
         with contextlib.suppress(Exception):
-            if is_database_blip(exc):  # the run comes back (tasks/__init__.py): keep the key marked
+            if is_blip(exc):  # the run comes back (tasks/__init__.py): keep the key marked
                 markers.renew(get_redis(), sweeping.VALIDATE, key_id)
             else:  # free the key for the next sweep
                 markers.clear(get_redis(), sweeping.VALIDATE, key_id)

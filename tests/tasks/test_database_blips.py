@@ -50,3 +50,37 @@ def test_a_database_that_cannot_be_reached_is_waited_out_then_the_task_dies(unre
     entry = deadstore.page(redis_client)[0]
     assert entry["name"] == "bastion.keys.validate" and entry["args"] == [7]
     assert "OperationalError" in entry["error"]
+
+
+@pytest.fixture()
+def redis_gone_app(suite_config, redis_client):
+    """The app, but the Redis its work reads and writes is not there (connection refused), as while
+    Redis restarts; the queue's own Redis is up, as it is again once the restart is over."""
+    from app import create_app
+
+    class NoRedis(suite_config):
+        REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+        DB_RETRY_ATTEMPTS = 2
+
+    return create_app(NoRedis)
+
+
+def test_a_redis_that_cannot_be_reached_is_waited_out_like_the_database(redis_gone_app, redis_client, db):
+    """A key check that finds Redis away (a restart) runs again with a growing delay instead of going
+    to the dead store at once; only when its retries are spent does it fail for good."""
+    from tasks import huey
+    from tasks import signals as _signals  # noqa: F401  (the dead store listens to task signals)
+    from tasks.keys import validate
+
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    task = validate.s(7)
+    with redis_gone_app.app_context():
+        huey.execute(task)
+        assert deadstore.count(redis_client) == 0
+        [again] = huey.read_schedule(later)
+        assert again.id == task.id and 0 < _delay_of(again) <= 0.5
+        huey.execute(again, timestamp=again.eta)
+        [third] = huey.read_schedule(later)
+        assert deadstore.count(redis_client) == 0
+        huey.execute(third, timestamp=third.eta)  # its retries are spent: it fails for good
+    assert huey.read_schedule(later) == []
