@@ -86,12 +86,13 @@ def authorize():
     if fresh_login:
         return _sign_in_again(user is not None)
     client = grant.client
-    if active_grant(current_user, client) is None and not silent and standing_settles(current_user)[1]:
+    granted = active_grant(current_user, client) is not None
+    if not granted and not silent and standing_settles(current_user)[1]:
         # A new member's key is still being checked (they came here first): wait for it, as the
         # home page does, then go on to the site, or read why not.
         page = render_template("oidc/checking.html", service=client.service)
         return page, 200, {"Cache-Control": "no-store", "Refresh": "2"}
-    if active_grant(current_user, client) is None:
+    if not granted:
         service = client.service
         log.info("oidc: %s refused to user %s", service.slug, current_user.id)
         denied = server.handle_error_response(
