@@ -13,12 +13,11 @@ PACKAGES = ("app", "tasks", "sandbox", "bench")
 MAX_LINES = 400
 
 # Areas under app/ that import each other, each for a reason of the domain (README, Architecture):
-# access decides from keys, corporations, services and the member list (compliance), and each of
-# those asks access to reconcile what changed; accounts sign in by key, character and tracking token
-# and those name the account; a key check reads and renews tracking tokens (compliance); OpenID
-# Connect is a kind of service whose claims carry the service's groups.
+# access decides from keys, corporations and services, and each of those asks access to reconcile
+# what changed; accounts sign in by key, character and tracking token and those name the account;
+# a key check reads and renews tracking tokens (compliance); OpenID Connect is a kind of service
+# whose claims carry the service's groups.
 MUTUAL_AREAS = {
-    ("access", "compliance"),
     ("access", "corps"),
     ("access", "keys"),
     ("access", "services"),
