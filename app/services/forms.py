@@ -259,15 +259,19 @@ class ServiceForm(BaseForm):
             raise ValidationError("A Discord server id is a number of up to 20 digits.")
 
     def validate_redirect_uris(self, field):
-        uris = (field.data or "").split()
-        if self.kind.data != "oidc":
-            return
-        if not uris:
+        if self.kind.data == "oidc" and not (field.data or "").split():
             raise ValidationError(
                 "Give at least one redirect URI, such as https://wiki.example.org/callback."
             )
+        self._check_addresses(field, "redirect URIs")
+
+    def _check_addresses(self, field, what):
+        """A site's addresses for an OpenID Connect client: at most 10, each one a redirect may use."""
+        uris = (field.data or "").split()
+        if self.kind.data != "oidc":
+            return
         if len(uris) > 10:
-            raise ValidationError("Give at most 10 redirect URIs.")
+            raise ValidationError(f"Give at most 10 {what}.")
         for uri in uris:
             problem = redirect_problem(uri)
             if problem:
@@ -281,15 +285,7 @@ class ServiceForm(BaseForm):
             )
 
     def validate_post_logout_redirect_uris(self, field):
-        uris = (field.data or "").split()
-        if self.kind.data != "oidc":
-            return
-        if len(uris) > 10:
-            raise ValidationError("Give at most 10 addresses.")
-        for uri in uris:
-            problem = redirect_problem(uri)
-            if problem:
-                raise ValidationError(f"{uri[:80]}: {problem}")
+        self._check_addresses(field, "addresses")
 
     def validate_ice_host(self, field):
         if self.kind.data == "mumble" and not HOST_RE.fullmatch((field.data or "").strip()):

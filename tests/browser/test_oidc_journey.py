@@ -113,9 +113,8 @@ def test_a_member_without_the_grant_reads_why_and_the_site_gets_nothing(
     assert caught == []
 
 
-def test_the_demo_forum_signs_a_member_in_through_bastion(
-    page, live_server, sandbox, db, key_factory, make_user, redis_client
-):
+def _demo_forum(db, sandbox, live_server):
+    """The sandbox's demo forum as an OpenID Connect service for members, pointed at this Bastion."""
     from app.oidc.models import digest
     from sandbox.demo import FORUM_CLIENT_ID, FORUM_CLIENT_SECRET
 
@@ -125,6 +124,13 @@ def test_the_demo_forum_signs_a_member_in_through_bastion(
     client.client_id, client.secret_hash = FORUM_CLIENT_ID, digest(FORUM_CLIENT_SECRET)
     db.session.commit()
     sandbox.app.config.update(BASTION_URL=live_server, FORUM_PORT=sandbox.port)
+    return service
+
+
+def test_the_demo_forum_signs_a_member_in_through_bastion(
+    page, live_server, sandbox, db, key_factory, make_user, redis_client
+):
+    service = _demo_forum(db, sandbox, live_server)
     user_id, _ = _member(db, key_factory, "poster")
     assert grant_of(db, user_id, service.id).status == "active"
 
@@ -146,15 +152,8 @@ def test_a_new_pilot_who_meets_bastion_through_a_site_is_signed_in_once_their_ke
     new key's check (it is explained as being checked, never as a key to renew), then goes on to the
     forum, which is told who signed in."""
     from app.corps.models import Corporation
-    from app.oidc.models import digest
-    from sandbox.demo import FORUM_CLIENT_ID, FORUM_CLIENT_SECRET
 
-    service = Service(slug="forum", name="Alliance forum", kind="oidc", auto_states="member")
-    db.session.add(service)
-    client, _ = ensure_client(service, [f"{sandbox.url}/forum/callback"])
-    client.client_id, client.secret_hash = FORUM_CLIENT_ID, digest(FORUM_CLIENT_SECRET)
-    db.session.commit()
-    sandbox.app.config.update(BASTION_URL=live_server, FORUM_PORT=sandbox.port)
+    _demo_forum(db, sandbox, live_server)
     sandbox.configure(latency_ms=1500)
     consumer(periodic=False)
 

@@ -14,11 +14,12 @@ from tests.services.conftest import CALLBACK
 from tests.support import csrf_token_from
 
 
-def _new_oidc_service(client, uris):
+def _new_oidc_service(client, uris, **extra):
     token = csrf_token_from(client.get("/admin/services/new").get_data(as_text=True))
     return client.post(
         "/admin/services/new",
-        data={"csrf_token": token, "name": "Forum", "slug": "forum", "kind": "oidc", "redirect_uris": uris},
+        data={"csrf_token": token, "name": "Forum", "slug": "forum", "kind": "oidc", "redirect_uris": uris}
+        | extra,
     )
 
 
@@ -27,6 +28,11 @@ def test_the_admin_makes_a_client_and_sees_its_secret_once(client, db, login_as,
     refused = _new_oidc_service(client, "http://forum.example.org/cb\njavascript:alert(1)")
     assert refused.status_code == 400
     assert "use https (http only for localhost)" in refused.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(OidcClient)) == 0
+    bad_logout = _new_oidc_service(client, CALLBACK, post_logout_redirect_uris="javascript:alert(1)")
+    assert bad_logout.status_code == 400 and "javascript:alert(1):" in bad_logout.get_data(as_text=True)
+    bad_groups = _new_oidc_service(client, CALLBACK, oidc_groups="leader ship, *")
+    assert bad_groups.status_code == 400 and "a * may end one" in bad_groups.get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count()).select_from(OidcClient)) == 0
 
     made = _new_oidc_service(client, f"{CALLBACK}\nhttp://localhost:3000/cb")
