@@ -6,7 +6,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, request, session, url_for
-from flask_login import current_user, login_user
+from flask_login import current_user, login_user, logout_user
 
 from app.accounts.models import User
 from app.extensions import db, login_manager
@@ -86,6 +86,12 @@ def start_session(user, remember=False):
     days = current_app.config.get("REMEMBER_DAYS", 30)
     login_user(user, remember=remember and days > 0, duration=timedelta(days=max(days, 1)))
     session["signed_in_at"] = int(time.time())  # auth_time for OpenID Connect sites
+
+
+def end_browser_session():
+    """Sign this browser out: its session and remember-me cookie end (other browsers stay)."""
+    logout_user()
+    session.clear()
 
 
 @login_manager.user_loader

@@ -1,10 +1,10 @@
 """Login and logout."""
 
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, logout_user
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from app.accounts import bp
-from app.accounts.auth import safe_return, start_session
+from app.accounts.auth import end_browser_session, safe_return, start_session
 from app.accounts.forms import LoginForm, LogoutForm
 from app.accounts.limits import (
     audit_breach,
@@ -62,8 +62,7 @@ def logout():
         user.end_sessions()  # a copied session or remember-me cookie stops working too
         record("user.logout", user, target=user)
         db.session.commit()
-        logout_user()
-        session.clear()
+        end_browser_session()
         flash("You are signed out.", "info")
         return redirect(url_for("accounts.login"))
     flash("Your session expired; please try again.", "warning")
@@ -83,8 +82,7 @@ def sign_out_everywhere():
     user.sign_out_everywhere()
     record("user.signed_out_everywhere", user, target=user)
     db.session.commit()
-    logout_user()
-    session.clear()
+    end_browser_session()
     flash(
         "You are signed out everywhere: every browser, every site that signs in through Bastion, "
         "and your Mumble password (make a new one on My services).",

@@ -8,11 +8,12 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import flash, jsonify, redirect, render_template, request, session, url_for
-from flask_login import current_user, logout_user
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.access.explain import explain
 from app.access.grants import grant_of
+from app.accounts.auth import end_browser_session
 from app.accounts.limits import limiter
 from app.audit import record
 from app.extensions import csrf, db
@@ -154,8 +155,7 @@ def _sign_in_again(signed_in):
         args["prompt"] = " ".join(prompts)
     again = url_for("oidc.authorize", **args)
     if signed_in:
-        logout_user()
-        session.clear()
+        end_browser_session()
         flash("The site asks you to sign in again.", "info")
     return redirect(url_for("accounts.login", next=again))
 
@@ -269,8 +269,7 @@ def _end_browser_session():
     """Sign this browser out of Bastion (other browsers, and the member's Mumble password, stay)."""
     record("user.logout", current_user, target=current_user, detail="signed out by a site")
     db.session.commit()
-    logout_user()
-    session.clear()
+    end_browser_session()
 
 
 def _after_logout(target):
