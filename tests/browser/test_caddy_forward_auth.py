@@ -15,7 +15,12 @@ from urllib.parse import unquote
 import pytest
 import requests
 
-from tests.browser.test_nginx_forward_auth import PASSWORD, _cookie, _granted_member
+from tests.browser.test_nginx_forward_auth import (
+    _cookie,
+    _granted_member,
+    anonymous_is_sent_to_log_in,
+    sign_in_through_the_proxy,
+)
 from tests.support import IN_CI, free_ports, wait_for
 
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
@@ -124,29 +129,15 @@ def test_caddy_sends_visitors_to_log_in_and_gives_the_app_only_bastions_word(
     browser, db, make_user, key_factory, caddy, redis_client
 ):
     port = caddy
-    wiki = f"http://wiki.bastion.test:{port}"
     member, made = _granted_member(db, make_user, key_factory)
 
-    anonymous = requests.get(
-        f"http://127.0.0.1:{port}/doctrines?fleet=armor",
-        headers={"Host": f"wiki.bastion.test:{port}", "X-Bastion-User": str(member.id)},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert anonymous.status_code == 302, anonymous.text
-    assert anonymous.headers["Location"].startswith(f"http://auth.bastion.test:{port}/login?rd=http")
+    anonymous_is_sent_to_log_in(port, member)
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:
-        page.goto(f"{wiki}/doctrines?fleet=armor")
-        page.wait_for_url(lambda url: url.startswith(f"http://auth.bastion.test:{port}/login"))
-        page.get_by_text("Admin account with a password").click()
-        page.get_by_label("Username").fill("granted")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{wiki}/doctrines?fleet=armor")
+        sign_in_through_the_proxy(page, port)
         seen = _seen(page.locator("body").inner_text())
         assert seen["x-bastion-user"] == str(member.id)
         assert unquote(seen["x-bastion-character"]) == made["name"]

@@ -238,31 +238,15 @@ def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
     browser, db, make_user, key_factory, two_hosts, redis_client
 ):
     port = two_hosts
-    wiki = f"http://wiki.bastion.test:{port}"
     member, made = _granted_member(db, make_user, key_factory)
 
-    # A spoofed identity header from an anonymous client gets it nowhere.
-    anonymous = requests.get(
-        f"http://127.0.0.1:{port}/doctrines?fleet=armor",
-        headers={"Host": f"wiki.bastion.test:{port}", "X-Bastion-User": str(member.id)},
-        allow_redirects=False,
-        timeout=5,
-    )
-    assert anonymous.status_code == 302
-    assert anonymous.headers["Location"].startswith(f"http://auth.bastion.test:{port}/login?rd=http")
+    anonymous_is_sent_to_log_in(port, member)
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(10_000)
     try:
-        page.goto(f"{wiki}/doctrines?fleet=armor")
-        page.wait_for_url(lambda url: url.startswith(f"http://auth.bastion.test:{port}/login"))
-        page.get_by_text("Admin account with a password").click()
-        page.get_by_label("Username").fill("granted")
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        # Back where the visitor was going, on the other host name.
-        page.wait_for_url(f"{wiki}/doctrines?fleet=armor")
+        sign_in_through_the_proxy(page, port)
         seen = dict(part.split("=", 1) for part in page.locator("body").inner_text().split("|"))
         assert seen["user"] == str(member.id)
         assert seen["character"] == made["name"]
@@ -287,6 +271,32 @@ def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
         assert seen["cookie"].strip(" ;") == "theme=dark"
     finally:
         context.close()
+
+
+def anonymous_is_sent_to_log_in(port, member):
+    """An anonymous visitor of the wiki, spoofing a member's identity header, is sent to Bastion's
+    login page with the wiki's address to come back to: the spoofed header gets it nowhere."""
+    anonymous = requests.get(
+        f"http://127.0.0.1:{port}/doctrines?fleet=armor",
+        headers={"Host": f"wiki.bastion.test:{port}", "X-Bastion-User": str(member.id)},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert anonymous.status_code == 302, anonymous.text
+    assert anonymous.headers["Location"].startswith(f"http://auth.bastion.test:{port}/login?rd=http")
+
+
+def sign_in_through_the_proxy(page, port):
+    """Visit the wiki, sign in as "granted" on Bastion's page, and land back where the visit began,
+    on the other host name."""
+    wiki = f"http://wiki.bastion.test:{port}"
+    page.goto(f"{wiki}/doctrines?fleet=armor")
+    page.wait_for_url(lambda url: url.startswith(f"http://auth.bastion.test:{port}/login"))
+    page.get_by_text("Admin account with a password").click()
+    page.get_by_label("Username").fill("granted")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{wiki}/doctrines?fleet=armor")
 
 
 def _cookie(cookies, name):
