@@ -4,6 +4,7 @@ JWKS, userinfo with the groups; a member without the grant is told why; a revoke
 refresh and userinfo."""
 
 import secrets
+from pathlib import Path
 
 import pytest
 import requests
@@ -20,6 +21,7 @@ from app.services.sync import sync_grant
 from tests.browser.test_access_journeys import PASSWORD, _member
 from tests.support import grant_of
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CALLBACK = "http://127.0.0.1:9/oidc/callback"  # never reached: the browser's request is caught
 
 
@@ -108,6 +110,9 @@ def test_a_member_without_the_grant_reads_why_and_the_site_gets_nothing(
     caught = _sign_in_through(page, url, "outsider")
     refused = page.get_by_test_id("oidc-refused")
     refused.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "oidc-refused.png"), full_page=True)
+    assert page.get_by_test_id("oidc-back").is_visible()
     assert "You cannot sign in to Alliance wiki" in refused.inner_text()
     assert "Only a director or an admin can give it" in page.get_by_test_id("why-remedy").inner_text()
     assert caught == []
@@ -167,6 +172,27 @@ def test_a_new_pilot_who_meets_bastion_through_a_site_is_signed_in_once_their_ke
     page.get_by_role("button", name="Create and authorize").click()
     checking = page.get_by_test_id("oidc-checking")
     checking.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "oidc-checking.png"), full_page=True)
     assert "Checking your character" in checking.inner_text()
     page.get_by_text("Signed in as Fresh Recruit").wait_for(timeout=30_000)
     assert page.url.startswith(f"{sandbox.url}/forum")
+
+
+def test_a_member_signs_out_everywhere_from_my_services(page, db, key_factory, redis_client):
+    """The card on My services asks first, then ends this browser's session (and every other one)."""
+    from tests.support import sign_in
+
+    _member(db, key_factory, "traveller")
+    sign_in(page, "traveller", PASSWORD, "/services")
+    button = page.get_by_test_id("sign-out-everywhere")
+    button.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "sign-out-everywhere.png"), full_page=True)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    button.click()
+    page.wait_for_url("**/login**")
+    assert asked and "Sign out everywhere?" in asked[0]
+    assert page.get_by_text("You are signed out everywhere").is_visible()
+    page.goto("/services")
+    assert "/login" in page.url
