@@ -232,12 +232,14 @@ def register_cli(app):
     from app.accounts.cli import users_cli
     from app.admin.cli import queue_cli
     from app.demo import demo_cli
+    from app.imports.cli import import_cli
     from app.oidc.cli import oidc_cli
     from app.services.mumble.cli import mumble_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(queue_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(import_cli)
     app.cli.add_command(mumble_cli)
     app.cli.add_command(oidc_cli)
 

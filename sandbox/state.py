@@ -1,5 +1,6 @@
 """The sandbox's universe: entities, applications, grants, settings and counters, all in memory."""
 
+import base64
 import hashlib
 import json
 import secrets
@@ -37,8 +38,10 @@ DEFAULT_CONFIG = {
 
 
 def new_owner_hash():
-    """A fresh owner hash, as EVE makes when a character moves to another account."""
-    return hashlib.sha1(secrets.token_bytes(16)).hexdigest()[:28] + "="  # noqa: S324  (an id, not a digest)
+    """A fresh owner hash, as EVE makes when a character moves to another account: the base64 of
+    a SHA-1, 28 characters (what Alliance Auth's owner_hash column, varchar(28), holds)."""
+    digest = hashlib.sha1(secrets.token_bytes(16)).digest()  # noqa: S324  (an id, not a digest)
+    return base64.b64encode(digest).decode()
 
 
 def new_token(prefix):

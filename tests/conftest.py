@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.processes",
     "tests.fixtures.mumble",
+    "tests.fixtures.allianceauth",
 ]
 
 _redis_server = None

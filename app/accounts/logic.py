@@ -1,5 +1,7 @@
 """Logging in with EVE: find the user through the character and its owner hash, or make one."""
 
+from flask import current_app
+
 from app.accounts.models import User
 from app.audit import record
 from app.clock import utcnow
@@ -12,6 +14,16 @@ from app.keys.validation import REASON_SOLD
 
 class LoginRefused(Exception):
     """This character may not log in; the message says why."""
+
+
+def _login_renews(key, claims):
+    """True when a login's grant should replace the stored key: none, invalid, waiting for the
+    member to re-authorise, or lacking a scope this login grants (a key imported from Alliance Auth
+    with publicData alone gets its missing permission by signing in)."""
+    if key is None or key.status == "invalid" or key.needs_reauth:
+        return True
+    granted = set(claims.get("scp") or ())
+    return any(scope not in key.scope_list and scope in granted for scope in current_app.config["EVE_SCOPES"])
 
 
 def login_with_character(claims, refresh_token):
@@ -27,7 +39,7 @@ def login_with_character(claims, refresh_token):
         user = character.user
         if not user.is_active:
             raise LoginRefused("This account is disabled. Ask an admin.")
-        if character.key is None or character.key.status == "invalid":
+        if _login_renews(character.key, claims):
             register_key(user, claims, refresh_token)
         else:
             discard_grant(refresh_token)  # the stored key is fine; leave no spare grant behind

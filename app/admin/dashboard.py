@@ -7,6 +7,7 @@ from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.guard import incident_guard
 from app.compliance.report import unread_rosters
+from app.imports.progress import progress as import_progress
 from app.jobs import monitor
 from app.overview import names_of, overview
 from app.templating import relative
@@ -62,4 +63,5 @@ def dashboard():
         status=status,
         failures=monitor.failures_last_day(),
         spark=monitor.sparkline(status["throughput"]) if status else None,
+        imported=import_progress() if health["database"]["ok"] else None,
     )

@@ -4,6 +4,15 @@ from app.clock import utcnow
 from app.extensions import db
 
 KEY_STATUSES = ("pending", "valid", "invalid", "error")
+# What each scope Bastion asks for lets it do, in a member's words.
+SCOPE_WORDS = {
+    "esi-characters.read_corporation_roles.v1": (
+        "read the character's corporation roles (a director's powers here)"
+    ),
+    "esi-corporations.read_corporation_membership.v1": (
+        "read the corporation's member list (a tracking token)"
+    ),
+}
 
 
 class Key(db.Model):
@@ -36,6 +45,8 @@ class Key(db.Model):
     # A definitive verdict the incident guard holds (the key keeps its last status until a re-check).
     held_reason = db.Column(db.String(255), nullable=True)
     held_at = db.Column(db.DateTime, nullable=True, index=True)
+    # Where the grant came from: "sso" (added here) or "allianceauth" (imported, see app/imports).
+    source = db.Column(db.String(16), nullable=False, default="sso", server_default="sso", index=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (
@@ -54,3 +65,9 @@ class Key(db.Model):
     def scope_list(self):
         """The granted scopes as a list."""
         return self.scopes.split() if self.scopes else []
+
+    def missing_scopes(self, wanted):
+        """The scopes Bastion asks for that this grant lacks, in words (a key imported from Alliance
+        Auth often holds publicData alone). Such a key still proves identity and corporation."""
+        have = set(self.scope_list)
+        return [SCOPE_WORDS.get(scope, scope) for scope in wanted if scope not in have]

@@ -28,6 +28,8 @@ SELECT_KEY = (
         KEYS.c.needs_reauth,
         KEYS.c.consecutive_failures,
         KEYS.c.next_check_at,
+        KEYS.c.last_ok_at,
+        KEYS.c.source,
         CHARACTERS.c.affiliation_checked_at,
         CHARACTERS.c.corporation_id,
         CHARACTERS.c.is_director,

@@ -51,6 +51,10 @@ REASON_REAUTH = (
     "The last check was cut off before EVE's new token was saved, so EVE no longer "
     "accepts the old one. Please add this character again to re-authorise it."
 )
+REASON_REAUTH_IMPORTED = (
+    "EVE no longer accepts the token imported from Alliance Auth (Alliance Auth has probably "
+    "refreshed it since). Please add this character again to re-authorise it."
+)
 REASON_REAUTH_EXPIRED = "The character was not re-authorised in time."
 
 
@@ -317,8 +321,10 @@ def _transient(row, attempt, exc):
 
 
 def _ask_reauthorisation(row):
-    """A cut-off refresh cost the token: ask the member to re-authorise; access stays for a grace period."""
+    """A cut-off refresh cost the token, or an imported token was never accepted here (its old
+    system may have rotated it): ask the member to re-authorise; access stays for a grace period."""
     now = utcnow()
+    imported = row.source != "sso" and row.last_ok_at is None
     with write_transaction() as session:
         session.connection().execute(
             update(KEYS)
@@ -326,7 +332,7 @@ def _ask_reauthorisation(row):
             .values(
                 status="error",
                 needs_reauth=True,
-                reason=REASON_REAUTH,
+                reason=REASON_REAUTH_IMPORTED if imported else REASON_REAUTH,
                 refresh_started_at=None,
                 refresh_uncertain=False,
                 error_since=row.error_since or now,
@@ -338,7 +344,7 @@ def _ask_reauthorisation(row):
             "key.reauth",
             target_type="key",
             target_id=row.id,
-            detail="refresh token lost to an interrupted check",
+            detail="imported token refused" if imported else "refresh token lost to an interrupted check",
         )
     return Verdict("done", changed=row.status != "error", user_id=row.user_id, character_id=row.character_id)
 

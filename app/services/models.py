@@ -79,7 +79,9 @@ class DiscordLink(db.Model):
     )
     discord_user_id = db.Column(db.String(32), nullable=False, unique=True)
     username = db.Column(db.String(64), nullable=False)
-    access_token_encrypted = db.Column(db.Text, nullable=False)
+    # None for a link imported from Alliance Auth: its member is in the server already, so the bot
+    # gives roles and nickname without joining them.
+    access_token_encrypted = db.Column(db.Text, nullable=True)
     refresh_token_encrypted = db.Column(db.Text, nullable=True)
     expires_at = db.Column(db.DateTime, nullable=True)
     linked_at = db.Column(db.DateTime, nullable=False, default=utcnow)

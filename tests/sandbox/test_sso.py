@@ -1,5 +1,6 @@
 """The sandbox's SSO keeps EVE's contract: codes work once, refresh tokens rotate, clients are checked."""
 
+import base64
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -157,6 +158,8 @@ def test_selling_a_character_changes_its_owner_hash(sandbox):
     character, _ = _new_grant(sandbox)
     sold = sandbox.control("POST", f"/characters/{character['character_id']}/sell")
     assert sold["owner_hash"] != character["owner_hash"]
+    for owner in (sold["owner_hash"], character["owner_hash"]):  # EVE's form: a SHA-1 in base64
+        assert len(owner) == 28 and len(base64.b64decode(owner, validate=True)) == 20
 
 
 def test_control_api_explains_bad_calls(sandbox):

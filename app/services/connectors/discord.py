@@ -169,6 +169,18 @@ class DiscordConnector(Connector):
     def provision(self, event):
         link = self._link(event)
         guild, roles = self._guild()
+        if link.access_token_encrypted is None:  # imported: already in the server, nothing to join with
+            try:
+                self.update(event)
+            except ConnectorError as exc:
+                if exc.status != 404:
+                    raise
+                raise ConnectorError(
+                    "the member's Discord account (carried over from Alliance Auth) is not in the "
+                    "server; they need to link Discord again",
+                    waiting=True,
+                ) from exc
+            return 204
         body = {"access_token": self._member_token(link), "roles": roles, "nick": self._nick(event)}
         answer = request("PUT", f"/guilds/{guild}/members/{link.discord_user_id}", bot=True, json=body)
         if answer.status_code == 204:  # a member already: the join ignored roles and nick
