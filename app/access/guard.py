@@ -171,18 +171,27 @@ def is_open(kind):
 
 
 def take_back(conn, previous, now):
-    """Keys that turned invalid are held instead: each back to its status before ({key id: status}),
-    the reason kept, a re-check due; their users' states reconciled. (users, key ids taken back)."""
+    """Keys that turned invalid (or, imported, were refused and wait for re-authorisation) are held
+    instead: each back to its status before ({key id: status}), the reason kept, a re-check due;
+    their users' states reconciled. (users, key ids taken back)."""
     keys = Key.__table__
     users, held = set(), []
     for key_id, status in previous.items():
         row = conn.execute(
-            keys.select().where(keys.c.id == key_id, keys.c.status == "invalid", keys.c.held_at.is_(None))
+            keys.select().where(
+                keys.c.id == key_id,
+                (keys.c.status == "invalid") | keys.c.needs_reauth.is_(True),
+                keys.c.held_at.is_(None),
+            )
         ).first()
         if row is None:
             continue
         values = hold_values(row.reason or "invalid", now)
-        conn.execute(update(keys).where(keys.c.id == key_id).values(status=status, reason=None, **values))
+        conn.execute(
+            update(keys)
+            .where(keys.c.id == key_id)
+            .values(status=status, reason=None, needs_reauth=False, error_since=None, **values)
+        )
         record(
             "key.held",
             target_type="key",

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from app.access.state import PROVING_STATUSES, state_from
+from app.access.state import PROVING_STATUSES, standing_status, state_from
 from app.clock import utcnow
 from app.compliance.models import Roster, unregistered_in_game
 from app.corps.models import Alliance, Character, Corporation
@@ -94,7 +94,7 @@ def _main_standing(user):
         return False, "guest", False
     corp, alliance = aliased(Corporation), aliased(Alliance)
     row = db.session.execute(
-        db.select(Key.status, corp.tracked_as, alliance.tracked_as)
+        db.select(Key.status, Key.source, corp.tracked_as, alliance.tracked_as)
         .select_from(Character)
         .outerjoin(Key, Key.character_id == Character.id)
         .outerjoin(corp, corp.id == Character.corporation_id)
@@ -103,8 +103,9 @@ def _main_standing(user):
     ).first()
     if row is None:
         return False, "guest", False
-    key_status, corp_tracking, alliance_tracking = row
+    key_status, key_source, corp_tracking, alliance_tracking = row
     affiliation = state_from("valid", corp_tracking, alliance_tracking)
+    key_status = standing_status(key_status, key_source)
     return key_status in PROVING_STATUSES, affiliation, key_status == "pending"
 
 

@@ -19,6 +19,15 @@ from app.keys.models import Key
 PROVING_STATUSES = ("valid", "error")
 
 
+def standing_status(key_status, key_source):
+    """The status a key stands on: a key imported from another system (Alliance Auth) and not yet
+    checked here keeps the verdict that system held, so members keep their state across the move
+    until the first sweep (the incident guard watches that sweep like any other)."""
+    if key_status == "pending" and key_source not in (None, "sso"):
+        return "error"
+    return key_status
+
+
 def state_from(key_status, corporation_tracking, alliance_tracking):
     """member, blue or guest, from the main key's status and the tracking of its corp and alliance."""
     if key_status not in PROVING_STATUSES:
@@ -39,7 +48,14 @@ def _standing_query():
     users, chars, keys = User.__table__, Character.__table__, Key.__table__
     corps, alliances = aliased(Corporation.__table__), aliased(Alliance.__table__)
     return (
-        select(users.c.id, users.c.state, keys.c.status, corps.c.tracked_as, alliances.c.tracked_as)
+        select(
+            users.c.id,
+            users.c.state,
+            keys.c.status,
+            keys.c.source,
+            corps.c.tracked_as,
+            alliances.c.tracked_as,
+        )
         .select_from(users)
         .outerjoin(chars, chars.c.id == users.c.main_character_id)
         .outerjoin(keys, keys.c.character_id == chars.c.id)
@@ -54,8 +70,8 @@ def reconcile_states(conn, user_ids, now=None):
     now = now or utcnow()
     rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
     states, changes, audit, unchanged = {}, [], [], []
-    for user_id, current, key_status, corp_tracking, alliance_tracking in rows:
-        state = state_from(key_status, corp_tracking, alliance_tracking)
+    for user_id, current, key_status, key_source, corp_tracking, alliance_tracking in rows:
+        state = state_from(standing_status(key_status, key_source), corp_tracking, alliance_tracking)
         states[user_id] = state
         if state == current:
             unchanged.append(user_id)

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from app.imports.allianceauth import ImportProblem, client_id_from_settings, engine_for, read, safe_url
 from app.imports.plan import make_plan, parse_states, read_mapping
 from app.imports.progress import progress
-from app.imports.write import apply
+from app.imports.write import apply, plural
 
 import_cli = AppGroup("import", help="Move members in from another system.")
 
@@ -148,8 +148,9 @@ def _print_plan(plan, url, applying):
     say("\nStates:")
     for state in snap.states:
         say(
-            f"  {state['name']} (priority {state['priority']}): {len(state['corporations'])} corporations, "
-            f"{len(state['alliances'])} alliances"
+            f"  {state['name']} (priority {state['priority']}): "
+            f"{plural(len(state['corporations']), 'corporation')}, "
+            f"{plural(len(state['alliances']), 'alliance')}"
         )
     for line in plan.unmapped_states:
         say(f'  no counterpart here: {line}; give --state "NAME=member|blue|none" to carry it')
@@ -165,7 +166,8 @@ def _print_plan(plan, url, applying):
     )
     for name, size in plan.groups.items():
         target = plan.mapping.get(name)
-        say(f"  {name:<40} {size:>6}" + (f"  -> {target}" if target else ""))
+        mapped = f"  -> {target}" if target else ("  (not mapped)" if plan.mapping else "")
+        say(f"  {name:<40} {size:>6}{mapped}")
     for name in sorted(set(plan.mapping) - set(plan.groups)):
         say(f"  {name}: in the mapping but not a group in Alliance Auth")
     if plan.is_empty:

@@ -35,6 +35,7 @@ class UserPlan:
     aa_id: int
     username: str
     main: int
+    main_name: str
     state: str | None
     user_id: int | None = None  # the Bastion user it joins, or None for a new one
     joined: int | None = None  # set when the user was here already (their main registered itself)
@@ -187,7 +188,13 @@ def make_plan(snap, states=None, mapping=None, keys_refused=None):
             continue
         joined = existing.user_id if existing is not None else None
         user = UserPlan(
-            aa_id, aa_user["username"], main["id"], aa_user["state"], user_id=joined, joined=joined
+            aa_id,
+            aa_user["username"],
+            main["id"],
+            main["name"],
+            aa_user["state"],
+            user_id=joined,
+            joined=joined,
         )
         for character_pk, owner_hash in owned:
             _plan_character(plan, user, snap.characters.get(character_pk), owner_hash, known, keys, claimed)

@@ -5,6 +5,7 @@ from sqlalchemy import bindparam, insert, update
 
 from app import crypto
 from app.access.models import Grant
+from app.access.state import reconcile_states
 from app.accounts.models import User, new_session_token
 from app.audit import AuditEntry
 from app.clock import utcnow
@@ -153,7 +154,6 @@ def _write_users(batch, now):
             "next_check_at": now,
             "created_at": now,
             "source": SOURCE,
-            "refresh_uncertain": True,
             "needs_reauth": False,
             "consecutive_failures": 0,
         }
@@ -207,6 +207,8 @@ def _write_users(batch, now):
     ]
     if grants:
         db.session.execute(insert(Grant), grants)
+    # The state each user had there stands until their main's first check here (standing_status).
+    reconcile_states(db.session.connection(), [u.user_id for u in batch], now)
     db.session.execute(
         insert(AuditEntry),
         [
@@ -215,7 +217,7 @@ def _write_users(batch, now):
                 "action": "user.imported",
                 "target_type": "user",
                 "target_id": str(u.user_id),
-                "target_name": _main_name(u)[:255],
+                "target_name": u.main_name[:255],
                 "detail": _imported_detail(u),
             }
             for u in batch
@@ -223,20 +225,18 @@ def _write_users(batch, now):
     )
 
 
-def _main_name(user):
-    for character in user.characters:
-        if character["id"] == user.main:
-            return character["name"]
-    return user.username
-
-
 def _imported_detail(user):
     parts = [f"from Alliance Auth (user {user.username!r})"]
     if user.joined:
         parts.append("joined to the user already here")
-    parts.append(f"{len(user.characters)} characters, {len(user.keys)} keys")
+    parts.append(f"{plural(len(user.characters), 'character')}, {plural(len(user.keys), 'key')}")
     if user.discord:
         parts.append("Discord link")
     if user.services:
-        parts.append(f"{len(user.services)} services")
+        parts.append(plural(len(user.services), "service"))
     return "; ".join(parts)
+
+
+def plural(number, word):
+    """ "1 key", "2 keys"."""
+    return f"{number} {word}{'' if number == 1 else 's'}"

@@ -140,6 +140,8 @@ def _check(row, lock, attempt):
         if current != row.refresh_token_encrypted:
             _write(row.id, refresh_started_at=None)
             return Verdict("wait", delay=0.5, message="the token was rotated by another run meanwhile")
+        if _imported_unconfirmed(row):
+            return _refused_import(row)
         if uncertain:
             return _ask_reauthorisation(row)
         return _finish(row, "invalid", REASON_REVOKED)
@@ -217,11 +219,13 @@ def _write(key_id, **values):
         update_key(session.connection(), key_id, values)
 
 
-def _finish(row, status, reason, extra=None):
+def _finish(row, status, reason, extra=None, removes=None):
     """Record a verdict (with any other values for the key) and when to check again.
 
-    A changed verdict reconciles the user's state in the same transaction.
+    A changed verdict reconciles the user's state in the same transaction. removes: whether the
+    incident guard counts it as a key lost (by default, an invalid verdict).
     """
+    removes = status == "invalid" if removes is None else removes
     now = utcnow()
     values = {
         "status": status,
@@ -239,10 +243,10 @@ def _finish(row, status, reason, extra=None):
     values.update(extra or {})
     values.update(held_reason=None, held_at=None)
     changed = status != row.status
-    decision = guard.observe_check(row.id, changed and status == "invalid", row.status)
+    decision = guard.observe_check(row.id, changed and removes, row.status)
     held = decision in ("hold", "opened")
     if held:  # the incident guard doubts it: the key keeps its status and is checked again soon
-        for name in ("status", "reason", "consecutive_failures", "error_since"):
+        for name in ("status", "reason", "consecutive_failures", "error_since", "needs_reauth"):
             values.pop(name)
         values.update(guard.hold_values(reason, now))
         changed = False
@@ -254,7 +258,7 @@ def _finish(row, status, reason, extra=None):
         if changed and status == "invalid":
             record("key.invalid", target_type="key", target_id=row.id, detail=reason)
         also, also_keys = guard.after_verdict(conn, row.id, decision, reason, now)
-    if changed and status == "invalid" and not held and guard.is_open("verdicts"):
+    if changed and removes and not held and guard.is_open("verdicts"):
         # The guard opened while this verdict was being written, too late to see it: take it back.
         with write_transaction() as session:
             guard.take_back(session.connection(), {row.id: row.status}, now)
@@ -320,11 +324,28 @@ def _transient(row, attempt, exc):
     )
 
 
-def _ask_reauthorisation(row):
-    """A cut-off refresh cost the token, or an imported token was never accepted here (its old
-    system may have rotated it): ask the member to re-authorise; access stays for a grace period."""
+def _imported_unconfirmed(row):
+    """True for a key imported from another system that EVE has not accepted here yet."""
+    return row.source != "sso" and row.last_ok_at is None
+
+
+def _refused_import(row):
+    """EVE refused an imported token before it ever worked here: the old system may have rotated it
+    since, or it died long ago. The member is asked to re-authorise and keeps access for a grace
+    period; the incident guard counts it like a key lost, so a database of dead tokens (or SSO
+    misbehaving during the first sweep) is held for an admin instead."""
     now = utcnow()
-    imported = row.source != "sso" and row.last_ok_at is None
+    extra = {"needs_reauth": True, "error_since": row.error_since or now}
+    verdict = _finish(row, "error", REASON_REAUTH_IMPORTED, extra, removes=True)
+    if verdict.message != HELD:
+        with write_transaction():
+            record("key.reauth", target_type="key", target_id=row.id, detail="imported token refused")
+    return verdict
+
+
+def _ask_reauthorisation(row):
+    """A cut-off refresh cost the token: ask the member to re-authorise; access stays for a grace period."""
+    now = utcnow()
     with write_transaction() as session:
         session.connection().execute(
             update(KEYS)
@@ -332,7 +353,7 @@ def _ask_reauthorisation(row):
             .values(
                 status="error",
                 needs_reauth=True,
-                reason=REASON_REAUTH_IMPORTED if imported else REASON_REAUTH,
+                reason=REASON_REAUTH,
                 refresh_started_at=None,
                 refresh_uncertain=False,
                 error_since=row.error_since or now,
@@ -344,7 +365,7 @@ def _ask_reauthorisation(row):
             "key.reauth",
             target_type="key",
             target_id=row.id,
-            detail="imported token refused" if imported else "refresh token lost to an interrupted check",
+            detail="refresh token lost to an interrupted check",
         )
     return Verdict("done", changed=row.status != "error", user_id=row.user_id, character_id=row.character_id)
 

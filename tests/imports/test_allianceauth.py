@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from app.access.models import Grant
 from app.accounts.models import User
@@ -160,6 +160,14 @@ def test_an_alliance_auth_install_moves_over_without_anyone_logging_in(
     assert code == 0, out
     assert "Imported 4 users" in out, out
 
+    # Everyone stands where Alliance Auth had them from the start, before any check here.
+    assert {u.main_character.name: u.state for u in db.session.scalars(select(User))} == {
+        "Alice Import": "member",
+        "Bob Import": "blue",
+        "Carol Import": "guest",
+        "Dave Import": "member",
+    }
+
     # Alliance Auth keeps running and refreshes Dave's token: the copy here is now stale.
     allianceauth.refresh(pilots["dave"]["id"])
 
@@ -258,4 +266,70 @@ def test_what_cannot_be_imported_is_named(allianceauth, db, database_url, tmp_pa
     assert code != 0 and "(elsewhere) is not Bastion's" in out, out
     code, out = flask_import(database_url, str(tmp_path / "missing.sqlite3"))
     assert code != 0 and "neither a database URL nor a SQLite file" in out, out
+    code, out = flask_import(database_url, "mysql://aa:secret-password@127.0.0.1:9/alliance_auth")
+    assert code != 0 and "cannot read the Alliance Auth database" in out and "secret-password" not in out, out
+    engine = create_engine(allianceauth.url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE esi_token_scopes"))
+    engine.dispose()
+    code, out = flask_import(database_url, allianceauth.url, "--client-id", TEST_CLIENT_ID, "--apply")
+    assert code != 0 and "has no table esi_token_scopes" in out and "authentication migration 0026" in out, (
+        out
+    )
     assert db.session.scalar(select(func.count()).select_from(Character)) == 0
+
+
+def test_conflicts_are_named_and_what_is_here_already_wins(allianceauth, sandbox, db, database_url, tmp_path):
+    from app import crypto
+
+    alliance, corps, pilot = _universe(sandbox)
+    spec, pilots = _spec(alliance, corps, pilot)
+    allianceauth.seed(spec, tmp_path)
+    # Bob registered here himself (his key is newer than Alliance Auth's); Alice's alt is on
+    # someone else here; Dave's character was sold since Alliance Auth saw it.
+    bob = User(role="member", state="guest")
+    other = User(role="member", state="guest")
+    db.session.add_all([bob, other])
+    db.session.flush()
+    for user, who, owner in (
+        (bob, "bob", None),
+        (other, "alice_alt", None),
+        (other, "dave", "sold-elsewhere"),
+    ):
+        made = pilots[who]
+        db.session.add(
+            Character(
+                id=made["id"], name=made["name"], user_id=user.id, owner_hash=owner or made["owner_hash"]
+            )
+        )
+    db.session.flush()
+    bob.main_character_id = pilots["bob"]["id"]
+    db.session.add(
+        Key(
+            user_id=bob.id,
+            character_id=pilots["bob"]["id"],
+            owner_hash=pilots["bob"]["owner_hash"],
+            scopes=SCOPE,
+            refresh_token_encrypted=crypto.encrypt("bob-newer-token"),
+            status="valid",
+        )
+    )
+    db.session.commit()
+
+    code, out = flask_import(database_url, allianceauth.url, "--client-id", TEST_CLIENT_ID, "--json")
+    assert code == 0, out
+    plan = json.loads(out[out.index("{") :])
+    assert plan["counts"]["new_users"] == 2 and plan["counts"]["joined_users"] == 1  # Alice, Carol; Bob
+    assert "Alice Alt: already on another user here; left there" in plan["conflicts"]
+    assert any(line.startswith("Dave Import: the owner hash here differs") for line in plan["conflicts"])
+    assert plan["skipped_keys"] == {"Bastion's key is newer": 1}
+
+    code, out = flask_import(database_url, allianceauth.url, "--client-id", TEST_CLIENT_ID, "--apply")
+    assert code == 0 and "Imported 3 users" in out, out  # Bob's alt joins him
+    db.session.expire_all()
+    assert db.session.get(Character, pilots["alice_alt"]["id"]).user_id == other.id
+    key = db.session.scalar(select(Key).filter_by(character_id=pilots["bob"]["id"]))
+    assert crypto.decrypt(key.refresh_token_encrypted) == "bob-newer-token" and key.source == "sso"
+    assert db.session.get(Character, pilots["bob_alt"]["id"]).user_id == bob.id
+    joined = db.session.scalar(select(AuditEntry).filter_by(action="user.imported", target_id=str(bob.id)))
+    assert "joined to the user already here" in joined.detail and "1 character, 1 key" in joined.detail

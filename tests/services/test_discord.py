@@ -193,3 +193,33 @@ def test_the_sandbox_sends_direct_messages_as_discord_does(sandbox, guild):
         "messages": 4,
         "rate_limited": 1,
     }
+
+
+def test_a_link_carried_over_from_alliance_auth_gets_roles_without_joining_and_waits_when_not_in_the_server(
+    db, sandbox, guild, key_factory
+):
+    """Alliance Auth keeps no OAuth2 token of the member's: the member is in the server already, so
+    the bot gives roles and nickname; a member who left the server is asked to link again."""
+    service = _discord_service(db, guild)
+    key_id, _, _ = key_factory(status="valid")
+    user_id = db.session.get(Key, key_id).user_id
+    inside = sandbox.control("POST", "/discord/users", json={"username": "aa_member"})
+    world = sandbox.app.extensions["sandbox"]["discord"]
+    with world.lock:
+        world.guilds[guild["guild_id"]]["members"][inside["id"]] = {"roles": set(), "nick": None}
+    db.session.add(DiscordLink(user_id=user_id, discord_user_id=inside["id"], username="aa_member"))
+    db.session.commit()
+    queue_follow_up(reconcile_user(user_id).follow_up)
+    grant = db.session.scalars(db.select(Grant).filter_by(user_id=user_id, service_id=service.id)).one()
+    assert sync_grant(grant.id).action == "done"
+    members = sandbox.control("GET", f"/discord/guilds/{guild['guild_id']}/members")
+    assert members[inside["id"]] == {"nick": "[VAL] Val Pilot", "roles": sorted(guild["roles"].values())}
+
+    with world.lock:
+        del world.guilds[guild["guild_id"]]["members"][inside["id"]]
+    db.session.get(Grant, grant.id).provisioned = False
+    db.session.commit()
+    assert sync_grant(grant.id).action == "nothing"
+    db.session.expire_all()
+    waiting = db.session.get(Grant, grant.id)
+    assert waiting.sync_wait == "member" and "link Discord again" in waiting.sync_error
