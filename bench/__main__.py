@@ -1,4 +1,4 @@
-"""``python -m bench <sweep|checkpath|chaos|dashboard|incident|roster|signin> [options] --json``: one
+"""``python -m bench <sweep|checkpath|chaos|dashboard|import|incident|roster|signin> [options] --json``: one
 JSON object on stdout."""
 
 import argparse
@@ -99,7 +99,15 @@ def parse(argv):
     signin.add_argument("--concurrency", type=int, default=8, help="members signing in at a time")
     signin.add_argument("--mumble-clients", type=int, default=50, help="Mumble clients logging in at once")
     signin.add_argument("--json", action="store_true")
+    importer = sub.add_parser("import", help="flask import allianceauth on a big Alliance Auth database")
+    importer.add_argument("--users", type=int, default=10_000)
+    importer.add_argument("--characters", type=int, default=25_000)
+    importer.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "import":
+        if not 1 <= args.users <= args.characters <= 500_000:
+            parser.error("--users must be at least 1 and at most --characters (at most 500000)")
+        return args
     if args.command == "checkpath":
         if not 0 <= args.warmup < args.keys <= 100_000:
             parser.error("--keys must be 1 to 100000 and more than --warmup")
@@ -141,6 +149,8 @@ def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
     if args.command == "sweep":
         from bench.sweep import run
+    elif args.command == "import":
+        from bench.importer import run
     elif args.command == "incident":
         from bench.incident import run
     elif args.command == "dashboard":
