@@ -23,6 +23,7 @@ from app.access.models import Grant
 from app.access.state import reconcile_states
 from app.accounts.models import User
 from app.audit import record
+from app.corps.models import Character
 from app.extensions import db
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
@@ -130,12 +131,17 @@ def _number(raw):
 # Verdicts
 
 
-def observe_check(key_id, turns_invalid, previous, now=None):
+# Marks, in a verdict's event, a key whose character held a Director role the verdict takes away.
+DIRECTOR_MARK = "+director"
+
+
+def observe_check(key_id, turns_invalid, previous, now=None, director=False):
     """A key's check ended; turns_invalid when its verdict would make it invalid. 'hold' (keep the
     key's status and re-check it later), 'opened' (hold it, and the recent verdicts are held too),
-    'pass' or 'closed' (record the verdict)."""
+    'pass' or 'closed' (record the verdict). director: the key's character is a Director, so that a
+    verdict taken back gives the directorship back too."""
     now = time.time() if now is None else now
-    member = f"{key_id}:{previous}:{now:.6f}"
+    member = f"{key_id}:{previous}{DIRECTOR_MARK if director else ''}:{now:.6f}"
     return _observe("verdicts", member, turns_invalid, now=now)[0]
 
 
@@ -157,12 +163,15 @@ def after_verdict(conn, key_id, decision, reason, now):
         )
     if decision != "opened":
         return set(), []
-    previous = {}
+    previous, directors = {}, set()
     for member in get_redis().zrange(redis_keys.guard_events("verdicts", True), 0, -1):
         held_id, status, _ = (member if isinstance(member, str) else member.decode()).split(":", 2)
+        status, mark, _ = status.partition("+")
         if int(held_id) != key_id:
             previous.setdefault(int(held_id), status)
-    return take_back(conn, previous, now)
+            if mark:
+                directors.add(int(held_id))
+    return take_back(conn, previous, now, directors)
 
 
 def is_open(kind):
@@ -170,10 +179,11 @@ def is_open(kind):
     return bool(get_redis().hexists(redis_keys.GUARD_STATE, f"{kind}:since"))
 
 
-def take_back(conn, previous, now):
+def take_back(conn, previous, now, directors=()):
     """Keys that turned invalid (or, imported, were refused and wait for re-authorisation) are held
     instead: each back to its status before ({key id: status}), the reason kept, a re-check due;
-    their users' states reconciled. (users, key ids taken back)."""
+    their users' states reconciled; a Director role the verdict took away (directors: key ids) is
+    given back, and the caller reconciles those users' directorships. (users, key ids taken back)."""
     keys = Key.__table__
     users, held = set(), []
     for key_id, status in previous.items():
@@ -200,6 +210,11 @@ def take_back(conn, previous, now):
         )
         users.add(row.user_id)
         held.append(key_id)
+        if key_id in directors:
+            characters = Character.__table__
+            conn.execute(
+                update(characters).where(characters.c.id == row.character_id).values(is_director=True)
+            )
     if users:
         reconcile_states(conn, sorted(users), now)
     return users, held

@@ -12,6 +12,7 @@ from app.access.models import Grant
 from app.access.state import reconcile_states
 from app.audit import record
 from app.clock import utcnow
+from app.corps.directors import drop_director_roles
 from app.extensions import db, write_transaction
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
@@ -52,6 +53,7 @@ def apply(actor):
             reconcile_states(session.connection(), sorted({k.user_id for k in held}), now)
         applied = f"applied {len(held)} held verdicts and {len(grants)} held removals"
         record("guard.apply", actor, target_type="guard", detail=applied)
+    drop_director_roles([k.character_id for k in held], "the key of its Director character is invalid")
     characters = _take_held_characters()
     _reset(KINDS, applied=True)
     log.warning(

@@ -24,7 +24,7 @@ from app.access.state import reconcile_states
 from app.audit import record
 from app.clock import utcnow
 from app.compliance.tokens import remember_access
-from app.corps.directors import drop_director_roles, record_director_role
+from app.corps.directors import drop_director_roles, reconcile_directorships, record_director_role
 from app.eve import get_client
 from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, RateLimited
 from app.extensions import db, write_transaction
@@ -243,7 +243,7 @@ def _finish(row, status, reason, extra=None, removes=None):
     values.update(extra or {})
     values.update(held_reason=None, held_at=None)
     changed = status != row.status
-    decision = guard.observe_check(row.id, changed and removes, row.status)
+    decision = guard.observe_check(row.id, changed and removes, row.status, director=bool(row.is_director))
     held = decision in ("hold", "opened")
     if held:  # the incident guard doubts it: the key keeps its status and is checked again soon
         for name in ("status", "reason", "consecutive_failures", "error_since", "needs_reauth"):
@@ -265,6 +265,8 @@ def _finish(row, status, reason, extra=None, removes=None):
         held = True
     if status == "invalid" and row.is_director and not held:
         drop_director_roles([row.character_id], "the key of its Director character is invalid")
+    for user_id in also:  # verdicts the guard took back give back the directorships they took
+        reconcile_directorships(user_id, "a verdict the incident guard took back")
     return Verdict(
         "done",
         changed=changed,

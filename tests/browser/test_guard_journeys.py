@@ -104,3 +104,56 @@ def test_an_admin_discards_what_a_misbehaving_sso_caused(
         count_rows(db, Key, Key.status == "valid") == 8
         and count_rows(db, Grant, Grant.status == "active") == 8
     )
+
+
+def test_a_directorship_taken_by_a_verdict_the_guard_takes_back_comes_back_with_it(
+    page, second_page, db, sandbox, key_factory, consumer, make_user, guarded, redis_client
+):
+    """A director's key is checked while SSO answers invalid_grant to live grants: the verdict goes
+    through (the guard has seen too little) and the directorship ends. Other keys follow, the guard
+    opens and takes the verdict back: the directorship comes back with it, and stays after Discard."""
+    from app.accounts.models import User
+    from app.corps.directors import reconcile_directorships
+    from app.corps.models import Character
+
+    key_id, made, _ = key_factory(status="valid")
+    director_id = db.session.get(Key, key_id).user_id
+    sandbox.control("POST", f"/characters/{made['character_id']}/roles", json={"roles": ["Director"]})
+    db.session.get(Character, made["character_id"]).is_director = True
+    user = db.session.get(User, director_id)
+    user.username = "dirpilot"
+    user.set_password(PASSWORD)
+    db.session.commit()
+    reconcile_directorships(director_id, "set up")
+    corporation = made["corporation_id"]
+    sign_in(page, "dirpilot", PASSWORD, f"/director/corporations/{corporation}")
+    assert page.get_by_role("heading", name="Validation Corp").count() >= 1
+
+    others = [key_factory(status="valid")[0] for _ in range(5)]
+    consumer(workers=2, periodic=False, extra_env=guarded)
+    sandbox.configure(spurious_invalid_grant_rate=1.0)
+    queue_check(key_id)
+
+    def directs():
+        db.session.expire_all()
+        return db.session.get(User, director_id).role == "director"
+
+    wait_for(lambda: not directs(), timeout=30, message="the directorship to end with the verdict")
+    assert page.goto(f"/director/corporations/{corporation}").status == 403
+
+    for other in others:
+        queue_check(other)
+    wait_for(directs, timeout=30, message="the directorship to come back with the verdict taken back")
+    db.session.expire_all()
+    key = db.session.get(Key, key_id)
+    assert key.status == "valid" and key.held_at is not None
+    assert page.goto(f"/director/corporations/{corporation}").status == 200
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "guard-director-restored.png"), full_page=True)
+
+    sandbox.configure(spurious_invalid_grant_rate=0.0)
+    make_user(role="admin", username="boss", password=PASSWORD)
+    sign_in(second_page, "boss", PASSWORD, "/admin/guard")
+    _press(second_page, "Discard", "Discard")
+    second_page.get_by_text("Discarded:").wait_for()
+    assert directs() and page.goto(f"/director/corporations/{corporation}").status == 200
