@@ -7,7 +7,7 @@ from redis.exceptions import RedisError
 
 from app.access import guard
 from app.access.models import Grant
-from app.access.reconcile import reconcile_user_grants, users_with_expired_grants
+from app.access.reconcile import reconcile_user_grants, users_owing_grants, users_with_expired_grants
 from app.accounts.models import User
 from app.clock import utcnow
 from app.extensions import db
@@ -99,11 +99,15 @@ def queue_follow_up(follow_up):
 
 @app_task(name="services.expire", context=True)
 def expire(task=None):
-    """Grants whose time or grace period is up, and removals the incident guard held once it has
-    closed, are reconciled (a grant by hand ends unless the policy gives the service anyway)."""
+    """Grants whose time or grace period is up, removals the incident guard held once it has
+    closed, and users whose changed state still owes their grants a look, are reconciled (a grant
+    by hand ends unless the policy gives the service anyway)."""
     done = 0
     guard.review()  # the incident guard closes once the recent window looks normal
-    for user_id in sorted(set(users_with_expired_grants()) | set(guard.users_with_held_grants())):
+    # A state changed since the user's grants were reconciled: the reconciliation its verdict
+    # queued was lost (with Redis, say); the database still knows it is owed.
+    owed = set(users_with_expired_grants()) | set(guard.users_with_held_grants()) | set(users_owing_grants())
+    for user_id in sorted(owed):
         user = db.session.get(User, user_id)
         if user is not None:
             follow_up = reconcile_user_grants(user)

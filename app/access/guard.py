@@ -46,11 +46,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 redis.call('ZADD', KEYS[1], now, member)
 if removing then redis.call('ZADD', KEYS[2], now, member) end
-local state = redis.call('HMGET', KEYS[3], kind .. ':since', kind .. ':applied_until')
+local state = redis.call('HMGET', KEYS[3], kind .. ':since', kind .. ':applied_until', 'known')
 return {
   redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]),
   redis.call('ZCOUNT', KEYS[1], now - recheck, '+inf'), redis.call('ZCOUNT', KEYS[2], now - recheck, '+inf'),
-  state[1] or '', state[2] or '',
+  state[1] or '', state[2] or '', state[3] or '',
 }
 """
 
@@ -105,9 +105,11 @@ def _observe(kind, member, removing, base=0, now=None):
     keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
     args = (now, _config("GUARD_WINDOW"), member, int(removing), recheck, kind)
     redis = get_redis()  # the script is sent once, then run by its hash (EVALSHA)
-    seen, bad, recent, recent_bad, since, applied = _SCRIPTS.setdefault(
+    seen, bad, recent, recent_bad, since, applied, known = _SCRIPTS.setdefault(
         "observe", redis.register_script(OBSERVE_LUA)
     )(keys, args, redis)
+    if not known:  # Redis lost the guard's state: what the database holds reopens it
+        since = _recover(redis, now).get(f"{kind}:since", since)
     since, applied = _number(since), _number(applied) or 0.0
     if since is not None:
         if not removing and now - since >= recheck and plausible(kind, recent_bad, recent):
@@ -120,6 +122,34 @@ def _observe(kind, member, removing, base=0, now=None):
             detail += f", {100 * bad / max(seen, 1):.0f} % of {seen}"
         return ("opened" if _open(kind, detail, now) else "hold"), seen, bad
     return "pass", seen, bad
+
+
+def _state(redis, now=None):
+    """The guard's state in Redis, recovered from the database first when Redis lost it."""
+    state = redis.hgetall(redis_keys.GUARD_STATE)
+    if "known" not in state:
+        state = _recover(redis, time.time() if now is None else now)
+    return state
+
+
+def _recover(redis, now):
+    """Redis lost the guard's state (restarted empty, flushed): the held key verdicts and grant
+    removals in the database reopen their kinds from now, so nothing held goes through before the
+    re-checks have been seen; the 'known' mark says the state is whole again. Returns the state."""
+    held_keys = db.session.scalar(db.select(func.count()).select_from(Key).where(Key.held_at.is_not(None)))
+    held_grants = db.session.scalar(
+        db.select(func.count()).select_from(Grant).where(Grant.held_at.is_not(None))
+    )  # read in the caller's transaction (an affiliation round's, say): never committed here
+    for kind, held, what in (("verdicts", held_keys, "key verdicts"), ("removals", held_grants, "removals")):
+        if held and redis.hsetnx(redis_keys.GUARD_STATE, f"{kind}:since", now):
+            redis.hset(
+                redis_keys.GUARD_STATE,
+                f"{kind}:detail",
+                f"reopened: Redis lost the guard's state while {held} {what} were held",
+            )
+            log.warning("incident guard reopened for %s: %s held in the database", LABELS[kind], held)
+    redis.hset(redis_keys.GUARD_STATE, "known", 1)
+    return redis.hgetall(redis_keys.GUARD_STATE)
 
 
 def _number(raw):
@@ -176,7 +206,7 @@ def after_verdict(conn, key_id, decision, reason, now):
 
 def is_open(kind):
     """True while the guard holds this kind of event."""
-    return bool(get_redis().hexists(redis_keys.GUARD_STATE, f"{kind}:since"))
+    return f"{kind}:since" in _state(get_redis())
 
 
 def take_back(conn, previous, now, directors=()):
@@ -245,7 +275,7 @@ def hold_affiliation(checked, leaving, now=None):
     if not _config("GUARD_ENABLED") or not checked:
         return False
     redis, now = get_redis(), time.time() if now is None else now
-    state = redis.hgetall(redis_keys.GUARD_STATE)
+    state = _state(redis, now)
     normal = plausible("affiliation", leaving, checked)
     if float(state.get("affiliation:applied_until") or 0) > now:
         return False
@@ -277,7 +307,7 @@ def note_held_characters(held, released):
 def status(now=None):
     """The guard for the dashboard: open kinds (since, detail), and what is held."""
     now = time.time() if now is None else now
-    state = get_redis().hgetall(redis_keys.GUARD_STATE)
+    state = _state(get_redis(), now)
     kinds = {}
     for kind in KINDS:
         since = state.get(f"{kind}:since")
@@ -321,7 +351,7 @@ def sample(limit=10):
 def review(now=None):
     """Close kinds whose recent window looks normal again (the periodic look, as each check does)."""
     redis, now = get_redis(), time.time() if now is None else now
-    state = redis.hgetall(redis_keys.GUARD_STATE)
+    state = _state(redis, now)
     recheck = _config("GUARD_RECHECK")
     closed = []
     for kind in ("verdicts", "removals"):

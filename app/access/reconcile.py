@@ -5,7 +5,7 @@ changes only what differs, writes each change to the audit log, and returns the 
 outside systems must hear of it. Running it twice changes nothing the second time.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
@@ -106,6 +106,7 @@ def reconcile_grants(user, now=None):
             reason=reason,
         )
         changed.append(grant)
+    user.grants_reconciled_at = now
     return follow_up.merge(FollowUp.of(changed))
 
 
@@ -163,6 +164,18 @@ def reconcile_user(user_id):
         return Reconciled(None, FollowUp())
     db.session.expire_all()
     return Reconciled(state, reconcile_user_grants(db.session.get(User, user_id)))
+
+
+def users_owing_grants(limit=500):
+    """Ids of users whose state changed after their grants were last reconciled: the reconciliation
+    a verdict queued never ran (lost with Redis). Oldest change first, at most limit."""
+    owed = User.state_changed_at > db.func.coalesce(User.grants_reconciled_at, datetime(1970, 1, 1))
+    return db.session.scalars(
+        db.select(User.id)
+        .where(owed, User.is_active_account.is_(True))
+        .order_by(User.state_changed_at)
+        .limit(limit)
+    ).all()
 
 
 def users_with_expired_grants(now=None):

@@ -50,6 +50,9 @@ class User(UserMixin, db.Model):
     last_login_at = db.Column(db.DateTime, nullable=True)
     state_changed_at = db.Column(db.DateTime, nullable=True)
     reconciled_at = db.Column(db.DateTime, nullable=True)
+    # When the user's grants were last brought in line; a state changed since owes it (the task
+    # doing it was lost with Redis, say) and services.expire finds it here.
+    grants_reconciled_at = db.Column(db.DateTime, nullable=True)
     # Notices of access about to end also go as a Discord direct message (when Discord is linked).
     notify_by_dm = db.Column(db.Boolean, nullable=False, default=True, server_default=db.true())
     # What sessions and remember-me cookies carry instead of the id (Flask-Login's alternative id).

@@ -150,3 +150,27 @@ def test_a_mass_removal_is_held_until_an_admin_applies_it(db, key_factory, make_
         reconcile_user(user_id)
     assert count_rows(db, Grant, Grant.status == "revoked") == 8
     assert not _status(db)["open"]
+
+
+def test_what_the_guard_holds_survives_redis_losing_its_data(db, key_factory, guarded, redis_client):
+    """Held removals are in the database: a Redis restarted empty reopens the guard from them, so
+    none goes through before the re-checks are seen, and the dashboard says why it is open."""
+    users = _members(db, key_factory, 8)
+    for corp in db.session.scalars(db.select(Corporation)):
+        corp.tracked_as = None
+    db.session.commit()
+    for user_id in users:
+        reconcile_user(user_id)
+    held = count_rows(db, Grant, Grant.held_at.is_not(None))
+    assert held >= 4 and guard.is_open("removals")
+
+    redis_client.flushall()  # Redis restarted without its data
+    for user_id in users:
+        reconcile_user(user_id)
+    assert count_rows(db, Grant, Grant.held_at.is_not(None)) == held  # not one went through
+    state = _status(db)
+    assert (
+        "removals" in state["kinds"]
+        and "Redis lost the guard's state" in state["kinds"]["removals"]["detail"]
+    )
+    assert "verdicts" not in state["kinds"]  # no key verdict was held: that kind stays closed

@@ -56,3 +56,31 @@ def test_tracking_an_alliance_as_blue_makes_its_members_blue(db, key_factory):
 
 def test_a_gone_user_reconciles_to_nothing(db):
     assert reconcile_user(424242).state is None
+
+
+def test_a_state_change_whose_reconciliation_was_lost_is_found_in_the_database(db, key_factory, redis_client):
+    """A verdict writes the state in its own transaction and queues the grants' reconciliation; when
+    Redis loses that task, services.expire finds the user in the database and reconciles them."""
+    from app.access.models import Grant
+    from app.access.state import reconcile_states
+    from app.services.models import Service
+    from tasks.services import expire
+
+    db.session.add(Service(slug="comms", name="Comms", kind="forward_auth", auto_states="member"))
+    db.session.commit()
+    key_id, _, _ = key_factory(status="valid", tracked="member")
+    user_id = db.session.get(Key, key_id).user_id
+    reconcile_user(user_id)
+    assert db.session.scalars(_db.select(Grant.status).filter_by(user_id=user_id)).all() == ["active"]
+    assert expire.call_local() == 0  # nothing owed
+
+    db.session.get(Key, key_id).status = "invalid"  # the verdict, its state in the same transaction
+    db.session.flush()
+    reconcile_states(db.session.connection(), [user_id])
+    db.session.commit()  # ... and the reconciliation it queued is lost with Redis
+    redis_client.flushall()
+    expire.call_local()
+    db.session.expire_all()
+    grant = db.session.scalars(_db.select(Grant).filter_by(user_id=user_id)).one()
+    assert grant.ends_at is not None  # the key's grace period started, with its notice
+    assert expire.call_local() == 0  # owed once, done once
