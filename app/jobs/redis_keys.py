@@ -29,6 +29,11 @@ def guard_events(kind, removing):
     return f"{PREFIX}:guard:{kind}:{'removing' if removing else 'all'}"
 
 
+def rotated_token(key_id):
+    """A key's refresh token as SSO rotated it, encrypted, kept until the database has it."""
+    return f"{PREFIX}:key:{key_id}:rotated"
+
+
 # Set once by the first consumer to see this Redis; its absence means Redis lost its data.
 EPOCH = f"{PREFIX}:epoch"
 

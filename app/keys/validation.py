@@ -35,6 +35,7 @@ from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
 from app.keys.roles import holds_director_role
+from app.keys.rotated import adopt_rotated, keep_rotated
 from app.keys.statements import CLAIM, CLAIMED_AT, KEYS, SELECT_KEY, update_key
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
 def _check(row, lock, attempt):
     config = current_app.config
     client = get_client()
+    if row.refresh_started_at is not None or row.refresh_uncertain:
+        row = adopt_rotated(row)  # an earlier run refreshed, then could not store the new token
     try:
         token = crypto.decrypt(row.refresh_token_encrypted)
     except crypto.DecryptionError as exc:
@@ -130,6 +133,7 @@ def _check(row, lock, attempt):
         return Verdict("wait", delay=wait, slot=slot, message=reason)
     try:
         tokens = client.refresh(token)
+        keep_rotated(row, tokens)
     except InvalidGrant:
         current = (
             db.session.connection()

@@ -297,3 +297,55 @@ def test_a_director_role_counts_only_where_esi_says_the_character_is_and_ends_wi
     assert check(key_id).action == "done"
     assert fresh(db, key_id).status == "invalid"
     assert _directorships(db, key_id) == []
+
+
+def _refuse_token_writes(db, refuse):
+    """The database itself refuses to store a key's token (a trigger), as a database going down
+    right after SSO answered would; refuse=False lets writes through again."""
+    from sqlalchemy import text
+
+    sqlite = db.engine.dialect.name == "sqlite"
+    with db.engine.begin() as conn:
+        if not refuse:
+            conn.execute(text("DROP TRIGGER IF EXISTS refuse_tokens" + ("" if sqlite else " ON keys")))
+        elif sqlite:
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_tokens BEFORE UPDATE OF refresh_token_encrypted ON keys "
+                    "BEGIN SELECT RAISE(ABORT, 'the database is down'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION refuse_tokens() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'the database is down'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_tokens BEFORE UPDATE OF refresh_token_encrypted ON keys "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_tokens()"
+                )
+            )
+
+
+def test_a_token_rotated_while_the_database_could_not_store_it_is_kept_and_used_next_time(
+    db, sandbox, key_factory, redis_client
+):
+    key_id, _, first_token = key_factory(status="valid")
+    _refuse_token_writes(db, True)
+    try:
+        with pytest.raises(Exception, match="the database is down"):
+            check(key_id)
+        db.session.rollback()
+    finally:
+        _refuse_token_writes(db, False)
+    key = fresh(db, key_id)
+    assert crypto.decrypt(key.refresh_token_encrypted) == first_token  # the old token, dead at SSO now
+    assert key.refresh_started_at is not None  # the run's claim, never cleared
+    verdict = check(key_id)
+    key = fresh(db, key_id)
+    assert verdict.action == "done" and key.status == "valid" and not key.needs_reauth, key.reason
+    assert key.refresh_started_at is None and crypto.decrypt(key.refresh_token_encrypted) != first_token
+    assert sandbox.stats()["rotated_token_reuse"] == 0  # the dead token was never sent again
