@@ -271,22 +271,35 @@ def hold_removal(user_id, now=None):
 
 def hold_affiliation(checked, leaving, now=None):
     """An affiliation round would move `leaving` of `checked` characters out of tracked
-    corporations: True when the guard holds those moves (a normal round closes the kind)."""
+    corporations: True when the guard holds those moves.
+
+    The guard judges the rounds of its window together, so that many small rounds of wrong data
+    open it as one big round would; once open, only a round whose own share of moves is normal
+    (at most the share, whatever the minimum) closes it, so a small round of wrong data never does.
+    """
     if not _config("GUARD_ENABLED") or not checked:
         return False
     redis, now = get_redis(), time.time() if now is None else now
     state = _state(redis, now)
-    normal = plausible("affiliation", leaving, checked)
+    events = redis_keys.guard_events("affiliation", False)
+    pipe = redis.pipeline()
+    pipe.zremrangebyscore(events, "-inf", now - _config("GUARD_WINDOW"))
+    pipe.zadd(events, {f"{now:.6f}:{checked}:{leaving}": now})
+    pipe.zrange(events, 0, -1)
+    rounds = [member.split(":")[1:] for member in pipe.execute()[-1]]
+    seen, gone = sum(int(c) for c, _ in rounds), sum(int(g) for _, g in rounds)
     if float(state.get("affiliation:applied_until") or 0) > now:
         return False
     if "affiliation:since" in state:
-        if normal:
+        if leaving <= _limits("affiliation")[1] * checked:
             _close("affiliation", "a round looked normal")
             return False
         return True
-    if normal:
+    if plausible("affiliation", gone, seen):
         return False
-    detail = f"{leaving} of {checked} characters ({100 * leaving / checked:.0f} %) in one round"
+    minutes = _config("GUARD_WINDOW") / 60
+    share = 100 * gone / seen
+    detail = f"{gone} of {seen} characters ({share:.0f} %) in {len(rounds)} rounds of {minutes:.0f} min"
     _open("affiliation", detail, now)
     return True
 

@@ -174,3 +174,27 @@ def test_what_the_guard_holds_survives_redis_losing_its_data(db, key_factory, gu
         and "Redis lost the guard's state" in state["kinds"]["removals"]["detail"]
     )
     assert "verdicts" not in state["kinds"]  # no key verdict was held: that kind stays closed
+
+
+def test_small_rounds_of_wrong_affiliation_data_neither_slip_past_the_guard_nor_close_it(
+    app, guarded, redis_client
+):
+    """The guard judges the rounds of its window together: a big round of wrong data opens it,
+    small rounds of the same data are held and never close it; a round that looks normal does."""
+    with app.app_context():
+        now = 1_000_000.0
+        assert guard.hold_affiliation(1000, 1000, now=now)  # ESI says everyone left: held
+        assert guard.hold_affiliation(3, 3, now=now + 5)  # 3 of 3 is under the minimum, yet held
+        assert guard.hold_affiliation(10, 10, now=now + 10)
+        assert guard.is_open("affiliation")
+        assert not guard.hold_affiliation(10, 0, now=now + 15)  # a normal round closes it
+        assert not guard.is_open("affiliation")
+        # Closed, but the window still remembers the wrong rounds: small ones add up and reopen it.
+        assert guard.hold_affiliation(3, 3, now=now + 20)
+
+
+def test_many_small_rounds_of_wrong_data_open_the_guard_as_one_big_round_would(app, guarded, redis_client):
+    with app.app_context():
+        now = 2_000_000.0
+        held = [guard.hold_affiliation(3, 3, now=now + n) for n in range(4)]
+        assert held == [False, True, True, True]  # 3 moves pass (the minimum); 6 of 6 in the window do not
