@@ -7,7 +7,13 @@ from redis.exceptions import RedisError
 
 from app.access import guard
 from app.access.models import Grant
-from app.access.reconcile import reconcile_user_grants, users_owing_grants, users_with_expired_grants
+from app.access.reconcile import (
+    reconcile_user,
+    reconcile_user_grants,
+    users_owing_grants,
+    users_whose_state_lapses,
+    users_with_expired_grants,
+)
 from app.accounts.models import User
 from app.clock import utcnow
 from app.extensions import db
@@ -107,6 +113,8 @@ def expire(task=None):
     # A state changed since the user's grants were reconciled: the reconciliation its verdict
     # queued was lost (with Redis, say); the database still knows it is owed.
     owed = set(users_with_expired_grants()) | set(guard.users_with_held_grants()) | set(users_owing_grants())
+    for user_id in users_whose_state_lapses():  # the grace of an invalid main key is over
+        queue_follow_up(reconcile_user(user_id).follow_up)
     for user_id in sorted(owed):
         user = db.session.get(User, user_id)
         if user is not None:

@@ -196,16 +196,19 @@ def desired(user, service, grant, facts, now):
     main character's corporation or alliance causes it (leaving for a hostile or untracked
     corporation), or when someone decided it (a policy change, an expiry, a disabled account).
     """
-    decision = _decide(user.state, user, service, grant, facts, now)
+    # A main whose key no longer proves counts as a guest for the grants (which wait out their own
+    # grace), though the state itself waits out the grace before it falls (app/access/state.py).
+    state = user.state if facts.main_proves else "guest"
+    decision = _decide(state, user, service, grant, facts, now)
     cause = decision.cause
     if cause == "state" and facts.affiliation_state is not None:
         now_state = facts.affiliation_state if facts.main_proves else "guest"
-        if now_state != user.state and _decide(now_state, user, service, grant, facts, now).cause is None:
+        if now_state != state and _decide(now_state, user, service, grant, facts, now).cause is None:
             # The state is stale (a verdict was taken back, a character moved back, after it was
             # read): nothing changes until the reconciliation that follows such a change.
             return Decision(grant.status, grant.source, grant.reason, cause="stale")
     graceful = cause in ("alt", "key")
-    if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, user.state):
+    if cause == "state" and not facts.main_proves and facts.affiliation_state not in (None, state):
         # The state fell because the main's key stopped proving; with a working key would it stay?
         graceful = _decide(facts.affiliation_state, user, service, grant, facts, now).cause in (
             None,

@@ -19,6 +19,7 @@ from app.accounts.models import User
 from app.audit import record
 from app.clock import utcnow
 from app.extensions import db, write_transaction
+from app.keys.models import Key
 from app.services.events import identity
 from app.services.models import Service
 
@@ -175,6 +176,18 @@ def users_owing_grants(limit=500):
         .where(owed, User.is_active_account.is_(True))
         .order_by(User.state_changed_at)
         .limit(limit)
+    ).all()
+
+
+def users_whose_state_lapses(now=None):
+    """Ids of members and blues whose main key turned invalid longer than ACCESS_GRACE ago: their
+    state waited out the grace and falls now."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["ACCESS_GRACE"])
+    return db.session.scalars(
+        db.select(User.id)
+        .join(Key, Key.character_id == User.main_character_id)
+        .where(User.state != "guest", Key.status == "invalid", Key.last_checked_at <= cutoff)
     ).all()
 
 

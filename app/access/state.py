@@ -5,7 +5,9 @@ records a key's verdict (app/keys/validation.py); grants follow from it in app/a
 """
 
 import functools
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import aliased
 
@@ -13,7 +15,7 @@ from app.accounts.models import User
 from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
-from app.keys.models import Key
+from app.keys.models import REASON_SOLD, Key
 
 # A main character's key proves the affiliation only in these statuses ("error" keeps the last verdict).
 PROVING_STATUSES = ("valid", "error")
@@ -26,6 +28,12 @@ def standing_status(key_status, key_source):
     if key_status == "pending" and key_source not in (None, "sso"):
         return "error"
     return key_status
+
+
+def within_grace(reason, checked_at, now, grace):
+    """True while a main key's invalid verdict still waits out the grace period before it moves the
+    member's state (as the grants wait for a key's cause): a sold character acts at once."""
+    return reason != REASON_SOLD and checked_at is not None and now - checked_at < grace
 
 
 def state_from(key_status, corporation_tracking, alliance_tracking):
@@ -53,6 +61,8 @@ def _standing_query():
             users.c.state,
             keys.c.status,
             keys.c.source,
+            keys.c.reason,
+            keys.c.last_checked_at,
             corps.c.tracked_as,
             alliances.c.tracked_as,
         )
@@ -70,8 +80,21 @@ def reconcile_states(conn, user_ids, now=None):
     now = now or utcnow()
     rows = conn.execute(_standing_query(), {"user_ids": list(user_ids)}).all()
     states, changes, audit, unchanged = {}, [], [], []
-    for user_id, current, key_status, key_source, corp_tracking, alliance_tracking in rows:
-        state = state_from(standing_status(key_status, key_source), corp_tracking, alliance_tracking)
+    grace = timedelta(seconds=current_app.config["ACCESS_GRACE"])
+    for (
+        user_id,
+        current,
+        key_status,
+        key_source,
+        reason,
+        checked_at,
+        corp_tracking,
+        alliance_tracking,
+    ) in rows:
+        key_status = standing_status(key_status, key_source)
+        if key_status == "invalid" and current != "guest" and within_grace(reason, checked_at, now, grace):
+            key_status = "error"  # the verdict alone waits out the grace, as the grants do
+        state = state_from(key_status, corp_tracking, alliance_tracking)
         states[user_id] = state
         if state == current:
             unchanged.append(user_id)

@@ -4,6 +4,8 @@ from app.clock import utcnow
 from app.extensions import db
 
 KEY_STATUSES = ("pending", "valid", "invalid", "error")
+# The one verdict that moves a member's state at once: someone else owns the character now.
+REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
 # What each scope Bastion asks for lets it do, in a member's words.
 SCOPE_WORDS = {
     "esi-characters.read_corporation_roles.v1": (

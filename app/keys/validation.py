@@ -34,6 +34,7 @@ from app.jobs.locks import TargetLock
 from app.jobs.outcome import Outcome
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
+from app.keys.models import REASON_SOLD
 from app.keys.roles import holds_director_role
 from app.keys.rotated import adopt_rotated, keep_rotated
 from app.keys.statements import CLAIM, CLAIMED_AT, KEYS, SELECT_KEY, update_key
@@ -46,7 +47,6 @@ UPSTREAM = "sso"
 HELD = "held by the incident guard"
 
 REASON_REVOKED = "EVE refused the refresh token: the grant was revoked or has expired."
-REASON_SOLD = "The character was transferred to another EVE account (owner hash changed)."
 REASON_OTHER_CHARACTER = "EVE answered with a token for another character."
 REASON_REAUTH = (
     "The last check was cut off before EVE's new token was saved, so EVE no longer "

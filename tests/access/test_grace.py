@@ -331,3 +331,43 @@ def test_a_state_read_before_a_verdict_was_taken_back_removes_nothing(db, key_fa
     assert follow_up.syncs == [] and _grant(db, user_id, service_id).status == "active"
     reconcile_user(user_id)  # the reconciliation that follows puts the state right
     assert db.session.get(User, user_id).state == "member"
+
+
+def test_a_verdict_alone_keeps_the_state_for_the_grace_period_while_the_grants_start_theirs(
+    db, sandbox, key_factory, redis_client
+):
+    """An invalid main key (the grant revoked at EVE) does not move the member's state at once: the
+    state waits out ACCESS_GRACE as the grants do (which start their grace, with a notice); when it
+    ends, services.expire lets the state fall. A sold character moves it at once."""
+    from datetime import timedelta
+
+    from app.keys.validation import validate_key
+    from tasks.services import expire
+
+    service_id = _service(db)
+    user_id, made = _member(db, key_factory)
+    sandbox.control("POST", "/grants/revoke", json={"character_id": made["character_id"]})
+    verdict = validate_key(db.session.scalars(db.select(Key.id).filter_by(user_id=user_id)).one(), "tests")
+    assert verdict.action == "done"
+    _reconcile(db, user_id)
+    assert db.session.get(User, user_id).state == "member"  # forward-auth headers, powers: unchanged
+    grant = _grant(db, user_id, service_id)
+    assert grant.status == "active" and grant.ends_at is not None  # the grant's grace and its notice
+    assert "Renew the key of your main character Val Pilot" in notices.shown_to(user_id)[0].message
+
+    key = db.session.scalars(db.select(Key).filter_by(user_id=user_id)).one()
+    key.last_checked_at = utcnow() - timedelta(days=2)  # the grace is over
+    db.session.commit()
+    expire.call_local()
+    db.session.expire_all()
+    assert db.session.get(User, user_id).state == "guest"
+
+
+def test_a_sold_main_moves_the_state_at_once(db, sandbox, key_factory, redis_client):
+    from app.keys.validation import validate_key
+
+    user_id, made = _member(db, key_factory)
+    sandbox.control("POST", f"/characters/{made['character_id']}/sell")
+    validate_key(db.session.scalars(db.select(Key.id).filter_by(user_id=user_id)).one(), "tests")
+    db.session.expire_all()
+    assert db.session.get(User, user_id).state == "guest"

@@ -20,7 +20,7 @@ from app.services.connectors.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 from app.services.models import Service
 from app.services.sync import sync_grant
 from tasks.services import queue_follow_up
-from tests.support import WebhookReceiver, end_grace_periods
+from tests.support import WebhookReceiver, add_alt, end_grace_periods
 
 SECRET = "hook-secret-123"
 
@@ -80,22 +80,22 @@ def test_policy_grants_are_reconciled_once_and_follow_the_state(db, key_factory,
 
 
 def test_a_strict_service_is_suspended_while_any_key_is_invalid_naming_its_character(
-    db, key_factory, redis_client
+    db, key_factory, redis_client, sandbox
 ):
     service = _service(db, strict=True)
     user, made = _member(db, key_factory)
-    key = db.session.scalars(db.select(Key).filter_by(user_id=user.id)).first()
-    key.status = "invalid"
+    alt_id = add_alt(db, sandbox, user.id, name="Strict Alt", corporation_id=made["corporation_id"])
+    db.session.scalars(db.select(Key).filter_by(character_id=alt_id)).one().status = "invalid"
     db.session.commit()
     queue_follow_up(reconcile_user_grants(user))
     grant = _grant(db, user, service)
-    assert (grant.status, grant.ending_reason) == ("active", f"The key of {made['name']} is invalid.")
+    assert (grant.status, grant.ending_reason) == ("active", "The key of Strict Alt is invalid.")
     assert grant.ends_at > utcnow() + timedelta(hours=23)  # ACCESS_GRACE: a day to renew the key
     assert end_grace_periods(db) == 1
     queue_follow_up(reconcile_user_grants(user))
     grant = _grant(db, user, service)
     assert (grant.status, grant.ends_at) == ("suspended", None)
-    assert grant.reason == f"The key of {made['name']} is invalid."
+    assert grant.reason == "The key of Strict Alt is invalid."
 
 
 def test_a_manual_grant_expires_and_a_request_waits_for_approval(db, key_factory, make_user, redis_client):
