@@ -3,10 +3,11 @@ and cached under the system temp folder, with a project made by its own ``allian
 the importer's tests and its benchmark.
 
 mysqlclient (a C extension needing MySQL's headers) is left out: Alliance Auth runs here on SQLite,
-or on PostgreSQL with psycopg, as Django allows.
+on PostgreSQL with psycopg, or on MariaDB with PyMySQL in mysqlclient's place, as Django allows.
 """
 
 import fcntl
+import hashlib
 import json
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 AA_VERSION = "5.5.0"
-# allianceauth 5.5.0's requirements, as its wheel declares them, less mysqlclient; plus psycopg.
+# allianceauth 5.5.0's requirements, as its wheel declares them, less mysqlclient; plus psycopg, and
+# PyMySQL standing in for mysqlclient on MariaDB.
 AA_REQUIREMENTS = [
     "bcrypt<5",
     "beautifulsoup4",
@@ -46,9 +48,12 @@ AA_REQUIREMENTS = [
     "ua-parser",
     "user-agents",
     "psycopg[binary]",
+    "PyMySQL",
 ]
 HERE = Path(__file__).resolve().parent
-CACHE = Path(tempfile.gettempdir()) / f"bastion-allianceauth-{AA_VERSION}"
+# A change to the requirements builds a new environment.
+_SIGNATURE = hashlib.sha256(" ".join(AA_REQUIREMENTS).encode()).hexdigest()[:8]
+CACHE = Path(tempfile.gettempdir()) / f"bastion-allianceauth-{AA_VERSION}-{_SIGNATURE}"
 
 
 def run(args, **kwargs):

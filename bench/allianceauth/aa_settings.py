@@ -5,19 +5,26 @@ import os
 
 from .local import *  # noqa: F403  (the project Alliance Auth generated)
 
-if os.environ["AA_DATABASE"].startswith("postgresql:"):
-    _url = os.environ["AA_DATABASE"]
+if os.environ["AA_DATABASE"].startswith(("postgresql:", "mysql:")):
     from urllib.parse import urlsplit
 
-    _parts = urlsplit(_url)
+    _parts = urlsplit(os.environ["AA_DATABASE"])
+    _mysql = _parts.scheme == "mysql"
+    if _mysql:  # PyMySQL stands in for mysqlclient (a C extension), as Django allows
+        import pymysql
+
+        pymysql.version_info = (2, 2, 7, "final", 0)
+        pymysql.install_as_MySQLdb()
     DATABASES["default"] = {  # noqa: F405
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "django.db.backends.mysql" if _mysql else "django.db.backends.postgresql",
         "NAME": _parts.path.lstrip("/"),
         "USER": _parts.username,
         "PASSWORD": _parts.password or "",
         "HOST": _parts.hostname,
-        "PORT": str(_parts.port or 5432),
-        "OPTIONS": {"options": f"-c search_path={os.environ['AA_SCHEMA']}"},
+        "PORT": str(_parts.port or (3306 if _mysql else 5432)),
+        "OPTIONS": {"charset": "utf8mb4"}
+        if _mysql
+        else {"options": f"-c search_path={os.environ['AA_SCHEMA']}"},
     }
 else:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ["AA_DATABASE"]}  # noqa: F405

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from app.access.models import Grant
 from app.accounts.models import User
 from app.audit import AuditEntry
 from app.corps.models import Alliance, Character, Corporation
+from app.imports.allianceauth import engine_for
 from app.keys.models import Key
 from app.services.models import DiscordLink, Service
 from bench.servers import ROOT, venv_bin, wait_for
@@ -268,7 +269,7 @@ def test_what_cannot_be_imported_is_named(allianceauth, db, database_url, tmp_pa
     assert code != 0 and "neither a database URL nor a SQLite file" in out, out
     code, out = flask_import(database_url, "mysql://aa:secret-password@127.0.0.1:9/alliance_auth")
     assert code != 0 and "cannot read the Alliance Auth database" in out and "secret-password" not in out, out
-    engine = create_engine(allianceauth.url)
+    engine = engine_for(allianceauth.url)  # the importer's own driver choice (psycopg, PyMySQL)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE esi_token_scopes"))
     engine.dispose()
@@ -333,3 +334,23 @@ def test_conflicts_are_named_and_what_is_here_already_wins(allianceauth, sandbox
     assert db.session.get(Character, pilots["bob_alt"]["id"]).user_id == bob.id
     joined = db.session.scalar(select(AuditEntry).filter_by(action="user.imported", target_id=str(bob.id)))
     assert "joined to the user already here" in joined.detail and "1 character, 1 key" in joined.detail
+
+
+def test_an_alliance_auth_on_mariadb_moves_over_through_pymysql(
+    allianceauth_on_mariadb, sandbox, db, database_url, tmp_path
+):
+    """Most Alliance Auth installations run on MySQL or MariaDB: the import reads it through PyMySQL."""
+    aa = allianceauth_on_mariadb
+    alliance, corps, pilot = _universe(sandbox)
+    spec, pilots = _spec(alliance, corps, pilot)
+    assert aa.seed(spec, tmp_path)["states"]["bob"] == "Blue"
+    code, out = flask_import(database_url, aa.url, "--client-id", TEST_CLIENT_ID)
+    assert code == 0 and "(authentication migration 0026)" in out and "aa-password" not in out, out
+    code, out = flask_import(database_url, aa.url, "--client-id", TEST_CLIENT_ID, "--apply")
+    assert code == 0 and "Imported 4 users" in out, out
+    keys = db.session.scalars(select(Key)).all()
+    assert len(keys) == 6 and {k.source for k in keys} == {"allianceauth"}
+    assert {u.main_character.name: u.state for u in db.session.scalars(select(User))}["Bob Import"] == "blue"
+    assert db.session.scalar(select(DiscordLink.discord_user_id)) == "424242"
+    code, out = flask_import(database_url, aa.url, "--client-id", TEST_CLIENT_ID, "--apply")
+    assert code == 0 and "Nothing to change" in out, out

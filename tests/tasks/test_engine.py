@@ -2,8 +2,10 @@
 reaped, locks expire after a kill, failed tasks go to the dead store and come back with Retry."""
 
 import re
+from datetime import timedelta
 
 from app import crypto
+from app.clock import utcnow
 from app.jobs import deadstore, inflight, redis_keys
 from app.jobs.locks import list_locks
 from app.keys.models import Key
@@ -59,6 +61,9 @@ def test_a_killed_worker_is_reaped_its_lock_expires_and_the_lost_token_asks_for_
     from tasks.keys import validate
 
     key_id, _, _ = key_factory(status="valid")
+    key = db.session.get(Key, key_id)
+    key.next_check_at = utcnow() + timedelta(hours=1)  # not due: the consumer's start-up sweep leaves it
+    db.session.commit()
     sandbox.configure(latency_ms=5000)  # SSO rotates the token, then takes its time to answer
     short = {"LOCK_TTL": "6"}
     victim = consumer(periodic=False, extra_env=short)
