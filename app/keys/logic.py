@@ -46,6 +46,7 @@ def register_key(user, claims, refresh_token):
     key.owner_hash = claims["owner"]
     key.scopes = " ".join(claims["scp"])
     key.refresh_token_encrypted = crypto.encrypt(refresh_token)
+    key.source = "sso"  # an imported key re-authorised here is Bastion's own from now on
     key.status, key.reason, key.needs_reauth = "pending", None, False
     key.consecutive_failures = 0
     key.next_check_at = utcnow()
