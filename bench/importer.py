@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, insert, make_url, text
 
-from bench.allianceauth import AllianceAuth, build
+from bench.allianceauth import AllianceAuth, build, environment
 from bench.servers import ROOT, RedisServer, venv_bin
 
 CLIENT_ID = "bench-import"
@@ -218,15 +218,7 @@ def run(args):
     tmp = tempfile.TemporaryDirectory(prefix="bastion-bench-import-")
     try:
         pg = os.environ.get("BENCH_DATABASE_URL")
-        env_aa = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "myauth.settings.bastion_test",
-            "PYTHONPATH": str(project),
-            "AA_REDIS_URL": f"{redis.url.rsplit('/', 1)[0]}/9",
-            "AA_CLIENT_ID": CLIENT_ID,
-            "AA_CLIENT_SECRET": "unused",
-            "AA_SSO_URL": "http://127.0.0.1:9",
-        }
+        env_aa = environment(project, redis.url, CLIENT_ID, "unused", "http://127.0.0.1:9")
         if pg:
             aa_url = _fresh_schema(pg, "bench_allianceauth")
             bastion_url = _fresh_schema(pg, "bench_bastion").render_as_string(hide_password=False)

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.imports.allianceauth import ImportProblem, client_id_from_settings, engine_for, read, safe_url
-from app.imports.plan import make_plan, parse_states, read_mapping
+from app.imports.plan import COUNTS, make_plan, parse_states, read_mapping
 from app.imports.progress import progress
 from app.imports.write import apply, plural
 
@@ -175,19 +175,7 @@ def _print_plan(plan, url, applying):
 
 
 def _as_json(plan, url):
-    counts = {
-        what: plan.count(what)
-        for what in (
-            "new_users",
-            "joined_users",
-            "characters",
-            "keys",
-            "keys_replaced",
-            "discord_links",
-            "grants",
-            "tracking",
-        )
-    }
+    counts = {what: plan.count(what) for what in COUNTS}
     return {
         "source": safe_url(url),
         "version": plan.snapshot.version,

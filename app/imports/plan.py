@@ -26,6 +26,17 @@ CHUNK = 5000  # ids per IN (...) list, well under SQLite's limit on parameters
 # Alliance Auth's stock states and what they mean here; others are named with --state.
 DEFAULT_STATES = {"member": "member", "blue": "blue", "guest": None}
 TRACKINGS = ("member", "blue", "none")
+# What a plan counts (Plan.count), in the order the dry run and --json show them.
+COUNTS = (
+    "new_users",
+    "joined_users",
+    "characters",
+    "keys",
+    "keys_replaced",
+    "discord_links",
+    "grants",
+    "tracking",
+)
 
 
 @dataclass
@@ -70,8 +81,8 @@ class Plan:
     def count(self, what):
         users = [u for u in self.users if u.changes]
         return {
-            "new_users": sum(1 for u in users if u.user_id is None),
-            "joined_users": sum(1 for u in users if u.user_id is not None),
+            "new_users": sum(1 for u in users if u.joined is None),
+            "joined_users": sum(1 for u in users if u.joined is not None),
             "characters": sum(len(u.characters) for u in users),
             "keys": sum(1 for u in users for k in u.keys if not k["replaces"]),
             "keys_replaced": sum(1 for u in users for k in u.keys if k["replaces"]),
@@ -83,20 +94,7 @@ class Plan:
 
     @property
     def is_empty(self):
-        return not any(
-            self.count(what)
-            for what in (
-                "new_users",
-                "joined_users",
-                "characters",
-                "keys",
-                "keys_replaced",
-                "discord_links",
-                "grants",
-                "tracking",
-                "entities",
-            )
-        )
+        return not any(self.count(what) for what in (*COUNTS, "entities"))
 
 
 def parse_states(pairs):

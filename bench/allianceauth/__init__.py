@@ -9,6 +9,7 @@ on PostgreSQL with psycopg, or on MariaDB with PyMySQL in mysqlclient's place, a
 import fcntl
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,22 @@ def build():
     settings = CACHE / "project" / "myauth" / "myauth" / "settings" / "bastion_test.py"
     settings.write_text((HERE / "aa_settings.py").read_text())
     return CACHE / "venv" / "bin" / "python", CACHE / "project" / "myauth"
+
+
+def environment(project, redis_url, client_id, client_secret, sso_url, database=None):
+    """The environment Alliance Auth's commands run in: its settings (aa_settings.py) read these."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "myauth.settings.bastion_test",
+        "PYTHONPATH": str(project),
+        "AA_REDIS_URL": f"{redis_url.rsplit('/', 1)[0]}/9",
+        "AA_CLIENT_ID": client_id,
+        "AA_CLIENT_SECRET": client_secret,
+        "AA_SSO_URL": sso_url,
+    }
+    if database is not None:
+        env["AA_DATABASE"] = database
+    return env
 
 
 class AllianceAuth:
