@@ -113,14 +113,7 @@ def _write_users(batch, now):
         for c in u.characters
         if c["known"]
     ]
-    if known:
-        table = Character.__table__
-        db.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("cid"))
-            .values(user_id=bindparam("uid"), owner_hash=bindparam("owner")),
-            known,
-        )
+    _update_each(Character, "cid", {"user_id": bindparam("uid"), "owner_hash": bindparam("owner")}, known)
     fresh = [
         {
             "id": c["id"],
@@ -138,11 +131,12 @@ def _write_users(batch, now):
     ]
     if fresh:
         db.session.execute(insert(Character), fresh)
-    if new:
-        db.session.execute(
-            update(users).where(users.c.id == bindparam("uid")).values(main_character_id=bindparam("main")),
-            [{"uid": u.user_id, "main": u.main} for u in new],
-        )
+    _update_each(
+        User,
+        "uid",
+        {"main_character_id": bindparam("main")},
+        [{"uid": u.user_id, "main": u.main} for u in new],
+    )
     added = [
         {
             "user_id": u.user_id,
@@ -169,16 +163,12 @@ def _write_users(batch, now):
         for k in u.keys
         if k["replaces"]
     ]
-    if replaced:
-        keys = Key.__table__
-        db.session.execute(
-            update(keys)
-            .where(keys.c.id == bindparam("kid"))
-            .values(
-                refresh_token_encrypted=bindparam("token"), scopes=bindparam("scopes"), next_check_at=now
-            ),
-            replaced,
-        )
+    _update_each(
+        Key,
+        "kid",
+        {"refresh_token_encrypted": bindparam("token"), "scopes": bindparam("scopes"), "next_check_at": now},
+        replaced,
+    )
     links = [
         {
             "user_id": u.user_id,
@@ -240,3 +230,10 @@ def _imported_detail(user):
 def plural(number, word):
     """ "1 key", "2 keys"."""
     return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def _update_each(model, id_name, values, rows):
+    """One UPDATE of model's rows, run for each row of parameters (its id under id_name)."""
+    if rows:
+        table = model.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam(id_name)).values(**values), rows)
