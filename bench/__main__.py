@@ -93,6 +93,9 @@ def parse(argv):
         action="store_true",
         help="only the outside calls and cryptography of each check (no Redis, SQL, lock or queue)",
     )
+    checkpath.add_argument(
+        "--recheck", action="store_true", help="check every key once, then measure checking them again"
+    )
     checkpath.add_argument("--json", action="store_true")
     signin = sub.add_parser("signin", help="a sign-in storm through OpenID Connect and Mumble")
     signin.add_argument("--members", type=int, default=200)

@@ -10,6 +10,10 @@ On a virtual machine whose speed varies it still moves by about a tenth from run
 --floor measures only what no design of the engine avoids, with Bastion's own EVE client (without
 the governor's hook) and cipher: decrypt the refresh token, refresh it, encrypt the new one, verify
 the access token, and the roles call. No Redis, SQL, lock, queue or verdict.
+
+--recheck checks every key once first (untimed), then measures checking them again: valid keys
+checked again, the steady state of a real install. Every mode reports the Redis round trips
+(commands or pipelines sent) and SQL statements per measured check.
 """
 
 import copy
@@ -41,6 +45,14 @@ def run(args):
             check = _floor_check() if args.floor else _whole_check(validation.validate_key, after_check)
             for key_id in warm:
                 check(key_id)
+            if args.recheck:  # every key valid once, then due again
+                for key_id in measured:
+                    check(key_id)
+                db.session.execute(db.update(Key).values(next_check_at=db.func.now()))
+                db.session.commit()
+                for key_id in warm:
+                    check(key_id)
+            counter = _Counter(db.engine)
             profiler = cProfile.Profile() if args.profile else None
             cpu, wall = time.process_time(), time.perf_counter()
             if profiler:
@@ -53,6 +65,7 @@ def run(args):
             if profiler:
                 profiler.disable()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            counted = counter.stop()
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").dump_stats(args.profile)
         count = len(measured)
@@ -60,11 +73,15 @@ def run(args):
             "benchmark": "checkpath",
             "part": "floor: refresh, roles call, token verified, decrypted and encrypted"
             if args.floor
-            else "the whole check",
+            else "a valid key checked again"
+            if args.recheck
+            else "the whole check (first checks)",
             "keys": count,
             "verdicts": verdicts,
             "cpu_ms_per_key": round(cpu * 1000 / count, 3) if count else None,
             "wall_ms_per_key": round(wall * 1000 / count, 3) if count else None,
+            "redis_round_trips_per_key": round(counted["redis"] / count, 2) if count else None,
+            "sql_statements_per_key": round(counted["sql"] / count, 2) if count else None,
             "refresh_calls": harness.sandbox.control("GET", "/stats")["refresh_calls"],
             "database": harness.database_url.split(":", 1)[0],
         }
@@ -105,3 +122,34 @@ def _floor_check():
         client.roles(character_id, tokens["access_token"])
 
     return check
+
+
+class _Counter:
+    """Counts what this process sends from now on: Redis round trips (a command, or a pipeline, or a
+    script, sent as one packet) and SQL statements."""
+
+    def __init__(self, engine):
+        from redis.connection import Connection
+        from sqlalchemy import event
+
+        self.counts = {"redis": 0, "sql": 0}
+        self._connection_class, self._send = Connection, Connection.send_packed_command
+        counts, send = self.counts, self._send
+
+        def counted_send(connection, command, check_health=True):
+            counts["redis"] += 1
+            return send(connection, command, check_health)
+
+        Connection.send_packed_command = counted_send
+        self._engine, self._event = engine, event
+
+        def statement(*_args):
+            counts["sql"] += 1
+
+        self._statement = statement
+        event.listen(engine, "before_cursor_execute", statement)
+
+    def stop(self):
+        self._connection_class.send_packed_command = self._send
+        self._event.remove(self._engine, "before_cursor_execute", self._statement)
+        return dict(self.counts)
