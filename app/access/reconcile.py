@@ -13,7 +13,7 @@ from flask import current_app
 from app.access import FollowUp, guard, notices
 from app.access.explain import remedy, summary_of
 from app.access.models import Grant
-from app.access.policy import desired, facts_about
+from app.access.policy import any_service, desired, facts_about
 from app.access.state import reconcile_states
 from app.accounts.models import User
 from app.audit import record
@@ -167,13 +167,22 @@ def reconcile_user(user_id):
     return Reconciled(state, reconcile_user_grants(db.session.get(User, user_id)))
 
 
-def users_owing_grants(limit=500):
-    """Ids of users whose state changed after their grants were last reconciled: the reconciliation
-    a verdict queued never ran (lost with Redis). Oldest change first, at most limit."""
+# How long a changed state waits for the reconciliation its verdict queued before it counts as lost.
+OWED_AFTER_S = 120
+
+
+def users_owing_grants(limit=500, now=None):
+    """Ids of users whose state changed (more than OWED_AFTER_S ago) after their grants were last
+    reconciled: the reconciliation a verdict queued never ran (lost with Redis). Oldest change
+    first, at most limit; none while no service is enabled (there are no grants to reconcile)."""
+    if not any_service():
+        return []
+    now = now or utcnow()
     owed = User.state_changed_at > db.func.coalesce(User.grants_reconciled_at, datetime(1970, 1, 1))
+    settled = User.state_changed_at < now - timedelta(seconds=OWED_AFTER_S)
     return db.session.scalars(
         db.select(User.id)
-        .where(owed, User.is_active_account.is_(True))
+        .where(owed, settled, User.is_active_account.is_(True))
         .order_by(User.state_changed_at)
         .limit(limit)
     ).all()

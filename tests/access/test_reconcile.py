@@ -61,6 +61,8 @@ def test_a_gone_user_reconciles_to_nothing(db):
 def test_a_state_change_whose_reconciliation_was_lost_is_found_in_the_database(db, key_factory, redis_client):
     """A verdict writes the state in its own transaction and queues the grants' reconciliation; when
     Redis loses that task, services.expire finds the user in the database and reconciles them."""
+    from datetime import timedelta
+
     from app.access.models import Grant
     from app.access.state import reconcile_states
     from app.services.models import Service
@@ -79,6 +81,13 @@ def test_a_state_change_whose_reconciliation_was_lost_is_found_in_the_database(d
     reconcile_states(db.session.connection(), [user_id])
     db.session.commit()  # ... and the reconciliation it queued is lost with Redis
     redis_client.flushall()
+    expire.call_local()
+    db.session.expire_all()
+    assert _db.session.scalars(_db.select(Grant)).one().ends_at is None  # its task may still come
+    user = db.session.get(User, user_id)
+    user.state_changed_at -= timedelta(minutes=3)  # ... but it never does
+    user.grants_reconciled_at -= timedelta(minutes=10)
+    db.session.commit()
     expire.call_local()
     db.session.expire_all()
     grant = db.session.scalars(_db.select(Grant).filter_by(user_id=user_id)).one()
