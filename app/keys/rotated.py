@@ -26,12 +26,18 @@ def _fingerprint(ciphertext):
 def keep_rotated(row, tokens):
     """SSO answered: the old token is dead from now on. Keep the new one, encrypted, in Redis until
     the database has it, so a database down at this moment (or a worker killed) costs no member a
-    re-authorisation. Redis down too: the claim and the doubt still protect the key."""
-    kept = f"{_fingerprint(row.refresh_token_encrypted)}:{crypto.encrypt(tokens['refresh_token'])}"
+    re-authorisation. Redis down too: the claim and the doubt still protect the key. Returns the
+    new token encrypted, as the database stores it."""
+    encrypted = crypto.encrypt(tokens["refresh_token"])
     try:
-        get_redis().set(redis_keys.rotated_token(row.id), kept, ex=ROTATED_TTL)
+        get_redis().set(
+            redis_keys.rotated_token(row.id),
+            f"{_fingerprint(row.refresh_token_encrypted)}:{encrypted}",
+            ex=ROTATED_TTL,
+        )
     except RedisError as exc:
         log.warning("key %s: the rotated token could not be kept in Redis: %s", row.id, exc)
+    return encrypted
 
 
 def adopt_rotated(row):

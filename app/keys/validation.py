@@ -133,7 +133,7 @@ def _check(row, lock, attempt):
         return Verdict("wait", delay=wait, slot=slot, message=reason)
     try:
         tokens = client.refresh(token)
-        keep_rotated(row, tokens)
+        rotated = keep_rotated(row, tokens)
     except InvalidGrant:
         current = (
             db.session.connection()
@@ -162,7 +162,7 @@ def _check(row, lock, attempt):
         return _transient(row, attempt, exc)
     # The old token is dead from this moment: the new one is stored before any other outside call.
     new_token = {
-        "refresh_token_encrypted": crypto.encrypt(tokens["refresh_token"]),
+        "refresh_token_encrypted": rotated,
         "refresh_started_at": None,
         "refresh_uncertain": False,
     }
