@@ -10,7 +10,7 @@ from app.accounts.models import User, new_session_token
 from app.audit import AuditEntry
 from app.clock import utcnow
 from app.corps.models import Alliance, Character, Corporation
-from app.extensions import db
+from app.extensions import db, write_transaction
 from app.imports.progress import SOURCE
 from app.keys.models import Key
 from app.services.models import DiscordLink
@@ -22,22 +22,14 @@ def apply(plan, progress=None):
     """Write the plan: corporations and tracking first, then users in batches of BATCH, each batch in
     one transaction. Returns how many users were written."""
     now = utcnow()
-    try:
+    with write_transaction():
         _write_entities(plan, now)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     users = [u for u in plan.users if u.changes]
     done = 0
     for start in range(0, len(users), BATCH):
         batch = users[start : start + BATCH]
-        try:
+        with write_transaction():
             _write_users(batch, now)
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
         done += len(batch)
         if progress:
             progress(done, len(users))
