@@ -21,6 +21,7 @@ from tests.browser.test_nginx_forward_auth import (
     anonymous_is_sent_to_log_in,
     sign_in_through_the_proxy,
 )
+from tests.fixtures.browser import fresh_tab
 from tests.support import IN_CI, free_ports, wait_for
 
 CADDY = shutil.which("caddy") or "/usr/bin/caddy"
@@ -133,17 +134,14 @@ def test_caddy_sends_visitors_to_log_in_and_gives_the_app_only_bastions_word(
 
     anonymous_is_sent_to_log_in(port, member)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with fresh_tab(browser) as page:
         sign_in_through_the_proxy(page, port)
         seen = _seen(page.locator("body").inner_text())
         assert seen["x-bastion-user"] == str(member.id)
         assert unquote(seen["x-bastion-character"]) == made["name"]
         assert seen["path"] == "/doctrines?fleet=armor"
         assert "bastion_" not in seen.get("cookie", "")
-        cookies = context.cookies()
+        cookies = page.context.cookies()
 
         # A signed-in member spoofs another user, in both spellings: only Bastion's word arrives.
         spoofed = requests.get(
@@ -165,5 +163,3 @@ def test_caddy_sends_visitors_to_log_in_and_gives_the_app_only_bastions_word(
             "theme=dark",
             "lang=en",
         ]
-    finally:
-        context.close()

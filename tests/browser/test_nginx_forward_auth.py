@@ -13,6 +13,7 @@ import requests
 from app.access.grants import grant_manually
 from app.accounts.models import User
 from app.services.models import Service
+from tests.fixtures.browser import fresh_tab
 from tests.support import IN_CI, free_port, free_ports, wait_for
 
 PASSWORD = "fly safe o7 always"
@@ -242,17 +243,14 @@ def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
 
     anonymous_is_sent_to_log_in(port, member)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    try:
+    with fresh_tab(browser) as page:
         sign_in_through_the_proxy(page, port)
         seen = dict(part.split("=", 1) for part in page.locator("body").inner_text().split("|"))
         assert seen["user"] == str(member.id)
         assert seen["character"] == made["name"]
         assert seen["path"] == "/doctrines?fleet=armor"
         assert "bastion_" not in seen["cookie"]  # Bastion's cookies were stripped
-        cookies = context.cookies()
+        cookies = page.context.cookies()
         assert {c["domain"] for c in cookies if c["name"] == "bastion_session"} == {".bastion.test"}
 
         # The signed-in member spoofs another user's header: the proxy overwrites it.
@@ -269,8 +267,6 @@ def test_forward_auth_on_its_own_host_name_sends_visitors_to_log_in_and_back(
         seen = dict(part.split("=", 1) for part in spoofed.text.split("|"))
         assert seen["user"] == str(member.id)
         assert seen["cookie"].strip(" ;") == "theme=dark"
-    finally:
-        context.close()
 
 
 def anonymous_is_sent_to_log_in(port, member):
