@@ -27,6 +27,7 @@ from app.corps.models import Character
 from app.extensions import db
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
+from app.jobs.rounds import Batch
 from app.keys.models import Key
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,8 @@ def _observe(kind, member, removing, base=0, now=None):
     keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
     args = (now, _config("GUARD_WINDOW"), member, int(removing), recheck, kind)
     redis = get_redis()  # the script is sent once, then run by its hash (EVALSHA)
-    seen, bad, recent, recent_bad, since, applied, known = _SCRIPTS.setdefault(
-        "observe", redis.register_script(OBSERVE_LUA)
-    )(keys, args, redis)
+    script = _SCRIPTS.setdefault("observe", redis.register_script(OBSERVE_LUA))
+    seen, bad, recent, recent_bad, since, applied, known = Batch(redis).script(script, keys, args).send()[0]
     if not known:  # Redis lost the guard's state: what the database holds reopens it
         since = _recover(redis, now).get(f"{kind}:since", since)
     since, applied = _number(since), _number(applied) or 0.0

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from app.http import header_number
 from app.jobs import redis_keys
+from app.jobs.rounds import Batch
 
 MARGIN = 5  # tokens kept back: a 4xx costs 5
 PROBE_S = 60.0  # a bucket at its end is tried again after this long without news of it
@@ -61,9 +62,9 @@ class Buckets:
         self.base_path = base_path  # ESI's base URL's path ("" for esi.evetech.net)
         self._groups = {}  # route -> group, learnt (cached in this process)
 
-    def observe(self, response, now=None, pipe=None):
-        """Read a bucketed answer's headers: the route's group, and the bucket's state (into pipe,
-        when given, for the caller to execute)."""
+    def observe(self, response, now=None, batch=None):
+        """Read a bucketed answer's headers: the route's group, and the bucket's state (into batch,
+        when given, for the caller to send)."""
         now = time.time() if now is None else now
         headers = response.headers
         group = headers["X-Ratelimit-Group"]
@@ -78,17 +79,19 @@ class Buckets:
             state["blocked_until"] = f"{now + header_number(headers.get('Retry-After'), PROBE_S):.3f}"
             state["remaining"] = 0
         key = redis_keys.bucket(group, who)
-        own = pipe is None
-        pipe = self.redis.pipeline(transaction=False) if own else pipe
+        own = batch is None
+        batch = Batch(self.redis) if own else batch
         if route and self._groups.get(route) != group:
-            pipe.hset(redis_keys.BUCKET_ROUTES, route, group)
+            batch.command("hset", redis_keys.BUCKET_ROUTES, route, group)
             self._groups[route] = group
-        pipe.hset(key, mapping=state)
-        pipe.expire(key, max(KEEP_S, window_s(limit_text) + 60))
+        batch.command("hset", key, mapping=state)
+        batch.command("expire", key, max(KEEP_S, window_s(limit_text) + 60))
         at_end = state["remaining"] <= MARGIN or not limit
-        pipe.zadd(redis_keys.BUCKET_INDEX, {f"{group}|{who}": 0.0 if at_end else state["remaining"] / limit})
+        batch.command(
+            "zadd", redis_keys.BUCKET_INDEX, {f"{group}|{who}": 0.0 if at_end else state["remaining"] / limit}
+        )
         if own:
-            pipe.execute()
+            batch.send()
 
     def group_of(self, route):
         """The group ESI named for a route, or None while no answer has said."""
@@ -101,11 +104,21 @@ class Buckets:
 
     def gate(self, route, who, now=None):
         """(True, 0) when the bucket of this route and caller can take a call, else (False, seconds)."""
-        now = time.time() if now is None else now
+        batch = self.gate_into(Batch(self.redis), route, who)
+        return self.gate_answer(batch.send()[0] if len(batch) else None, now)
+
+    def gate_into(self, batch, route, who):
+        """Queue the read gate() makes into a round trip (nothing while the route's group is
+        unknown); read its answer (None when nothing was queued) with gate_answer()."""
         group = self.group_of(route)
-        if group is None:
-            return True, 0.0
-        state = self.redis.hgetall(redis_keys.bucket(group, who))
+        if group is not None:
+            batch.command("hgetall", redis_keys.bucket(group, who))
+        return batch
+
+    @staticmethod
+    def gate_answer(state, now=None):
+        """gate()'s answer from the bucket's state as read."""
+        now = time.time() if now is None else now
         if not state:
             return True, 0.0
         blocked_until = float(state.get("blocked_until") or 0)

@@ -20,13 +20,12 @@ import contextlib
 import time
 from datetime import UTC, datetime, timedelta
 
-from redis.exceptions import NoScriptError
-
 from app.http import header_number
 from app.jobs import redis_keys
 from app.jobs.buckets import Buckets
 from app.jobs.counters import call_field
 from app.jobs.governor_lua import OBSERVE_ARGS, OBSERVE_LUA, PERMIT_ARGS, PERMIT_LUA, script_args
+from app.jobs.rounds import Batch, later
 
 
 class Settings:
@@ -146,7 +145,7 @@ class Governor:
         Any other reason (paused, backoff, downtime, budget, rate): nothing is reserved; ask
         again after that many seconds.
         """
-        return self._check(upstream, now, reserve=True)
+        return self.answer(self.check_into(Batch(self.redis), upstream, now, reserve=True).send()[0])
 
     def gate(self, upstream, now=None):
         """The last check right before a call goes out: ("ok", 0), or (reason, seconds to wait).
@@ -155,43 +154,51 @@ class Governor:
         actually sent within the rate in every one-second window, however late or bunched the
         callers arrive at their slots.
         """
-        return self._check(upstream, now, reserve=False)
+        return self.answer(self.check_into(Batch(self.redis), upstream, now).send()[0])
 
-    def _check(self, upstream, now, reserve):
+    def check_into(self, batch, upstream, now=None, reserve=False, pass_gate=0.0):
+        """Queue a gate check (or, with reserve, a permit) into a round trip; read its answer with
+        answer(). pass_gate: a permit whose slot is within that many seconds passes the gate in
+        the same script, so the call goes out at once ("gate": the slot is reserved and the gate
+        is full for the seconds answered). Returns the batch."""
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
         known = cfg.known_limit * cfg.safety if cfg.known_limit else 0
         if upstream not in self._indexed:
             self.redis.sadd(redis_keys.GOVERNOR_INDEX, upstream)
             self._indexed.add(upstream)
-        reason, wait = self._permit(
-            keys=[
-                redis_keys.governor(upstream),
-                redis_keys.governor_log(upstream, "permits"),
-                redis_keys.PAUSED,
-                redis_keys.governor_log(upstream, "sends"),
-            ],
-            args=script_args(
-                PERMIT_ARGS,
-                now=f"{now:.6f}",
-                known=known,
-                initial=cfg.initial_rate,
-                error_threshold=cfg.error_threshold,
-                downtime_until=f"{downtime_until(cfg.downtime, now):.3f}",
-                member=self._member(now),
-                reserve="1" if reserve else "0",
-                horizon=cfg.horizon,
-                gate_factor=cfg.gate_safety / cfg.safety,
-            ),
+        keys = [
+            redis_keys.governor(upstream),
+            redis_keys.governor_log(upstream, "permits"),
+            redis_keys.PAUSED,
+            redis_keys.governor_log(upstream, "sends"),
+        ]
+        args = script_args(
+            PERMIT_ARGS,
+            now=f"{now:.6f}",
+            known=known,
+            initial=cfg.initial_rate,
+            error_threshold=cfg.error_threshold,
+            downtime_until=f"{downtime_until(cfg.downtime, now):.3f}",
+            member=self._member(now),
+            reserve="1" if reserve else "0",
+            horizon=cfg.horizon,
+            gate_factor=cfg.gate_safety / cfg.safety,
+            pass_gate=pass_gate if reserve else 0,
         )
+        return batch.script(self._permit, keys, args)
+
+    @staticmethod
+    def answer(raw):
+        """(reason, seconds) from a permit's or gate's answer."""
+        reason, wait = raw
         return reason, float(wait)
 
-    def record(self, upstream, outcome, number=0.0, now=None, status=None, pipe=None):
+    def record(self, upstream, outcome, number=0.0, now=None, status=None, batch=None):
         """Tell the governor how a call went: ok, 429 (number: Retry-After), 420 (reset), 5xx, other.
 
         status (an HTTP status, or "timeout") is also counted for /metrics, in the same round trip;
-        with pipe, the script joins that pipeline by its hash, and (keys, args) are returned for the
-        caller to run it again should Redis have lost its scripts.
+        with batch, the script joins that round trip instead of going now.
         """
         now = time.time() if now is None else now
         cfg = self.settings_for(upstream)
@@ -219,20 +226,20 @@ class Governor:
             call_field="" if status is None else call_field(upstream, status),
             failure="" if outcome in ("ok", "other") or status is None else str(status),
         )
-        if pipe is None:
-            self._observe(keys=keys, args=args)
-            return None
-        # A Script object in a pipeline would ask SCRIPT EXISTS first: one more round trip.
-        pipe.evalsha(self._observe.sha, len(keys), *keys, *args)
-        return keys, args
+        own = batch is None
+        batch = Batch(self.redis) if own else batch
+        batch.script(self._observe, keys, args)
+        if own:
+            batch.send()
 
-    def note_error_budget(self, upstream, remain, reset, now=None, pipe=None):
+    def note_error_budget(self, upstream, remain, reset, now=None, batch=None):
         """Remember ESI's error budget from a response's headers."""
         now = time.time() if now is None else now
-        (pipe or self.redis).hset(
-            redis_keys.governor(upstream),
-            mapping={"error_remain": int(remain), "error_reset_at": f"{now + reset:.3f}"},
-        )
+        mapping = {"error_remain": int(remain), "error_reset_at": f"{now + reset:.3f}"}
+        if batch is None:
+            self.redis.hset(redis_keys.governor(upstream), mapping=mapping)
+        else:
+            batch.command("hset", redis_keys.governor(upstream), mapping=mapping)
 
     def spend_error_budget(self, upstream):
         """A timeout costs budget too but brings no headers: count it down ourselves."""
@@ -243,7 +250,9 @@ class Governor:
         """The EVE client's response hook: read status and limit headers of every answer.
 
         No response: a timeout or a network failure (timed_out), or a 200 whose body was garbage
-        (malformed, e.g. a maintenance page); either is an upstream failure, like a 5xx.
+        (malformed, e.g. a maintenance page); either is an upstream failure, like a 5xx. What an
+        answer teaches goes in one round trip: at once when it was a failure, with the next round
+        trip when the call went well (see app/jobs/rounds.py).
         """
         if malformed:
             self.record(upstream, "5xx", status="malformed")
@@ -254,21 +263,25 @@ class Governor:
             return
         headers = response.headers
         status = response.status_code
-        pipe = self.redis.pipeline(transaction=False)  # what an answer teaches goes in one round trip
-        remain = headers.get("X-ESI-Error-Limit-Remain")
-        if remain is not None:
-            with contextlib.suppress(ValueError):
-                reset = float(headers.get("X-ESI-Error-Limit-Reset", 60))
-                self.note_error_budget(upstream, int(remain), reset, pipe=pipe)
         bucketed = bool(headers.get("X-Ratelimit-Group"))
-        if bucketed:
-            self.buckets.observe(response, pipe=pipe)
         outcome, number = _outcome(status, headers, bucketed)
-        call = self.record(upstream, outcome, number, status=status, pipe=pipe)
-        try:
-            pipe.execute()
-        except NoScriptError:  # Redis lost its scripts (a restart): the rest ran; this loads it
-            self._observe(keys=call[0], args=call[1])
+
+        def build(batch):
+            remain = headers.get("X-ESI-Error-Limit-Remain")
+            if remain is not None:
+                with contextlib.suppress(ValueError):
+                    reset = float(headers.get("X-ESI-Error-Limit-Reset", 60))
+                    self.note_error_budget(upstream, int(remain), reset, batch=batch)
+            if bucketed:
+                self.buckets.observe(response, batch=batch)
+            self.record(upstream, outcome, number, status=status, batch=batch)
+
+        if outcome == "ok":
+            later(self.redis, build)
+        else:
+            batch = Batch(self.redis)
+            build(batch)
+            batch.send()
 
     def reset(self, upstream):
         """Forget what was learnt about an upstream."""

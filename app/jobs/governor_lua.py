@@ -15,6 +15,7 @@ PERMIT_ARGS = (
     "reserve",
     "horizon",
     "gate_factor",
+    "pass_gate",
 )
 
 OBSERVE_ARGS = (
@@ -73,10 +74,10 @@ if remain ~= nil and remain <= threshold and reset_at > now then
 end
 local rate = known
 if rate <= 0 then rate = tonumber(s[4]) or initial end
-if not reserve then
-  -- The gate, just before a call goes out: never more than the gate rate in any one-second
-  -- window. Slots are handed out a little slower than the gate allows, so callers catching up
-  -- after a delay rarely have to wait here.
+-- The gate, just before a call goes out: never more than the gate rate in any one-second
+-- window. Slots are handed out a little slower than the gate allows, so callers catching up
+-- after a delay rarely have to wait here.
+local function gate(refused)
   local gate_rate = rate * tonumber(arg.gate_factor)
   local window = 1.0
   if gate_rate < 1 then window = 1.0 / gate_rate end
@@ -87,12 +88,13 @@ if not reserve then
     local oldest = redis.call('ZRANGE', sends, 0, 0, 'WITHSCORES')
     local wait = tonumber(oldest[2]) + window - now
     if wait < 0.001 then wait = 0.001 end
-    return {'rate', tostring(wait)}
+    return {refused, tostring(wait)}
   end
   redis.call('ZADD', sends, now, member)
   redis.call('PEXPIRE', sends, math.ceil(window * 1000) + 1000)
   return {'ok', '0'}
 end
+if not reserve then return gate('rate') end
 local tat = tonumber(s[5]) or now
 local slot = math.max(tat, now)
 if slot - now > horizon then return {'rate', tostring(slot - now - horizon)} end
@@ -100,6 +102,10 @@ redis.call('HSET', state, 'tat', tostring(slot + 1.0 / rate))
 redis.call('ZADD', permits, slot, member)
 redis.call('ZREMRANGEBYSCORE', permits, '-inf', now - 2)
 redis.call('PEXPIRE', permits, math.ceil(horizon * 1000) + 3000)
+-- A slot this close is now: with pass_gate, the call goes out at once, through the gate too
+-- ('gate': the slot is reserved, the gate is full for that long).
+local pass_gate = tonumber(arg.pass_gate) or 0
+if pass_gate > 0 and slot - now <= pass_gate then return gate('gate') end
 return {'ok', tostring(slot - now)}
 """
 )

@@ -12,6 +12,7 @@ from redis.exceptions import LockError, LockNotOwnedError
 from redis.lock import Lock
 
 from app.jobs import redis_keys
+from app.jobs.rounds import Batch
 
 DEFAULT_TTL = 60
 RETRY_SOON = 1.0
@@ -77,8 +78,23 @@ class IndexedLock(Lock):
         args = [token, int(self.timeout * 1000), time.time() + self.timeout]
         return bool(self.lua_acquire(keys=self._keys(), args=args, client=self.redis))
 
+    def acquire_into(self, batch, token):
+        """Queue an acquire with this token into a round trip; pass its answer to acquired()."""
+        token = self.redis.get_encoder().encode(token)
+        args = [token, int(self.timeout * 1000), time.time() + self.timeout]
+        batch.script(self.lua_acquire, self._keys(), args)
+        return token
+
+    def acquired(self, token, answer):
+        """Whether the acquire queued with acquire_into() took the lock (then this run owns it)."""
+        if answer:
+            self.local.token = token
+        return bool(answer)
+
     def do_release(self, expected_token):
-        if not self.lua_release(keys=self._keys(), args=[expected_token], client=self.redis):
+        # Sent as a round trip of its own, with whatever writes are pending (app/jobs/rounds.py).
+        answer = Batch(self.redis).script(self.lua_release, self._keys(), [expected_token]).send()[0]
+        if not answer:
             raise LockNotOwnedError("Cannot release a lock that's no longer owned", lock_name=self.name)
 
     def do_reacquire(self):
@@ -100,9 +116,18 @@ class TargetLock:
 
     def acquire(self):
         """Take the lock now or not at all; (True, 0) or (False, seconds before trying again)."""
-        now = time.time()
-        token = f"{self.owner}|{now:.3f}"
-        if self._lock.acquire(token=token):
+        batch = Batch(self._redis)
+        token = self.acquire_into(batch)
+        return self.acquired(token, batch.send()[0])
+
+    def acquire_into(self, batch):
+        """Queue taking the lock into a round trip that also carries other calls; pass what it
+        returns, and the answer, to acquired()."""
+        return self._lock.acquire_into(batch, f"{self.owner}|{time.time():.3f}")
+
+    def acquired(self, token, answer):
+        """(True, 0) when the lock was taken, or (False, seconds before trying again)."""
+        if self._lock.acquired(token, answer):
             return True, 0.0
         # The holder usually finishes long before its TTL: look again soon.
         left = self._redis.pttl(self.name)

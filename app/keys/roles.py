@@ -5,6 +5,8 @@ import logging
 
 from app.corps.directors import DIRECTOR_ROLE
 from app.eve.errors import EveError
+from app.jobs.connection import get_redis
+from app.jobs.rounds import Batch
 from app.jobs.setup import get_governor
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,12 @@ def holds_director_role(client, row, access_token, scopes):
     if ROLES_SCOPE not in scopes or "member" not in (row.tracked_as, row.alliance_tracked_as):
         return None
     governor = get_governor()
-    if governor.gate(ESI_UPSTREAM)[0] != "ok":
+    batch = governor.check_into(Batch(get_redis()), ESI_UPSTREAM)  # ESI's gate and the bucket: one round trip
+    governor.buckets.gate_into(batch, ROLES_ROUTE, f"character:{row.character_id}")
+    answers = batch.send()
+    if governor.answer(answers[0])[0] != "ok":
         return None
-    if not governor.buckets.gate(ROLES_ROUTE, f"character:{row.character_id}")[0]:
+    if not governor.buckets.gate_answer(answers[1] if len(answers) > 1 else None)[0]:
         log.info("roles of character %s wait for its ESI bucket", row.character_id)
         return None  # this character's bucket is spent: only its own roles call waits
     try:

@@ -11,6 +11,7 @@ from app import crypto
 from app.extensions import db, write_transaction
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
+from app.jobs.rounds import later
 from app.keys.statements import SELECT_KEY, update_key
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,10 @@ def keep_rotated(row, tokens):
     re-authorisation. Redis down too: the claim and the doubt still protect the key. Returns the
     new token encrypted, as the database stores it."""
     encrypted = crypto.encrypt(tokens["refresh_token"])
-    try:
-        get_redis().set(
-            redis_keys.rotated_token(row.id),
-            f"{_fingerprint(row.refresh_token_encrypted)}:{encrypted}",
-            ex=ROTATED_TTL,
-        )
+    kept = f"{_fingerprint(row.refresh_token_encrypted)}:{encrypted}"
+    try:  # with the check's next round trip, which comes before any other outside call or write
+        key = redis_keys.rotated_token(row.id)
+        later(get_redis(), lambda batch: batch.command("set", key, kept, ex=ROTATED_TTL))
     except RedisError as exc:
         log.warning("key %s: the rotated token could not be kept in Redis: %s", row.id, exc)
     return encrypted

@@ -32,6 +32,7 @@ from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
 from app.jobs.locks import TargetLock
 from app.jobs.outcome import Outcome
+from app.jobs.rounds import Batch, shared_round_trips
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
 from app.keys.models import REASON_SOLD
@@ -94,21 +95,32 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
         slot = None  # a slot long past (the task was reaped or stuck): take a fresh one
     if slot is not None and now_ts < slot - SLOT_TOLERANCE:
         return Verdict("wait", delay=slot - now_ts, slot=slot)
-    if slot is None:
-        reason, wait = governor.permit(UPSTREAM, now_ts)
-        if reason != "ok":
-            return Verdict("wait", delay=wait, message=reason)
-        if wait > SLOT_TOLERANCE:
-            return Verdict("wait", delay=wait, slot=now_ts + wait, message="slot")
-
-    lock = TargetLock(get_redis(), f"key:{key_id}", owner, ttl=current_app.config["LOCK_TTL"])
-    acquired, lock_wait = lock.acquire()
-    if not acquired:
-        return Verdict("wait", delay=lock_wait, message="locked")
-    try:
-        return _check(row, lock, attempt)
-    finally:
-        lock.release()
+    redis = get_redis()
+    with shared_round_trips(redis):
+        # One round trip: the SSO slot (a fresh one, or the gate for the slot this run holds) and
+        # the key's lock. A slot that is now passes the gate in the same script.
+        lock = TargetLock(redis, f"key:{key_id}", owner, ttl=current_app.config["LOCK_TTL"])
+        batch = Batch(redis)
+        governor.check_into(batch, UPSTREAM, now_ts, reserve=slot is None, pass_gate=SLOT_TOLERANCE)
+        token = lock.acquire_into(batch)
+        permit, taken = batch.send()
+        acquired, lock_wait = lock.acquired(token, taken)
+        try:
+            reason, wait = governor.answer(permit)
+            if reason == "ok" and wait > SLOT_TOLERANCE:
+                return Verdict("wait", delay=wait, slot=now_ts + wait, message="slot")
+            if reason in ("rate", "gate") and (slot is not None or reason == "gate"):
+                # A short wait at the gate keeps the run's turn: it comes back to the gate, not
+                # to the end of the line.
+                return Verdict("wait", delay=wait, slot=time.time() + wait, message=reason)
+            if reason != "ok":
+                return Verdict("wait", delay=wait, message=reason)
+            if not acquired:
+                return Verdict("wait", delay=lock_wait, message="locked")
+            return _check(row, lock, attempt)
+        finally:
+            if acquired:
+                lock.release()
 
 
 def _check(row, lock, attempt):
@@ -124,13 +136,6 @@ def _check(row, lock, attempt):
     if not claimed:
         return Verdict("wait", delay=wait, message="another run is refreshing this key")
     uncertain = row.refresh_uncertain or cut_off
-    reason, wait = get_governor().gate(UPSTREAM)  # the last check, right before the call
-    if reason != "ok":
-        _release(row, uncertain)
-        # A short wait at the gate keeps the task's turn: it comes back to the gate, not to the
-        # end of the line.
-        slot = time.time() + wait if reason == "rate" else None
-        return Verdict("wait", delay=wait, slot=slot, message=reason)
     try:
         tokens = client.refresh(token)
         rotated = keep_rotated(row, tokens)

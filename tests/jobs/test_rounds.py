@@ -1,0 +1,74 @@
+"""Shared round trips to Redis: a key check's writes ride with the round trips that need answers."""
+
+import time
+
+import pytest
+from redis.connection import Connection
+
+from app.jobs import redis_keys
+from app.jobs.rounds import Batch, later, shared_round_trips
+from app.keys.validation import validate_key
+from tests.keys.test_validation import check
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Counts what this process sends to Redis: a command, a pipeline or a script is one round trip."""
+    sent = []
+    send = Connection.send_packed_command
+
+    def counted(connection, command, check_health=True):
+        sent.append(command)
+        return send(connection, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_valid_key_checked_again_costs_four_round_trips(app, db, key_factory, round_trips):
+    key_id, _, _ = key_factory(status="valid")
+    assert check(key_id).action == "done"  # the first check learns the bucket's group and the keys
+    round_trips.clear()
+    verdict = validate_key(key_id, "tests", slot=time.time())  # at its slot, as a sweep queues it
+    assert verdict.action == "done" and verdict.message == ""
+    # The slot with the lock; the ESI gate with the bucket (and the SSO answer, the rotated
+    # token); the guard (and the ESI answer); the release.
+    assert len(round_trips) == 4
+    stats = app.extensions["redis"].hgetall(redis_keys.UPSTREAM_STATS)
+    assert any(field.startswith("sso") for field in stats) and any(field.startswith("esi") for field in stats)
+
+
+def test_a_check_after_redis_lost_its_scripts_sends_them_again(app, db, key_factory, redis_client):
+    key_id, _, _ = key_factory(status="valid")
+    assert check(key_id).action == "done"
+    redis_client.script_flush()
+    assert check(key_id).action == "done"
+    assert redis_client.get(redis_keys.lock(f"key:{key_id}")) is None  # released by the script sent again
+
+
+def test_writes_wait_for_the_next_round_trip_inside_the_block_and_go_at_once_outside(
+    app, redis_client, round_trips
+):
+    later(redis_client, lambda batch: batch.command("set", "rounds:outside", "1"))
+    assert redis_client.get("rounds:outside") == "1"
+    round_trips.clear()
+    with shared_round_trips(redis_client):
+        later(redis_client, lambda batch: batch.command("set", "rounds:a", "1"))
+        later(redis_client, lambda batch: batch.command("incr", "rounds:b"))
+        assert round_trips == []  # nothing sent yet
+        answers = Batch(redis_client).command("get", "rounds:a").command("get", "rounds:b").send()
+        assert answers == ["1", "1"]  # the pending writes went first, in the same round trip
+        assert len(round_trips) == 1
+        later(redis_client, lambda batch: batch.command("set", "rounds:c", "1"))
+    assert len(round_trips) == 2  # the block's end sends what is left
+    assert redis_client.get("rounds:c") == "1"
+
+
+def test_an_error_in_a_call_of_ones_own_is_raised_and_in_a_pending_write_logged(app, redis_client, caplog):
+    redis_client.set("rounds:text", "not a number")
+    with shared_round_trips(redis_client):
+        later(redis_client, lambda batch: batch.command("incr", "rounds:text"))
+        assert Batch(redis_client).command("get", "rounds:text").send() == ["not a number"]
+        with pytest.raises(Exception, match="not an integer"):
+            Batch(redis_client).command("incr", "rounds:text").send()
+    assert "pending Redis write failed" in caplog.text
