@@ -30,7 +30,7 @@ from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, 
 from app.extensions import db, write_transaction
 from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
-from app.jobs.locks import TargetLock
+from app.jobs.locks import RETRY_SOON, TargetLock
 from app.jobs.outcome import Outcome
 from app.jobs.rounds import Batch, shared_round_trips
 from app.jobs.setup import get_governor
@@ -90,15 +90,24 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
     if row.needs_reauth:
         return _await_reauthorisation(row)
 
-    governor = get_governor()
     if slot is not None and now_ts - slot > STALE_SLOT:
         slot = None  # a slot long past (the task was reaped or stuck): take a fresh one
     if slot is not None and now_ts < slot - SLOT_TOLERANCE:
         return Verdict("wait", delay=slot - now_ts, slot=slot)
-    redis = get_redis()
+    # A key as the last run left it (no claim, no doubt) is claimed before the round trip that
+    # takes the slot and the lock, so nothing but the decryption stands between that last check of
+    # the rate and the call. One an earlier run left claimed or in doubt is claimed under the
+    # lock, after what Redis kept of that run is adopted.
+    clean = row.refresh_started_at is None and not row.refresh_uncertain
+    if clean:
+        claimed, wait, _ = _claim_refresh(row, current_app.config["LOCK_TTL"])
+        if not claimed:
+            return Verdict("wait", delay=wait, message="another run is refreshing this key")
+    governor, redis = get_governor(), get_redis()
     with shared_round_trips(redis):
-        # One round trip: the SSO slot (a fresh one, or the gate for the slot this run holds) and
-        # the key's lock. A slot that is now passes the gate in the same script.
+        # One round trip, the last before the refresh goes out: the SSO slot (a fresh one, or the
+        # gate for the slot this run holds) and the key's lock. A slot that is now passes the
+        # gate in the same script.
         lock = TargetLock(redis, f"key:{key_id}", owner, ttl=current_app.config["LOCK_TTL"])
         batch = Batch(redis)
         governor.check_into(batch, UPSTREAM, now_ts, reserve=slot is None, pass_gate=SLOT_TOLERANCE)
@@ -106,35 +115,48 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
         permit, taken = batch.send()
         acquired, lock_wait = lock.acquired(token, taken)
         try:
-            reason, wait = governor.answer(permit)
-            if reason == "ok" and wait > SLOT_TOLERANCE:
-                return Verdict("wait", delay=wait, slot=now_ts + wait, message="slot")
-            if reason in ("rate", "gate") and (slot is not None or reason == "gate"):
-                # A short wait at the gate keeps the run's turn: it comes back to the gate, not
-                # to the end of the line.
-                return Verdict("wait", delay=wait, slot=time.time() + wait, message=reason)
-            if reason != "ok":
-                return Verdict("wait", delay=wait, message=reason)
-            if not acquired:
-                return Verdict("wait", delay=lock_wait, message="locked")
-            return _check(row, lock, attempt)
+            verdict = _turned_away(governor.answer(permit), slot, now_ts, acquired, lock_wait)
+            if verdict is not None:
+                if clean:
+                    _release(row, False)
+                return verdict
+            return _check(row, lock, attempt, clean)
         finally:
             if acquired:
                 lock.release()
 
 
-def _check(row, lock, attempt):
+def _turned_away(permit, slot, now_ts, acquired, lock_wait):
+    """The wait a run must make when the governor or the lock turns it away, else None."""
+    reason, wait = permit
+    if reason == "ok" and wait > SLOT_TOLERANCE:
+        return Verdict("wait", delay=wait, slot=now_ts + wait, message="slot")
+    if reason in ("rate", "gate") and (slot is not None or reason == "gate"):
+        # A short wait at the gate keeps the run's turn: it comes back to the gate, not to the
+        # end of the line.
+        return Verdict("wait", delay=wait, slot=time.time() + wait, message=reason)
+    if reason != "ok":
+        return Verdict("wait", delay=wait, message=reason)
+    if not acquired:
+        return Verdict("wait", delay=lock_wait, message="locked")
+    return None
+
+
+def _check(row, lock, attempt, claimed):
+    """The refresh and what follows, with the key locked (and claimed, when claimed)."""
     config = current_app.config
     client = get_client()
-    if row.refresh_started_at is not None or row.refresh_uncertain:
+    cut_off = False
+    if not claimed:
         row = adopt_rotated(row)  # an earlier run refreshed, then could not store the new token
+        claimed, wait, cut_off = _claim_refresh(row, config["LOCK_TTL"])
+        if not claimed:
+            return Verdict("wait", delay=wait, message="another run is refreshing this key")
     try:
         token = crypto.decrypt(row.refresh_token_encrypted)
     except crypto.DecryptionError as exc:
+        _release(row, row.refresh_uncertain or cut_off)
         return Verdict("give_up", message=f"key {row.id}: {exc}")
-    claimed, wait, cut_off = _claim_refresh(row, config["LOCK_TTL"])
-    if not claimed:
-        return Verdict("wait", delay=wait, message="another run is refreshing this key")
     uncertain = row.refresh_uncertain or cut_off
     try:
         tokens = client.refresh(token)
@@ -210,8 +232,9 @@ def _claim_refresh(row, ttl):
         claimed = conn.execute(CLAIM, {"key_id": row.id, "now": now, "cutoff": cutoff}).rowcount == 1
         held = None if claimed else conn.execute(CLAIMED_AT, {"key_id": row.id}).scalar()
     if not claimed:
-        wait = ttl - (now - held).total_seconds() if held else 1.0
-        return False, max(0.5, wait), False
+        # A live run usually ends soon; a dead one's claim goes stale when its lock expires.
+        wait = ttl - (now - held).total_seconds() if held else RETRY_SOON
+        return False, max(0.5, min(RETRY_SOON, wait)), False
     return True, 0.0, row.refresh_started_at is not None
 
 

@@ -136,7 +136,7 @@ def test_a_fresh_claim_by_another_run_makes_this_one_wait(db, sandbox, key_facto
     key.refresh_started_at = utcnow()
     db.session.commit()
     verdict = check(key_id)
-    assert verdict.action == "wait" and verdict.delay > 1
+    assert verdict.action == "wait" and 0.5 <= verdict.delay <= 1.0  # it looks again soon, as for a lock
     assert sandbox.stats()["refresh_calls"] == 0
 
 
