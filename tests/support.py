@@ -1,7 +1,12 @@
 """Helpers the fixtures share; the real-server helpers live in bench/servers.py and serve both."""
 
+import hashlib
 import os
 import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 from bench.servers import (  # noqa: F401  (re-exported)
     ConsumerProcess,
@@ -184,3 +189,34 @@ def count_rows(db, model, *where):
     found = db.session.scalar(db.select(db.func.count()).select_from(model).where(*where))
     db.session.commit()
     return found
+
+
+NODE = shutil.which("node")
+NPM = shutil.which("npm")
+
+
+def npm_packages(folder, package):
+    """The packages of a folder's package-lock.json, installed with npm ci once per lock file and
+    kept under the system temp folder; its node_modules. package: one of them, to see it is there."""
+    import pytest
+
+    if not (NODE and NPM):
+        if IN_CI:
+            pytest.fail("node and npm are missing")
+        pytest.skip("node and npm are not installed")
+    folder = Path(folder)
+    lock = (folder / "package-lock.json").read_bytes()
+    home = Path(tempfile.gettempdir()) / f"bastion-npm-{folder.name}-{hashlib.sha256(lock).hexdigest()[:16]}"
+    if not (home / "node_modules" / package).exists():
+        staging = Path(tempfile.mkdtemp(prefix=f"bastion-npm-{folder.name}-"))
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(folder / name, staging / name)
+        made = subprocess.run(  # noqa: S603
+            [NPM, "ci", "--no-audit", "--no-fund"], cwd=staging, capture_output=True, text=True, timeout=300
+        )
+        assert made.returncode == 0, made.stdout + made.stderr
+        if home.exists():  # another run installed it meanwhile
+            shutil.rmtree(staging)
+        else:
+            staging.replace(home)
+    return home / "node_modules"

@@ -3,11 +3,9 @@ project wrote, signs members in through Bastion over HTTP: discovery, the code f
 a nonce, the ID token checked against the JWKS, userinfo, refresh, revocation, and a signing key
 turned over while it keeps its JWKS cached."""
 
-import hashlib
 import json
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -18,35 +16,15 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from app.oidc import keys
 from tests.services.conftest import CALLBACK
-from tests.support import IN_CI, csrf_token_from
+from tests.support import NODE, csrf_token_from, npm_packages
 
 RP = Path(__file__).resolve().parent.parent / "rp"
-NODE = shutil.which("node")
-NPM = shutil.which("npm")
 
 
 @pytest.fixture(scope="session")
 def node_modules():
-    """tests/rp's packages installed with npm ci once per lock file, kept under the system temp folder."""
-    if not (NODE and NPM):
-        if IN_CI:
-            pytest.fail("node and npm are missing")
-        pytest.skip("node and npm are not installed")
-    lock = (RP / "package-lock.json").read_bytes()
-    home = Path(tempfile.gettempdir()) / f"bastion-rp-{hashlib.sha256(lock).hexdigest()[:16]}"
-    if not (home / "node_modules" / "openid-client").exists():
-        staging = Path(tempfile.mkdtemp(prefix="bastion-rp-"))
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(RP / name, staging / name)
-        made = subprocess.run(
-            [NPM, "ci", "--no-audit", "--no-fund"], cwd=staging, capture_output=True, text=True, timeout=300
-        )
-        assert made.returncode == 0, made.stdout + made.stderr
-        if home.exists():  # another run installed it meanwhile
-            shutil.rmtree(staging)
-        else:
-            staging.replace(home)
-    return home / "node_modules"
+    """tests/rp's packages, installed with npm ci once per lock file."""
+    return npm_packages(RP, "openid-client")
 
 
 class RelyingParty:
