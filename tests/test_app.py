@@ -152,7 +152,7 @@ def test_every_route_answers_404_for_ids_past_64_bits(app, client, login_as):
 @pytest.mark.parametrize("role, badge", [("member", None), ("director", "director"), ("admin", "admin")])
 def test_the_header_names_a_role_only_above_member(client, login_as, role, badge):
     """ "member" is also a standing (beside blue and guest): a plain member's header shows no role,
-    so a guest is never labelled "member" beside "Your standing: guest"."""
+    so a guest is never labelled "member" beside "Your state: guest"."""
     login_as(role)
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     shown = re.findall(r'data-testid="current-role">([^<]*)<', html)

@@ -87,9 +87,7 @@ def export(corporation_id):
     chosen = _chosen()
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        ["character_id", "name", "standing", "bastion_user", "key_reason", "last_logon", "joined"]
-    )
+    writer.writerow(["character_id", "name", "key", "bastion_user", "key_reason", "last_logon", "joined"])
     for row in db.session.execute(report.member_query(corp.id, chosen)):
         writer.writerow(
             [

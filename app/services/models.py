@@ -7,6 +7,13 @@ from app.clock import utcnow
 from app.extensions import db
 
 SERVICE_KINDS = ("webhook", "forward_auth", "discord", "oidc", "mumble")
+KIND_NAMES = {
+    "webhook": "Webhook",
+    "forward_auth": "Forward auth",
+    "discord": "Discord",
+    "oidc": "OpenID Connect",
+    "mumble": "Mumble",
+}
 
 
 class Service(db.Model):
@@ -53,6 +60,11 @@ class Service(db.Model):
     @settings.setter
     def settings(self, value):
         self.settings_encrypted = crypto.encrypt(json.dumps(value or {}, sort_keys=True))
+
+    @property
+    def kind_name(self):
+        """The kind in words, as lists show it."""
+        return KIND_NAMES.get(self.kind, self.kind)
 
     @property
     def auto_state_list(self):

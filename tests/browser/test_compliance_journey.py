@@ -121,7 +121,7 @@ def test_a_director_finds_the_unregistered_and_coverage_rises_as_one_registers(
     download.value.save_as(saved)
     exported = list(csv.DictReader(saved.open()))
     assert [r["name"] for r in exported] == ["Cen Absent 1", "Cen Absent 2", "Cen Absent 3"]
-    assert {r["standing"] for r in exported} == {"unregistered"}
+    assert {r["key"] for r in exported} == {"unregistered"}
 
     # A member registers one of them; the director's page shows it without a reload.
     loads = []

@@ -70,6 +70,8 @@ def test_a_new_key_shows_its_verdict_without_a_reload(page, sandbox, db, redis_c
     consumer(periodic=False)  # the queued check runs now; the row polls until the verdict arrives
     row.get_by_text("valid", exact=True).wait_for(timeout=30_000)
     assert loads == []  # no page load happened: the row updated itself
+    news = page.get_by_test_id("check-news")  # and the end of the check is said, to screen readers too
+    assert news.inner_text() == "Live Pilot: checked, valid." and news.get_attribute("aria-live") == "polite"
     assert row.get_by_role("button", name="Check now").is_enabled()
     page.screenshot(path=str(ARTIFACTS / "my-keys-live.png"), full_page=True)
 

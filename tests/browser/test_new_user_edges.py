@@ -53,7 +53,7 @@ def test_a_new_members_standing_is_decided_on_the_home_page_without_a_reload(
     page.get_by_role("heading", name="Welcome, Fresh Pilot").wait_for()
     assert page.get_by_test_id("standing-state").inner_text().strip() == "guest"
     assert page.get_by_test_id("standing-settling").is_visible()
-    # Beside "Your standing: guest" the header names no role: "member" would read as a standing.
+    # Beside "Your state: guest" the header names no role: "member" would read as a state.
     assert page.get_by_test_id("current-user").inner_text().strip() == "Fresh Pilot"
     assert page.get_by_test_id("current-role").count() == 0
     page.screenshot(path=str(ARTIFACTS / "new-member-guest.png"))
@@ -110,7 +110,10 @@ def test_my_services_say_what_is_missing_and_a_request_can_be_withdrawn(page, db
     sign_in(page, "newpilot", PASSWORD, "/services")
     mine = page.get_by_test_id("my-services")
     discord_row = mine.locator('[data-service="discord"]')
-    assert discord_row.get_by_test_id("discord-not-linked").inner_text() == "not linked yet"
+    # Granted but not linked: no green "active", no third person; what to do, in the member's words.
+    assert discord_row.get_by_test_id("discord-not-linked").inner_text() == "Action needed"
+    assert "Link your Discord account" in discord_row.inner_text()
+    assert "active" not in discord_row.inner_text() and "the member" not in discord_row.inner_text()
     link = mine.locator('[data-service="wiki"]').get_by_test_id("service-link")
     assert link.get_attribute("href") == "https://wiki.example.org/"
     # A denial stays beside a service only while the service is not granted.

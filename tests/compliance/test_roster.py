@@ -283,7 +283,7 @@ def test_filters_and_the_csv_export(db, sandbox, key_factory, client, login_as):
     answer = client.get(f"/director/corporations/{corporation_id}/compliance.csv?filter=unregistered")
     assert answer.status_code == 200 and answer.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
-    assert len(rows) == 4 and {r["standing"] for r in rows} == {"unregistered"}
+    assert len(rows) == 4 and {r["key"] for r in rows} == {"unregistered"}
     assert "'=HYPERLINK(1)" in {r["name"] for r in rows}  # never a formula in a spreadsheet
     assert client.get(f"/director/corporations/{corporation_id}/compliance?filter=bogus").status_code == 200
     alt = client.get(f"/director/corporations/{corporation_id}/compliance?filter=alt").get_data(as_text=True)
