@@ -103,6 +103,21 @@ class Config:
     SSO_CALLBACK_LIMIT_PER_ADDRESS = os.environ.get("SSO_CALLBACK_LIMIT_PER_ADDRESS", "30 per 5 minutes")
     # Webhooks to loopback, private and link-local addresses are refused unless this is set.
     WEBHOOK_ALLOW_PRIVATE = _bool("WEBHOOK_ALLOW_PRIVATE", False)
+    # Alerts to admins (each channel optional): a Discord channel's webhook, and email over SMTP.
+    ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "").strip()
+    ALERT_EMAIL_TO = [a.strip() for a in os.environ.get("ALERT_EMAIL_TO", "").split(",") if a.strip()]
+    ALERT_EMAIL_FROM = os.environ.get("ALERT_EMAIL_FROM", "").strip()
+    SMTP_HOST = os.environ.get("SMTP_HOST", "").strip()
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_TLS = _bool("SMTP_TLS", True)  # STARTTLS before signing in
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    # A condition told is not told again within this many seconds (it may end and start meanwhile).
+    ALERT_QUIET_S = _int("ALERT_QUIET_S", 1800)
+    # An upstream backed off for longer than this is told; shorter backoffs are routine.
+    ALERT_BACKOFF_S = _int("ALERT_BACKOFF_S", 300)
+    # A corporation's in-game member list older than this is told as stale.
+    ALERT_ROSTER_STALE_S = _int("ALERT_ROSTER_STALE_S", 6 * 3600)
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
     PREFERRED_URL_SCHEME = "https" if ENV == "production" else "http"
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -5,7 +5,7 @@ import secrets
 from flask import Flask, g, request
 
 import sandbox.esi_corp  # noqa: F401  (adds the corporation membership routes to esi.bp)
-from sandbox import control, discord_api, discord_control, discord_state, esi, forum, sso
+from sandbox import control, discord_api, discord_control, discord_state, discord_webhooks, esi, forum, sso
 from sandbox.state import Universe
 from sandbox.tokens import SigningKey
 
@@ -31,6 +31,8 @@ def create_sandbox_app(world=None, key=None, bastion_url="http://127.0.0.1:5000"
     app.register_blueprint(control.bp, url_prefix="/_sandbox")
     app.register_blueprint(discord_api.bp, url_prefix="/discord")
     app.register_blueprint(discord_control.control, url_prefix="/_sandbox")
+    app.register_blueprint(discord_webhooks.bp, url_prefix="/discord")
+    app.register_blueprint(discord_webhooks.control, url_prefix="/_sandbox")
     app.register_blueprint(forum.bp)
     _count_calls(app)
     return app

@@ -26,6 +26,7 @@ class DiscordWorld:
         self.channels = {}  # DM channel id -> user id
         self.messages = defaultdict(list)  # user id -> [{"id", "content", "at"}] sent to them by DM
         self.closed_dms = set()  # user ids who accept no direct messages
+        self.webhooks = {}  # channel webhook id -> {"token", "messages", "window"}
         self.windows = defaultdict(deque)  # (bot, bucket) -> times
         self.global_window = defaultdict(deque)  # bot -> times
         self.counters = {"rate_limited": 0, "invalid_requests": 0, "dm_channels": 0, "messages": 0}

@@ -1,4 +1,4 @@
-"""Operational tasks: the consumer heartbeat, the reaper and history pruning."""
+"""Operational tasks: the consumer heartbeat, the reaper, history pruning and alerts."""
 
 import logging
 import time
@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 from huey import crontab
 
+from app import alerts
 from app.clock import utcnow
 from app.corps import affiliation
 from app.extensions import db
@@ -79,3 +80,22 @@ def prune(task=None):
         keys,
     )
     return records, dead
+
+
+@app_task(name="ops.alerts")
+def check_alerts():
+    """Tell admins what started and what ended since the last look (app/alerts.py)."""
+    return len(alerts.evaluate(queue_alert))
+
+
+def queue_alert(subject, text):
+    """Deliver an alert from the queue, so that a slow or failing channel blocks no other work."""
+    send_alert(subject, text)
+
+
+@app_task(name="ops.send_alert", retries=5, retry_delay=30)
+def send_alert(subject, text):
+    """Deliver one alert to every channel configured; a failure is retried, then goes dead."""
+    if not isinstance(subject, str) or not isinstance(text, str):
+        raise ValueError("an alert is a subject and a text")
+    alerts.send(subject, text)

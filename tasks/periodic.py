@@ -14,6 +14,7 @@ PERIODIC = [
     ("services.resync", crontab(minute="*/5"), services.resync),
     ("ops.prune", crontab(minute="17", hour="3"), ops.prune),
     ("compliance.sweep", crontab(minute="*"), compliance.sweep),
+    ("ops.alerts", crontab(minute="*"), ops.check_alerts),
 ]
 
 

@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.processes",
     "tests.fixtures.mumble",
     "tests.fixtures.allianceauth",
+    "tests.fixtures.alerts",
 ]
 
 _redis_server = None

@@ -1,17 +1,22 @@
 """The admin dashboard."""
 
-from flask import render_template
-from flask_login import login_required
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
 
+from app import alerts
 from app.accounts.auth import admin_required
 from app.admin import bp
 from app.admin.guard import incident_guard
+from app.audit import record
 from app.compliance.report import unread_rosters
+from app.extensions import db
+from app.forms import require_action_form
 from app.imports.progress import progress as import_progress
 from app.jobs import monitor
 from app.overview import names_of, overview
 from app.templating import relative
 from tasks import huey
+from tasks.ops import send_alert
 
 UPSTREAM_WORDS = {"throttled": "is throttled", "backoff": "is backed off", "paused": "is paused"}
 
@@ -64,4 +69,27 @@ def dashboard():
         failures=monitor.failures_last_day(),
         spark=monitor.sparkline(status["throughput"]) if status else None,
         imported=import_progress() if health["database"]["ok"] else None,
+        alerts_to=alerts.destinations(),
+        alert_delivery=alerts.delivery() if health["redis"]["ok"] else {},
     )
+
+
+@bp.post("/alerts/test")
+@login_required
+@admin_required
+def test_alert():
+    """Send a test alert through every channel configured (from the queue, like any alert)."""
+    require_action_form()
+    to = alerts.destinations()
+    if not (to["webhook"] or to["email"]):
+        flash("No alert channel is configured: see the Alerts card for the settings.", "error")
+        return redirect(url_for("admin.dashboard"))
+    send_alert(
+        "Bastion: test alert",
+        f"A test alert, sent by {current_user.display_name} from the dashboard. Alerts arrive here.",
+    )
+    record("alerts.test", current_user, target_type="alerts", detail="test alert queued")
+    db.session.commit()
+    where = " and ".join(filter(None, [to["webhook"], ", ".join(to["email"] or [])]))
+    flash(f"A test alert is on its way to {where}.", "success")
+    return redirect(url_for("admin.dashboard"))

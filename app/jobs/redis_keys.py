@@ -95,3 +95,9 @@ def bucket(group, who):
 
 BUCKET_ROUTES = f"{PREFIX}:bucket:routes"  # route -> the group ESI named for it
 BUCKET_INDEX = f"{PREFIX}:bucket:index"  # "group|who" scored by the share of tokens left
+
+# Alerts: the conditions active (a hash of JSON), when each was last told, the last delivery.
+ALERTS_ACTIVE = f"{PREFIX}:alerts:active"
+ALERTS_TOLD = f"{PREFIX}:alerts:told"
+ALERTS_DELIVERY = f"{PREFIX}:alerts:delivery"
+ALERTS_HEALTHZ = f"{PREFIX}:alerts:healthz"  # /healthz evaluates at most once in a while

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tests.support import sign_in
+from tests.support import sign_in, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -53,3 +53,25 @@ def test_the_health_badge_says_in_words_what_needs_attention(page, make_user, re
     redis_client.hset(redis_keys.governor("esi"), "backoff_until", time.time() + 600)
     page.reload()
     assert page.get_by_test_id("health-badge").inner_text().strip() == "esi is backed off"
+
+
+def test_the_admin_sees_where_alerts_go_and_sends_a_test_alert(
+    page, make_user, redis_client, alerting, consumer
+):
+    posted, smtp, env = alerting
+    consumer(periodic=False, extra_env=env)
+    make_user(role="admin", username="alerted", password="fly safe o7 always")
+    sign_in(page, "alerted", "fly safe o7 always", "/admin/")
+    card = page.get_by_test_id("alerts-card")
+    assert "Discord webhook at 127.0.0.1" in card.inner_text()
+    assert "ops@example.org, lead@example.org" in card.inner_text()
+    card.get_by_role("button", name="Send a test alert").click()
+    page.get_by_text(
+        "A test alert is on its way to 127.0.0.1 and ops@example.org, lead@example.org."
+    ).wait_for()
+    wait_for(lambda: posted() and smtp.messages, timeout=30, message="the test alert at Discord and by mail")
+    assert "A test alert, sent by alerted" in posted()[0]
+    page.reload()
+    assert "Last alert delivered" in page.get_by_test_id("alerts-card").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.get_by_test_id("alerts-card").screenshot(path=str(ARTIFACTS / "alerts-card.png"))
