@@ -218,12 +218,26 @@ def register_template_context(app):
         except Exception:  # an error page must render even when the database cannot
             return []
 
+    def requests_waiting():
+        """Pending requests the signed-in director may decide (0 for anyone else)."""
+        from flask_login import current_user
+
+        from app.access.requests import waiting_for
+
+        if not (current_user.is_authenticated and current_user.has_role("director")):
+            return 0
+        try:
+            return waiting_for(current_user)
+        except Exception:  # an error page must render even when the database cannot
+            return 0
+
     @app.context_processor
     def inject_globals():
         return {
             "bastion_version": app.config["VERSION"],
             "demo_mode": app.config.get("DEMO", False),
             "my_notices": my_notices,
+            "requests_waiting": requests_waiting,
         }
 
 

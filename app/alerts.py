@@ -137,6 +137,8 @@ def _grace(key):
 def evaluate(deliver, now=None):
     """Tell what started and what ended since the last evaluation: deliver(subject, text) for each
     message. Returns the messages (none when another evaluation is running)."""
+    if not any(destinations().values()):
+        return []  # nobody to tell: what holds when a channel is set up is told then, as it starts
     now = time.time() if now is None else now
     redis = get_redis()
     lock = TargetLock(redis, "alerts", "alerts", ttl=60)

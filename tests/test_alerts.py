@@ -11,6 +11,15 @@ from app.jobs import heartbeat, redis_keys
 from tests.support import csrf_token_from, wait_for
 
 
+def test_nothing_is_evaluated_while_no_channel_is_set_up(app, db, redis_client):
+    from app.access import guard
+
+    guard._open("verdicts", "held", time.time())
+    assert alerts.evaluate(alerts.send) == []
+    assert not redis_client.exists(redis_keys.ALERTS_ACTIVE)  # told once a channel is set up
+    guard._close("verdicts", "normal")
+
+
 def test_the_guard_is_told_once_when_it_opens_and_once_when_it_closes(app, db, alerting, redis_client):
     from app.access import guard
 

@@ -105,8 +105,9 @@ NOTICE_KINDS = ("ending", "ended")
 
 
 class Notice(db.Model):
-    """What a member is told about their access: a grant in its grace period ("ending"), or one that
-    ended ("ended"). Shown on every page until dismissed, or until the cause is fixed (resolved)."""
+    """What a member is told about their access: a grant in its grace period ("ending"), one that
+    ended ("ended"), or a request a director decided ("decided"). Shown on every page until
+    dismissed, or until the cause is fixed (resolved)."""
 
     __tablename__ = "notices"
 
@@ -124,7 +125,7 @@ class Notice(db.Model):
     # What became of the Discord direct message(s): sent at, skipped because, failed because.
     dm_status = db.Column(db.String(255), nullable=True)
 
-    __table_args__ = (db.CheckConstraint("kind IN ('ending', 'ended')", name="kind_known"),)
+    __table_args__ = (db.CheckConstraint("kind IN ('ending', 'ended', 'decided')", name="kind_known"),)
 
     user = db.relationship(
         "User", backref=db.backref("notices", cascade="all, delete-orphan", passive_deletes=True)

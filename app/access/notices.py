@@ -88,6 +88,18 @@ def reminder_at(ends_at, grace_s):
     return ends_at - timedelta(seconds=min(REMINDER_LEAD_S, grace_s / 4))
 
 
+def decided(request):
+    """A director decided a member's request: the member is told, on every page until dismissed."""
+    verdict = "approved" if request.status == "approved" else "denied"
+    text = f"Your request for {request.service.name} was {verdict} by {request.decided_by.display_name}"
+    reason = (request.decision_reason or "").strip()
+    text += f": {reason}" if reason else ""
+    text += "" if text.endswith((".", "!", "?")) else "."
+    notice = Notice(user_id=request.user_id, kind="decided", message=text)
+    db.session.add(notice)
+    return notice
+
+
 def shown_to(user_id, limit=5):
     """The notices a member sees on every page, newest first."""
     return db.session.scalars(

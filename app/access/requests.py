@@ -1,10 +1,13 @@
 """Members' requests for services, and a director's decision on them; audited."""
 
-from app.access import FollowUp
+from app.access import FollowUp, notices
 from app.access.grants import AccessRefused, give, grant_of
 from app.access.models import AccessRequest
+from app.accounts.models import User
 from app.audit import record
 from app.clock import utcnow
+from app.corps.directors import directs
+from app.corps.models import Character
 from app.extensions import db
 
 
@@ -98,6 +101,7 @@ def decide(request, actor, approve, reason=None, expires_at=None):
         detail=f"{request.service.slug} for {who}",
         reason=reason,
     )
+    notices.decided(request)
     if not approve:
         db.session.commit()
         return request, FollowUp()
@@ -111,3 +115,21 @@ def decide(request, actor, approve, reason=None, expires_at=None):
         action="grant.approved",
     )
     return request, follow_up
+
+
+def waiting_for(user):
+    """How many pending requests this director (or admin) may decide: those of members whose main
+    is in a corporation they direct (every one, for an admin), their own left out."""
+    query = (
+        db.select(db.func.count())
+        .select_from(AccessRequest)
+        .join(User, User.id == AccessRequest.user_id)
+        .join(Character, Character.id == User.main_character_id)
+        .where(AccessRequest.status == "pending", AccessRequest.user_id != user.id)
+    )
+    if not user.is_admin:
+        directed = [d.corporation_id for d in user.directorships if directs(user, d.corporation_id)]
+        if not directed:
+            return 0
+        query = query.where(Character.corporation_id.in_(directed))
+    return db.session.scalar(query)

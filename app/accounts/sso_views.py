@@ -131,8 +131,10 @@ def _finish_login(claims, refresh_token, flow):
         if key.status == "pending":
             queue_check(key.id)
     start_session(user)
-    flash(f"Welcome, {user.display_name}.", "success")
-    return redirect(safe_return(flow.get("next"), flow.get("rd")))
+    target = safe_return(flow.get("next"), flow.get("rd"))
+    if target != url_for("main.index"):  # the home page greets by itself
+        flash(f"Welcome, {user.display_name}.", "success")
+    return redirect(target)
 
 
 def _finish_add_key(claims, refresh_token):

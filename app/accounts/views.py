@@ -46,7 +46,8 @@ def login():
             start_session(user, remember=bool(form.remember.data) and not user.is_admin)
             user.last_login_at = utcnow()
             db.session.commit()
-            flash(f"Welcome back, {user.display_name}.", "success")
+            if target != url_for("main.index"):  # the home page greets by itself
+                flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(target)
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status

@@ -30,15 +30,16 @@ from app.eve.errors import ErrorLimited, EveError, InvalidClient, InvalidGrant, 
 from app.extensions import db, write_transaction
 from app.jobs.backoff import retry_delay
 from app.jobs.connection import get_redis
-from app.jobs.locks import RETRY_SOON, TargetLock
+from app.jobs.locks import TargetLock
 from app.jobs.outcome import Outcome
 from app.jobs.rounds import Batch, shared_round_trips
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
+from app.keys.claims import claim_refresh, release_claim, write_key
 from app.keys.models import REASON_SOLD
 from app.keys.roles import holds_director_role
 from app.keys.rotated import adopt_rotated, keep_rotated
-from app.keys.statements import CLAIM, CLAIMED_AT, KEYS, SELECT_KEY, update_key
+from app.keys.statements import KEYS, SELECT_KEY, update_key
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
     # lock, after what Redis kept of that run is adopted.
     clean = row.refresh_started_at is None and not row.refresh_uncertain
     if clean:
-        claimed, wait, _ = _claim_refresh(row, current_app.config["LOCK_TTL"])
+        claimed, wait, _ = claim_refresh(row, current_app.config["LOCK_TTL"])
         if not claimed:
             return Verdict("wait", delay=wait, message="another run is refreshing this key")
     governor, redis = get_governor(), get_redis()
@@ -118,7 +119,7 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
             verdict = _turned_away(governor.answer(permit), slot, now_ts, acquired, lock_wait)
             if verdict is not None:
                 if clean:
-                    _release(row, False)
+                    release_claim(row, False)
                 return verdict
             return _check(row, lock, attempt, clean)
         finally:
@@ -149,13 +150,13 @@ def _check(row, lock, attempt, claimed):
     cut_off = False
     if not claimed:
         row = adopt_rotated(row)  # an earlier run refreshed, then could not store the new token
-        claimed, wait, cut_off = _claim_refresh(row, config["LOCK_TTL"])
+        claimed, wait, cut_off = claim_refresh(row, config["LOCK_TTL"])
         if not claimed:
             return Verdict("wait", delay=wait, message="another run is refreshing this key")
     try:
         token = crypto.decrypt(row.refresh_token_encrypted)
     except crypto.DecryptionError as exc:
-        _release(row, row.refresh_uncertain or cut_off)
+        release_claim(row, row.refresh_uncertain or cut_off)
         return Verdict("give_up", message=f"key {row.id}: {exc}")
     uncertain = row.refresh_uncertain or cut_off
     try:
@@ -169,7 +170,7 @@ def _check(row, lock, attempt, claimed):
         )
         db.session.commit()
         if current != row.refresh_token_encrypted:
-            _write(row.id, refresh_started_at=None)
+            write_key(row.id, refresh_started_at=None)
             return Verdict("wait", delay=0.5, message="the token was rotated by another run meanwhile")
         if _imported_unconfirmed(row):
             return _refused_import(row)
@@ -177,15 +178,15 @@ def _check(row, lock, attempt, claimed):
             return _ask_reauthorisation(row)
         return _finish(row, "invalid", REASON_REVOKED)
     except InvalidClient as exc:
-        _release(row, uncertain)
+        release_claim(row, uncertain)
         return Verdict("give_up", message=f"EVE refused Bastion's client credentials: {exc}")
     except (RateLimited, ErrorLimited) as exc:
         # Answered with a limit: the token was not used.
-        _release(row, uncertain)
+        release_claim(row, uncertain)
         return Verdict("wait", delay=exc.wait_seconds(1.0), message=str(exc))
     except EveError as exc:
         # A timeout or 5xx may have come after SSO rotated the token: remember the doubt.
-        _write(row.id, refresh_started_at=None, refresh_uncertain=True)
+        write_key(row.id, refresh_started_at=None, refresh_uncertain=True)
         return _transient(row, attempt, exc)
     # The old token is dead from this moment: the new one is stored before any other outside call.
     new_token = {
@@ -194,14 +195,14 @@ def _check(row, lock, attempt, claimed):
         "refresh_uncertain": False,
     }
     if not client.can_verify_offline(tokens["access_token"]):
-        _write(row.id, **new_token)  # verifying needs the SSO's keys first
+        write_key(row.id, **new_token)  # verifying needs the SSO's keys first
         new_token = {}
         lock.extend()
     try:
         claims = client.verify(tokens["access_token"])
     except EveError as exc:
         if new_token:
-            _write(row.id, **new_token)
+            write_key(row.id, **new_token)
         return _transient(row, attempt, exc)
     if claims["character_id"] != row.character_id:
         return _finish(row, "invalid", REASON_OTHER_CHARACTER, new_token)
@@ -217,38 +218,6 @@ def _check(row, lock, attempt, claimed):
     if director is not None and (director or row.is_director):
         record_director_role(row.user_id, row.character_id, director)
     return verdict
-
-
-def _claim_refresh(row, ttl):
-    """Claim the key's refresh in the database: (claimed, seconds to wait, an earlier run was cut off).
-
-    A compare-and-set, so two runs never refresh one key at once even if Redis lost its locks; a
-    claim older than the lock TTL belongs to a run that died.
-    """
-    now = utcnow()
-    cutoff = now - timedelta(seconds=ttl)
-    with write_transaction() as session:
-        conn = session.connection()
-        claimed = conn.execute(CLAIM, {"key_id": row.id, "now": now, "cutoff": cutoff}).rowcount == 1
-        held = None if claimed else conn.execute(CLAIMED_AT, {"key_id": row.id}).scalar()
-    if not claimed:
-        # A live run usually ends soon; a dead one's claim goes stale when its lock expires.
-        wait = ttl - (now - held).total_seconds() if held else RETRY_SOON
-        return False, max(0.5, min(RETRY_SOON, wait)), False
-    return True, 0.0, row.refresh_started_at is not None
-
-
-def _release(row, uncertain):
-    """Free the key's claim without having used its token; a doubt about an earlier cut-off refresh
-    (the claim this run took over, or one noted before) is kept, so a later invalid_grant asks for
-    re-authorisation instead of counting as definitive."""
-    _write(row.id, refresh_started_at=None, refresh_uncertain=bool(uncertain))
-
-
-def _write(key_id, **values):
-    """Update one key in a short transaction of its own."""
-    with write_transaction() as session:
-        update_key(session.connection(), key_id, values)
 
 
 def _finish(row, status, reason, extra=None, removes=None):
@@ -330,7 +299,7 @@ def _transient(row, attempt, exc):
     give_up = attempt >= config["VALIDATE_MAX_ATTEMPTS"]
     if give_up:
         delay = config["RETRY_CAP"]
-    _write(
+    write_key(
         row.id,
         consecutive_failures=row.consecutive_failures + 1,
         error_since=error_since,
@@ -410,5 +379,5 @@ def _await_reauthorisation(row):
     since = row.error_since or now
     if (now - since).total_seconds() > current_app.config["REAUTH_GRACE"]:
         return _finish(row, "invalid", REASON_REAUTH_EXPIRED)
-    _write(row.id, next_check_at=next_check(current_app.config, now))
+    write_key(row.id, next_check_at=next_check(current_app.config, now))
     return Verdict("done", user_id=row.user_id, character_id=row.character_id)
