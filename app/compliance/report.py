@@ -151,10 +151,34 @@ def sparkline(corporation_id, width=160, height=32):
     return " ".join(points)
 
 
+# ESI caches a corporation's member list for an hour: a reading can be that much older than it looks.
+LIST_CACHE = timedelta(hours=1)
+
+
+def list_as_of(roster):
+    """The moment EVE's member list of the last reading may be as old as: an hour before its
+    Expires (or before the reading, when ESI named none)."""
+    if roster.expires_at is not None:
+        return roster.expires_at - LIST_CACHE
+    return roster.refreshed_at - LIST_CACHE
+
+
+def not_in_list(roster, limit=200):
+    """Characters with a key that Bastion has in the corporation but the last reading did not:
+    (left: their affiliation, confirmed before EVE's list, put them there, so they have left;
+    unsure: confirmed since, so they may have joined after the list was made, or left)."""
+    as_of = list_as_of(roster)
+    left, unsure = [], []
+    for row in left_corporation(roster.corporation_id, limit):
+        confirmed = row.affiliation_checked_at
+        (left if confirmed is not None and confirmed < as_of else unsure).append(row)
+    return left, unsure
+
+
 def left_corporation(corporation_id, limit=200):
     """Characters with a key that Bastion has in the corporation but the last reading did not."""
     return db.session.execute(
-        select(Character.id, Character.name, Character.user_id, Key.status)
+        select(Character.id, Character.name, Character.user_id, Key.status, Character.affiliation_checked_at)
         .join(Key, Key.character_id == Character.id)
         .outerjoin(
             RosterMember,

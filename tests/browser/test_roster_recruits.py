@@ -1,0 +1,48 @@
+"""EVE's member list can be an hour old: a recruit Bastion confirmed in the corporation after the
+list was made is not called a leaver on "Who is in game"."""
+
+from datetime import timedelta
+from pathlib import Path
+
+from app.accounts.models import Directorship
+from app.clock import utcnow
+from app.compliance.models import Roster
+from app.corps.models import Character
+from app.keys.models import Key
+from tests.support import add_alt, sign_in
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "fly safe o7 always"
+
+
+def test_a_recruit_newer_than_the_member_list_is_not_called_a_leaver(
+    page, db, sandbox, make_user, key_factory
+):
+    key_id, _, _ = key_factory(status="valid")
+    veteran = db.session.get(Key, key_id).character
+    corporation_id = veteran.corporation_id
+    recruit_id = add_alt(db, sandbox, veteran.user_id, name="Fresh Recruit", corporation_id=corporation_id)
+    now = utcnow()
+    veteran.affiliation_checked_at = now - timedelta(hours=3)  # confirmed there long before the list
+    db.session.get(Character, recruit_id).affiliation_checked_at = now - timedelta(minutes=5)
+    # Read ten minutes ago; ESI's copy expires in 50 minutes, so it was made about ten minutes ago.
+    db.session.add(
+        Roster(
+            corporation_id=corporation_id,
+            refreshed_at=now - timedelta(minutes=10),
+            expires_at=now + timedelta(minutes=50),
+            member_count=0,
+        )
+    )
+    director = make_user(role="director", username="rosterer", password=PASSWORD)
+    db.session.add(Directorship(user_id=director.id, corporation_id=corporation_id, source="appointed"))
+    db.session.commit()
+    sign_in(page, "rosterer", PASSWORD, f"/director/corporations/{corporation_id}/compliance")
+    left = page.get_by_test_id("left").inner_text()
+    unsure = page.get_by_test_id("unsure").inner_text()
+    assert "Val Pilot" in left and "Fresh Recruit" not in left
+    assert "Fresh Recruit" in unsure
+    as_of = (now - timedelta(minutes=10)).strftime("%H:%M")
+    assert page.get_by_text(f"Not in EVE's list of {as_of} UTC: joined since, or left").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "roster-recruits.png"), full_page=True)
