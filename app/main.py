@@ -4,6 +4,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.keys.checks import standing_settles
+from app.services.steps import next_steps
 
 bp = Blueprint("main", __name__)
 
@@ -12,7 +13,15 @@ def _standing_context():
     """The member's keys and whether their standing is still being decided: a key waits for its
     check, or was checked after the member's grants were last worked out."""
     keys, settling = standing_settles(current_user)
-    return {"keys": keys, "settling": settling}
+    main = current_user.main_character
+    main_key = next((k for k in keys if main is not None and k.character_id == main.id), None)
+    return {
+        "keys": keys,
+        "settling": settling,
+        "main": main,
+        "main_key": main_key,
+        "steps": [] if settling else next_steps(current_user),
+    }
 
 
 @bp.route("/")

@@ -51,8 +51,13 @@ def test_a_new_members_standing_is_decided_on_the_home_page_without_a_reload(
     page.get_by_label("Character", exact=True).select_option(label="Fresh Pilot")
     page.get_by_role("button", name="Authorize", exact=True).click()
     page.get_by_role("heading", name="Welcome, Fresh Pilot").wait_for()
-    assert page.get_by_test_id("standing-state").inner_text().strip() == "guest"
-    assert page.get_by_test_id("standing-settling").is_visible()
+    # While the first check runs the page says so, not "guest", and greets once.
+    assert page.get_by_test_id("standing-checking").inner_text().strip() == (
+        "Checking your character with EVE… this updates by itself."
+    )
+    assert page.get_by_test_id("standing-state").count() == 0
+    assert page.get_by_test_id("guest-why").count() == 0
+    assert "Welcome, Fresh Pilot." not in page.content()  # no second greeting in a flash
     # Beside "Your state: guest" the header names no role: "member" would read as a state.
     assert page.get_by_test_id("current-user").inner_text().strip() == "Fresh Pilot"
     assert page.get_by_test_id("current-role").count() == 0
@@ -63,6 +68,7 @@ def test_a_new_members_standing_is_decided_on_the_home_page_without_a_reload(
     consumer(periodic=False)  # the queued check runs; the standing follows it
     page.get_by_test_id("standing-state").get_by_text("member", exact=True).wait_for(timeout=30_000)
     page.get_by_test_id("standing-settling").wait_for(state="detached", timeout=10_000)
+    page.get_by_test_id("standing-checking").wait_for(state="detached", timeout=10_000)
     assert loads == []
     assert "valid 1" in page.get_by_test_id("standing").inner_text()
 
@@ -236,3 +242,36 @@ def test_the_directors_header_counts_everyone_whatever_the_filter(page, db, key_
     page.wait_for_url(lambda url: url.endswith("filter=nokeys"))
     assert page.get_by_test_id("members-total").inner_text() == "3 members in Bastion"
     assert page.get_by_test_id("filtered-count").inner_text() == "2 of 3 shown"
+
+
+def test_a_guest_reads_why_and_what_to_do_and_a_member_what_is_left(page, db, sandbox, key_factory):
+    user, _ = _member_with_password(db, key_factory, "guestpilot")
+    corporation = user.main_character.corporation
+    corporation.tracked_as = None  # the main's corporation is not part of the alliance
+    user.state = "guest"
+    user.reconciled_at = utcnow()
+    db.session.commit()
+    sign_in(page, "guestpilot", PASSWORD, "/")
+    why = page.get_by_test_id("guest-why")
+    assert "your main character Val Pilot is in Validation Corp, which is not part of this alliance" in (
+        why.inner_text()
+    )
+    assert why.get_by_role("button", name="Check now").is_visible()
+    assert why.get_by_role("link", name="My keys").get_attribute("href") == "/keys"
+    page.screenshot(path=str(ARTIFACTS / "guest-why.png"))
+
+    corporation.tracked_as = "member"
+    user.state = "member"
+    _service(db, "discord", "Alliance Discord", kind="discord", auto="member")
+    _service(db, "voice", "Voice", kind="mumble", auto="member")
+    _service(db, "srp", "SRP", kind="webhook", request_states="member")
+    from app.access.reconcile import reconcile_user
+
+    reconcile_user(user.id)
+    db.session.commit()
+    page.reload()
+    assert page.get_by_test_id("guest-why").count() == 0
+    steps = page.get_by_test_id("next-steps").inner_text()
+    assert "Link your Discord account to get your roles." in steps
+    assert "Make your password for Voice (voice)." in steps
+    assert "Ask for SRP." in steps
