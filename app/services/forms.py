@@ -190,6 +190,7 @@ class ServiceForm(BaseForm):
     directors_may_grant = BooleanField("Directors may give it by hand (admins always may)")
     qualify = SelectField(
         "Who must qualify",
+        description="Whose corporation and alliance decide: the member's main character, or all of them.",
         default="main",
         choices=choices(
             [
@@ -198,7 +199,10 @@ class ServiceForm(BaseForm):
             ]
         ),
     )
-    strict = BooleanField("Strict: suspend while any of the user's keys is invalid")
+    strict = BooleanField(
+        "Strict: suspend while any of the user's keys is invalid",
+        description="The suspension waits out the grace period (ACCESS_GRACE) first, and the member is told.",
+    )
     require_registered = BooleanField(
         "Every character of the user in the corporation in game must be registered",
         description="Read with the corporation's tracking token; a missing character suspends "

@@ -164,3 +164,20 @@ def test_the_keyboard_finds_a_skip_link_first_and_a_visible_focus_ring_on_log_in
     assert style[2] not in ("rgba(0, 0, 0, 0)", "transparent"), style  # and its face
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "login-eve-focused.png"))
+
+
+# Jargon gets a line of help where it first appears.
+HELP = {
+    "/keys": "Your main character's corporation and alliance decide your state.",
+    "/admin/": "Error budget: the errors ESI still allows",
+    "/admin/corporations": "blue: allies",
+    "/admin/services/new": "Whose corporation and alliance decide",
+}
+
+
+def test_jargon_gets_a_line_of_help_where_it_first_appears(browser, live_server, world):
+    found = {}
+    for _, path, tab in _pages(browser, live_server, world, {"width": 1280, "height": 800}):
+        if path in HELP:
+            found[path] = HELP[path] in tab.inner_text("main")
+    assert found == dict.fromkeys(HELP, True)
