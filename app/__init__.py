@@ -198,11 +198,11 @@ def register_template_context(app):
     """Values every template may use."""
 
     from app.accounts.auth import public_url
-    from app.templating import clock, relative, seconds, when
+    from app.templating import action_name, clock, relative, seconds, when
 
     app.add_template_global(public_url)
 
-    for template_filter in (when, seconds, relative, clock):
+    for template_filter in (when, seconds, relative, clock, action_name):
         app.add_template_filter(template_filter)
 
     def my_notices():

@@ -59,3 +59,51 @@ def clock(timestamp):
     if timestamp is None:
         return ""
     return datetime.fromtimestamp(float(timestamp), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# What the audit log's actions are called in words (others: "Thing: what happened").
+ACTION_NAMES = {
+    "key.invalid": "Key turned invalid",
+    "key.reauth": "Key needs re-authorisation",
+    "key.remove": "Key removed",
+    "key.check": "Key check asked for",
+    "key.held": "Key verdict held by the guard",
+    "grant.approved": "Access given on request",
+    "grant.manual": "Access given by hand",
+    "grant.requested": "Access given on asking",
+    "grant.revoked": "Access revoked",
+    "request.approved": "Request approved",
+    "request.denied": "Request denied",
+    "request.withdrawn": "Request withdrawn",
+    "user.create": "Account created",
+    "user.main": "Main character changed",
+    "user.role": "Role changed",
+    "user.imported": "Moved from Alliance Auth",
+    "user.sessions_ended": "Signed out everywhere by an admin",
+    "user.signed_out_everywhere": "Signed out everywhere",
+    "director.appoint": "Director appointed",
+    "director.dismiss": "Director appointment ended",
+    "director.esi": "Director by ESI role",
+    "director.esi_lost": "Director role lost in ESI",
+    "guard.apply": "Held changes applied",
+    "guard.discard": "Held changes discarded",
+    "queue.pause": "All work paused",
+    "queue.resume": "Work resumed",
+    "queue.sweep": "Sweep run by hand",
+    "task.retry": "Dead task retried",
+    "task.retry_all": "Every dead task retried",
+    "task.discard": "Dead task discarded",
+    "alerts.test": "Test alert sent",
+}
+
+
+def action_name(action):
+    """An audit action in words: "key.invalid" -> "Key turned invalid"."""
+    if action in ACTION_NAMES:
+        return ACTION_NAMES[action]
+    thing, _, what = (action or "").partition(".")
+    return (
+        f"{thing.replace('_', ' ').capitalize()}: {what.replace('_', ' ').replace('.', ' ')}"
+        if what
+        else action
+    )

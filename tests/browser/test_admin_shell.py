@@ -75,3 +75,20 @@ def test_the_admin_sees_where_alerts_go_and_sends_a_test_alert(
     assert "Last alert delivered" in page.get_by_test_id("alerts-card").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.get_by_test_id("alerts-card").screenshot(path=str(ARTIFACTS / "alerts-card.png"))
+
+
+def test_the_audit_log_reads_in_words_with_long_details_behind_a_disclosure(page, make_user, db):
+    from app.audit import record
+
+    admin = make_user(role="admin", username="auditor", password="fly safe o7 always")
+    record("key.invalid", target_type="key", target_id=7, detail="EVE refused the refresh token.")
+    record("corp.renamed", admin, target_type="corporation", target_id=9, detail="x" * 300)
+    db.session.commit()
+    sign_in(page, "auditor", "fly safe o7 always", "/admin/audit")
+    log = page.get_by_test_id("audit")
+    assert log.get_by_text("Key turned invalid", exact=True).is_visible()
+    assert log.get_by_text("Corp: renamed", exact=True).is_visible()
+    disclosure = log.locator("details")
+    assert disclosure.count() == 1 and not disclosure.locator("div").is_visible()
+    disclosure.locator("summary").click()
+    assert disclosure.locator("div").inner_text() == "x" * 300
