@@ -92,3 +92,16 @@ def test_the_audit_log_reads_in_words_with_long_details_behind_a_disclosure(page
     assert disclosure.count() == 1 and not disclosure.locator("div").is_visible()
     disclosure.locator("summary").click()
     assert disclosure.locator("div").inner_text() == "x" * 300
+
+
+def test_corporations_of_a_tracked_alliance_are_not_called_untracked(page, make_user, db):
+    from app.corps.models import Alliance
+
+    make_user(role="admin", username="tracker", password="fly safe o7 always")
+    db.session.add(Alliance(id=99000001, name="Stellar Vanguard", ticker="STVG", tracked_as="member"))
+    db.session.commit()
+    sign_in(page, "tracker", "fly safe o7 always", "/admin/corporations")
+    assert page.get_by_test_id("none-tracked-corporation").inner_text() == (
+        "No corporation is tracked on its own: the corporations of the alliances above count through their "
+        "alliance."
+    )
