@@ -275,3 +275,17 @@ def test_a_guest_reads_why_and_what_to_do_and_a_member_what_is_left(page, db, sa
     assert "Link your Discord account to get your roles." in steps
     assert "Make your password for Voice (voice)." in steps
     assert "Ask for SRP." in steps
+
+
+def test_one_thing_to_do_for_several_services_is_said_once(page, db, key_factory):
+    user, _ = _member_with_password(db, key_factory, "onceguest")
+    user.main_character.corporation.tracked_as = None
+    user.state = "guest"
+    db.session.commit()
+    for slug in ("forum", "wiki", "killboard"):
+        _service(db, slug, slug.capitalize(), kind="webhook", auto="member")
+    sign_in(page, "onceguest", PASSWORD, "/services")
+    shared = page.get_by_test_id("shared-remedy")
+    assert shared.inner_text().startswith("What to do, for 3 services: ")
+    assert page.get_by_test_id("why-remedy").count() == 0
+    assert page.get_by_test_id("why").count() == 3
