@@ -3,6 +3,8 @@ director's tracking token; coverage, filters, CSV export and reminders."""
 
 import csv
 import io
+import time
+from datetime import UTC
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -24,6 +26,24 @@ PER_PAGE = 100
 # character that is not blank (" =cmd", "\t=...", "\n=..." too), or a cell starting with a control.
 FORMULA = ("=", "+", "-", "@")
 CSV_INJECTION = (*FORMULA, "\t", "\r", "\n")
+
+
+FOLLOW_S = 120  # how long a page follows a reading it asked for
+
+
+def _reading(roster):
+    """True while a reading this page asked for ("Read now") has not come in yet."""
+    try:
+        asked = float(request.args.get("asked", ""))
+    except ValueError:
+        return False
+    if not 0 <= time.time() - asked <= FOLLOW_S:
+        return False
+    return (
+        roster is None
+        or roster.refreshed_at is None
+        or roster.refreshed_at.replace(tzinfo=UTC).timestamp() < asked
+    )
 
 
 def _chosen():
@@ -51,6 +71,7 @@ def compliance(corporation_id):
         roster=roster,
         freshness=report.freshness(roster, tokens),
         absent=report.not_in_list(roster) if roster and roster.refreshed_at else ([], []),
+        reading=_reading(roster),
         list_as_of=report.list_as_of(roster) if roster and roster.refreshed_at else None,
         reach=nudge.reach(corp.id) if chosen == "unregistered" else None,
         registration_link=nudge.registration_link(),
@@ -130,7 +151,8 @@ def read_now(corporation_id):
         flash("The member list is being read again.", "info")
     else:
         flash("The member list is already being read.", "info")
-    return redirect(url_for("director.compliance", corporation_id=corp.id))
+    # The page follows the reading: its table is drawn again once the list is newer than this.
+    return redirect(url_for("director.compliance", corporation_id=corp.id, asked=f"{time.time():.0f}"))
 
 
 @bp.post("/director/corporations/<int:corporation_id>/compliance/nudge")

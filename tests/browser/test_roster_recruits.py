@@ -46,3 +46,30 @@ def test_a_recruit_newer_than_the_member_list_is_not_called_a_leaver(
     assert page.get_by_text(f"Not in EVE's list of {as_of} UTC: joined since, or left").is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "roster-recruits.png"), full_page=True)
+
+
+def test_the_table_follows_a_reading_asked_for_with_read_now(page, db, sandbox, make_user, key_factory):
+    from app.compliance.models import RosterMember, TrackingToken
+
+    key_id, _, _ = key_factory(status="valid")
+    key = db.session.get(Key, key_id)
+    corporation_id = key.character.corporation_id
+    director = make_user(role="director", username="reader", password=PASSWORD)
+    db.session.add(Directorship(user_id=director.id, corporation_id=corporation_id, source="appointed"))
+    db.session.add(TrackingToken(key_id=key_id, corporation_id=corporation_id, added_by_id=director.id))
+    roster = Roster(corporation_id=corporation_id, refreshed_at=utcnow() - timedelta(hours=2), member_count=0)
+    db.session.add(roster)
+    db.session.commit()
+    sign_in(page, "reader", PASSWORD, f"/director/corporations/{corporation_id}/compliance")
+    page.get_by_role("button", name="Read now").click()
+    page.get_by_text("Reading EVE's member list… the table follows by itself.").wait_for()
+    loads = []
+    page.on("load", lambda: loads.append(page.url))
+    # The reading comes in (a consumer's roster task writes just this).
+    roster = db.session.get(Roster, corporation_id)
+    roster.refreshed_at, roster.member_count = utcnow(), 1
+    db.session.add(RosterMember(corporation_id=corporation_id, character_id=2117999001, name="New Face"))
+    db.session.commit()
+    page.get_by_test_id("in-game").get_by_text("New Face").wait_for(timeout=10_000)
+    assert page.get_by_test_id("reading").inner_text() == "The member list was read again."
+    assert loads == []  # drawn again in place, no page load
