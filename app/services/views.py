@@ -313,8 +313,8 @@ def discord_callback():
     link.expires_at = tokens["expires_at"]
     db.session.add(link)
     grants = [g for g in _discord_grants(current_user) if g.status == "active"]
-    for grant in grants:
-        grant.sync_status = "pending"
+    for grant in grants:  # what they waited for is done: the page says so at once
+        grant.sync_status, grant.sync_error, grant.sync_wait = "pending", None, None
     record(
         "discord.link",
         current_user,

@@ -74,6 +74,7 @@ def test_a_member_links_discord_and_the_bot_gives_roles_and_nickname_then_takes_
     assert grant.id not in grants_to_resync(now=utcnow() + timedelta(hours=1))  # the member acts first
     page = _link(client, sandbox).get_data(as_text=True)
     assert "Discord account valpilot is linked" in page
+    assert "has not linked" not in page and "Action needed" not in page  # redrawn as linked at once
     link = db.session.scalars(db.select(DiscordLink).filter_by(user_id=user_id)).one()
     assert "valpilot" not in link.access_token_encrypted  # tokens are stored encrypted
 
