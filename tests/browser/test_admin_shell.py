@@ -105,3 +105,38 @@ def test_corporations_of_a_tracked_alliance_are_not_called_untracked(page, make_
         "No corporation is tracked on its own: the corporations of the alliances above count through their "
         "alliance."
     )
+
+
+def test_pages_say_one_thing_once_in_words(page, make_user, db, key_factory):
+    from app.access.models import Grant
+    from app.keys.models import Key
+    from app.services.models import Service
+
+    make_user(role="admin", username="reader", password="fly safe o7 always")
+    key_id, _, _ = key_factory(status="valid")
+    member = db.session.get(Key, key_id).user
+    member.state, member.username = "member", "plainmember"
+    member.set_password("fly safe o7 always")
+    proxy = Service(slug="wiki", name="Wiki", kind="forward_auth", auto_states="member")
+    db.session.add(proxy)
+    db.session.flush()
+    db.session.add(Grant(user_id=member.id, service_id=proxy.id, status="active"))
+    db.session.commit()
+    sign_in(page, "reader", "fly safe o7 always", "/admin/services")
+    assert page.get_by_test_id("services").get_by_text("Forward auth", exact=True).is_visible()
+    assert "forward_auth" not in page.get_by_test_id("services").inner_text()
+    page.goto(f"/admin/users/{member.id}")
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert "member" not in heading  # the role "member" beside the state "member" read as "member member"
+    assert "Role Role" not in page.locator("main").inner_text()
+    assert page.get_by_text("State: member").is_visible()
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.get_by_test_id("user-keys").get_by_role("button", name="Remove").first.click()
+    wait_for(lambda: dialogs, timeout=10, message="the confirmation")
+    assert "The character stays on the account." in dialogs[0]
+
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    sign_in(page, "plainmember", "fly safe o7 always", "/services")
+    wiki = page.get_by_test_id("my-services").locator('[data-service="wiki"]')
+    assert "an admin has not given its address yet" in wiki.inner_text()

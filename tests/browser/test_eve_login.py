@@ -38,6 +38,7 @@ def test_member_journey_with_eve_login(page, sandbox, db):
     alt_row.get_by_role("button", name="Remove").click()
     wait_for(lambda: dialogs, timeout=10, message="the confirmation dialog")
     assert "Remove the key of Browser Alt" in dialogs[0]
+    assert "Browser Alt stays on your account" in dialogs[0]  # only the key goes
     assert rows(page).count() == 2 and alt_row.get_by_role("button", name="Remove").count() == 1
     page.once("dialog", lambda dialog: dialog.accept())
     alt_row.get_by_role("button", name="Remove").click()
