@@ -66,10 +66,11 @@ def test_a_member_reads_why_they_lack_a_service_and_what_to_do(page, db, key_fac
     sign_in(page, "visitor", PASSWORD, "/services")
     why = page.get_by_test_id("explanations").locator('[data-service="comms"]')
     assert why.get_by_test_id("why-summary").inner_text() == "No: not given to guests."
-    assert (
-        "make a character in a corporation tracked as member your main on My keys"
-        in why.get_by_test_id("why-remedy").inner_text()
-    )
+    # Both services ask the same of the member: it is said once, above them.
+    shared = page.get_by_test_id("shared-remedy").inner_text()
+    assert shared.startswith("What to do, for 2 services: ")
+    assert "make a character in a corporation tracked as member your main on My keys" in shared
+    assert why.get_by_test_id("why-remedy").count() == 0
     why.get_by_text("Why: the facts").click()
     steps = why.get_by_test_id("why-steps")
     steps.wait_for()
