@@ -152,7 +152,7 @@ def read_now(corporation_id):
     else:
         flash("The member list is already being read.", "info")
     # The page follows the reading: its table is drawn again once the list is newer than this.
-    return redirect(url_for("director.compliance", corporation_id=corp.id, asked=f"{time.time():.0f}"))
+    return redirect(url_for("director.compliance", corporation_id=corp.id, asked=int(time.time())))
 
 
 @bp.post("/director/corporations/<int:corporation_id>/compliance/nudge")
