@@ -219,17 +219,21 @@ def register_template_context(app):
             return []
 
     def requests_waiting():
-        """Pending requests the signed-in director may decide (0 for anyone else)."""
+        """Pending requests the signed-in director may decide (0 for anyone else); counted once
+        per request, however many parts of the page show it."""
+        from flask import g
         from flask_login import current_user
 
         from app.access.requests import waiting_for
 
         if not (current_user.is_authenticated and current_user.has_role("director")):
             return 0
-        try:
-            return waiting_for(current_user)
-        except Exception:  # an error page must render even when the database cannot
-            return 0
+        if "requests_waiting" not in g:
+            try:
+                g.requests_waiting = waiting_for(current_user)
+            except Exception:  # an error page must render even when the database cannot
+                g.requests_waiting = 0
+        return g.requests_waiting
 
     @app.context_processor
     def inject_globals():

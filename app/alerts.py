@@ -84,17 +84,18 @@ def conditions(now=None):
             f"{dead} dead task{'s' if dead != 1 else ''} to retry or discard; the latest, "
             f"{first.get('name', '?')}: {first.get('error', '?')}"
         )
+    paused = pause.is_paused(redis)  # a pause explains backoffs and an idle consumer alike
     governor = get_governor()
-    for upstream in governor.upstreams():
+    for upstream in [] if paused else governor.upstreams():
         if upstream == UPSTREAM:
             continue
         seen = governor.state(upstream, now)
-        if seen["state"] == "backoff" and not pause.is_paused(redis):
+        if seen["state"] == "backoff":
             found[f"backoff:{upstream}"] = (
                 f"{upstream} is backed off (last failure: {seen['last_failure'] or 'none recorded'})"
             )
     age = heartbeat.age_seconds(redis, now)
-    if (age is None or age > config["HEARTBEAT_MAX_AGE"]) and not pause.is_paused(redis):
+    if (age is None or age > config["HEARTBEAT_MAX_AGE"]) and not paused:
         found["consumer"] = "No consumer is alive: queued work is not being taken " + (
             "(no heartbeat yet)." if age is None else f"(last heartbeat {age / 60:.0f} min ago)."
         )
@@ -230,13 +231,18 @@ def send(subject, text):
             _to_email(config, subject, text)
         except (OSError, smtplib.SMTPException) as exc:
             failures.append(f"email via {config['SMTP_HOST']}: {exc}")
-    redis = get_redis()
     if failures:
-        redis.delete(DELIVERY)
-        redis.hset(DELIVERY, mapping={"failed_at": time.time(), "error": "; ".join(failures)[:500]})
+        _note_delivery({"failed_at": time.time(), "error": "; ".join(failures)[:500]})
         raise DeliveryFailed("; ".join(failures))
-    redis.delete(DELIVERY)
-    redis.hset(DELIVERY, mapping={"sent_at": time.time()})
+    _note_delivery({"sent_at": time.time()})
+
+
+def _note_delivery(facts):
+    """Replace what the dashboard shows of the last delivery, in one transaction."""
+    pipe = get_redis().pipeline()
+    pipe.delete(DELIVERY)
+    pipe.hset(DELIVERY, mapping=facts)
+    pipe.execute()
 
 
 def _to_webhook(url, subject, text):

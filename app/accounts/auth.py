@@ -5,7 +5,7 @@ from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts.models import User
@@ -78,6 +78,12 @@ def safe_return(next_path, rd=None, default="main.index"):
     if rd and is_allowed_return(rd):
         return rd
     return safe_next(next_path, default)
+
+
+def greet(target, text):
+    """Say welcome after a sign-in, unless it lands on the home page, which greets by itself."""
+    if target != url_for("main.index"):
+        flash(text, "success")
 
 
 def start_session(user, remember=False):

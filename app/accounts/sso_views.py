@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 from app.accounts import bp
-from app.accounts.auth import is_allowed_return, is_safe_next, public_url, safe_return, start_session
+from app.accounts.auth import greet, is_allowed_return, is_safe_next, public_url, safe_return, start_session
 from app.accounts.limits import audit_sso_breach, limiter, sso_callbacks_per_address
 from app.accounts.logic import LoginRefused, login_with_character
 from app.compliance import tokens as tracking
@@ -132,8 +132,7 @@ def _finish_login(claims, refresh_token, flow):
             queue_check(key.id)
     start_session(user)
     target = safe_return(flow.get("next"), flow.get("rd"))
-    if target != url_for("main.index"):  # the home page greets by itself
-        flash(f"Welcome, {user.display_name}.", "success")
+    greet(target, f"Welcome, {user.display_name}.")
     return redirect(target)
 
 

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.accounts import bp
-from app.accounts.auth import end_browser_session, safe_return, start_session
+from app.accounts.auth import end_browser_session, greet, safe_return, start_session
 from app.accounts.forms import LoginForm, LogoutForm
 from app.accounts.limits import (
     audit_breach,
@@ -46,8 +46,7 @@ def login():
             start_session(user, remember=bool(form.remember.data) and not user.is_admin)
             user.last_login_at = utcnow()
             db.session.commit()
-            if target != url_for("main.index"):  # the home page greets by itself
-                flash(f"Welcome back, {user.display_name}.", "success")
+            greet(target, f"Welcome back, {user.display_name}.")
             return redirect(target)
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form), status

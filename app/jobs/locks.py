@@ -75,8 +75,9 @@ class IndexedLock(Lock):
         return [self.name, redis_keys.LOCK_INDEX]
 
     def do_acquire(self, token):
-        args = [token, int(self.timeout * 1000), time.time() + self.timeout]
-        return bool(self.lua_acquire(keys=self._keys(), args=args, client=self.redis))
+        batch = Batch(self.redis)
+        self.acquire_into(batch, token)
+        return bool(batch.send()[0])
 
     def acquire_into(self, batch, token):
         """Queue an acquire with this token into a round trip; pass its answer to acquired()."""

@@ -22,19 +22,23 @@ from app.extensions import db
 from app.forms import BaseForm, choices
 from app.services import names
 from app.services.connectors.webhook import private_address
-from app.services.models import SERVICE_KINDS, Service
+from app.services.models import KIND_NAMES, SERVICE_KINDS, Service
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DISCORD_ID_RE = re.compile(r"[0-9]{1,20}")
 HOST_RE = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 GROUP_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 URL_MESSAGE = "Give a full URL, e.g. https://forum.example.org/bastion."
+KIND_HINTS = {
+    "webhook": "signed JSON events",
+    "forward_auth": "reverse proxy",
+    "oidc": "wikis, forums, dashboards sign in through Bastion",
+    "mumble": "voice, through Bastion's authenticator",
+}
+# The editor's choices: each kind's name as lists show it, and what it is for.
 KIND_LABELS = {
-    "webhook": "Webhook (signed JSON events)",
-    "forward_auth": "Forward auth (reverse proxy)",
-    "discord": "Discord",
-    "oidc": "OpenID Connect (wikis, forums, dashboards sign in through Bastion)",
-    "mumble": "Mumble (voice, through Bastion's authenticator)",
+    kind: f"{KIND_NAMES[kind]} ({KIND_HINTS[kind]})" if kind in KIND_HINTS else KIND_NAMES[kind]
+    for kind in SERVICE_KINDS
 }
 
 

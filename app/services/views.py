@@ -14,7 +14,7 @@ from app.access import FollowUp, notices
 from app.access.explain import explain_all
 from app.access.grants import AccessRefused
 from app.access.models import AccessRequest, Grant, active_grant_of
-from app.access.requests import may_request, request_access, withdraw
+from app.access.requests import request_access, withdraw
 from app.accounts.auth import is_allowed_return, public_url, safe_next
 from app.audit import record
 from app.extensions import csrf, db
@@ -26,6 +26,7 @@ from app.services.events import grant_event
 from app.services.forms import RequestForm
 from app.services.models import DiscordLink, MumbleAccount, Service
 from app.services.mumble.accounts import ensure_account, new_password
+from app.services.steps import services_of
 from tasks.services import queue_follow_up
 
 log = logging.getLogger(__name__)
@@ -48,25 +49,7 @@ def index():
 
 
 def _services_page(note_errors=None, status=200):
-    grants = db.session.scalars(
-        db.select(Grant)
-        .where(Grant.user_id == current_user.id, Grant.status != "revoked")
-        .join(Service)
-        .order_by(Service.name)
-    ).all()
-    pending = db.session.scalars(
-        db.select(AccessRequest).where(
-            AccessRequest.user_id == current_user.id, AccessRequest.status == "pending"
-        )
-    ).all()
-    taken = {g.service_id for g in grants} | {r.service_id for r in pending}
-    available = [
-        s
-        for s in db.session.scalars(
-            db.select(Service).where(Service.enabled.is_(True)).order_by(Service.name)
-        )
-        if s.id not in taken and may_request(current_user, s)
-    ]
+    grants, pending, available = services_of(current_user)
     held = {g.service_id for g in grants if g.status == "active"}
     recent = [
         r
