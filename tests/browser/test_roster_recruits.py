@@ -63,6 +63,7 @@ def test_the_table_follows_a_reading_asked_for_with_read_now(page, db, sandbox, 
     sign_in(page, "reader", PASSWORD, f"/director/corporations/{corporation_id}/compliance")
     page.get_by_role("button", name="Read now").click()
     page.get_by_text("Reading EVE's member list… the table follows by itself.").wait_for()
+    page.wait_for_load_state("load")  # the answer to Read now is loaded before counting any
     loads = []
     page.on("load", lambda: loads.append(page.url))
     # The reading comes in (a consumer's roster task writes just this).
