@@ -9,7 +9,14 @@ from datetime import timedelta
 from app.clock import utcnow
 from app.extensions import write_transaction
 from app.jobs.locks import RETRY_SOON
-from app.keys.statements import CLAIM, CLAIMED_AT, update_key
+from app.keys.statements import CLAIM, CLAIM_CLEAN, CLAIMED_AT, update_key
+
+
+def claim_clean(key_id):
+    """Claim a key left clean by the last run (no claim, no doubt, no re-authorisation awaited) and
+    read it, in one statement: its row as the run found it, or None when it was not claimed."""
+    with write_transaction() as session:
+        return session.connection().execute(CLAIM_CLEAN, {"key_id": key_id, "now": utcnow()}).first()
 
 
 def claim_refresh(row, ttl):

@@ -4,7 +4,7 @@ bookkeeping."""
 
 import functools
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal_column, null, select, update
 
 from app.corps.models import Alliance, Character, Corporation
 from app.keys.models import Key
@@ -13,23 +13,26 @@ KEYS = Key.__table__
 CHARACTERS = Character.__table__
 CORPORATIONS = Corporation.__table__
 ALLIANCES = Alliance.__table__
+_KEY_COLUMNS = (
+    KEYS.c.id,
+    KEYS.c.user_id,
+    KEYS.c.character_id,
+    KEYS.c.refresh_token_encrypted,
+    KEYS.c.owner_hash,
+    KEYS.c.status,
+    KEYS.c.refresh_started_at,
+    KEYS.c.refresh_uncertain,
+    KEYS.c.scopes,
+    KEYS.c.error_since,
+    KEYS.c.needs_reauth,
+    KEYS.c.consecutive_failures,
+    KEYS.c.next_check_at,
+    KEYS.c.last_ok_at,
+    KEYS.c.source,
+)
 SELECT_KEY = (
     select(
-        KEYS.c.id,
-        KEYS.c.user_id,
-        KEYS.c.character_id,
-        KEYS.c.refresh_token_encrypted,
-        KEYS.c.owner_hash,
-        KEYS.c.status,
-        KEYS.c.refresh_started_at,
-        KEYS.c.refresh_uncertain,
-        KEYS.c.scopes,
-        KEYS.c.error_since,
-        KEYS.c.needs_reauth,
-        KEYS.c.consecutive_failures,
-        KEYS.c.next_check_at,
-        KEYS.c.last_ok_at,
-        KEYS.c.source,
+        *_KEY_COLUMNS,
         CHARACTERS.c.affiliation_checked_at,
         CHARACTERS.c.corporation_id,
         CHARACTERS.c.is_director,
@@ -46,6 +49,43 @@ CLAIM = (
     .where(KEYS.c.id == bindparam("key_id"))
     .where((KEYS.c.refresh_started_at.is_(None)) | (KEYS.c.refresh_started_at < bindparam("cutoff")))
     .values(refresh_started_at=bindparam("now"))
+)
+
+
+def _of_character(column):
+    """One column of the key's character, or of what the character belongs to, as a subquery of
+    the key's row: an UPDATE's RETURNING may name only its own table on SQLite, where SQLAlchemy
+    writes it without table names, so the subquery is written out with them."""
+    joins = {
+        "characters": "",
+        "corporations": " JOIN corporations ON corporations.id = characters.corporation_id",
+        "alliances": " JOIN corporations ON corporations.id = characters.corporation_id"
+        " JOIN alliances ON alliances.id = corporations.alliance_id",
+    }[column.table.name]
+    return literal_column(
+        f"(SELECT {column.table.name}.{column.name} FROM characters{joins}"  # noqa: S608  (our own names)
+        " WHERE characters.id = keys.character_id)",
+        type_=column.type,
+    )
+
+
+# A key as the last run left it (no claim, no doubt, no re-authorisation awaited) claimed and read
+# in one statement: the row comes back, as the run found it, only when this run claimed it.
+CLAIM_CLEAN = (
+    update(KEYS)
+    .where(KEYS.c.id == bindparam("key_id"))
+    .where(KEYS.c.refresh_started_at.is_(None))
+    .where(KEYS.c.refresh_uncertain.is_(False))
+    .where(KEYS.c.needs_reauth.is_(False))
+    .values(refresh_started_at=bindparam("now"))
+    .returning(
+        *(null().label(c.name) if c is KEYS.c.refresh_started_at else c for c in _KEY_COLUMNS),
+        _of_character(CHARACTERS.c.affiliation_checked_at).label("affiliation_checked_at"),
+        _of_character(CHARACTERS.c.corporation_id).label("corporation_id"),
+        _of_character(CHARACTERS.c.is_director).label("is_director"),
+        _of_character(CORPORATIONS.c.tracked_as).label("tracked_as"),
+        _of_character(ALLIANCES.c.tracked_as).label("alliance_tracked_as"),
+    )
 )
 CLAIMED_AT = select(KEYS.c.refresh_started_at).where(KEYS.c.id == bindparam("key_id"))
 

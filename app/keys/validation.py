@@ -35,7 +35,7 @@ from app.jobs.outcome import Outcome
 from app.jobs.rounds import Batch, shared_round_trips
 from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
-from app.keys.claims import claim_refresh, release_claim, write_key
+from app.keys.claims import claim_clean, claim_refresh, release_claim, write_key
 from app.keys.models import REASON_SOLD
 from app.keys.roles import holds_director_role
 from app.keys.rotated import adopt_rotated, keep_rotated
@@ -82,28 +82,31 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
     due_only: skip a key that is no longer due (a sweep's run racing an on-demand check).
     """
     now_ts = time.time() if now_ts is None else now_ts
-    row = db.session.connection().execute(SELECT_KEY, {"key_id": key_id}).first()
-    db.session.commit()
-    if row is None:
-        return Verdict("gone", message="the key was removed")
-    if due_only and attempt == 1 and row.next_check_at > utcnow():
-        return Verdict("done", message="checked meanwhile; not due")
-    if row.needs_reauth:
-        return _await_reauthorisation(row)
-
     if slot is not None and now_ts - slot > STALE_SLOT:
         slot = None  # a slot long past (the task was reaped or stuck): take a fresh one
     if slot is not None and now_ts < slot - SLOT_TOLERANCE:
         return Verdict("wait", delay=slot - now_ts, slot=slot)
-    # A key as the last run left it (no claim, no doubt) is claimed before the round trip that
-    # takes the slot and the lock, so nothing but the decryption stands between that last check of
-    # the rate and the call. One an earlier run left claimed or in doubt is claimed under the
-    # lock, after what Redis kept of that run is adopted.
-    clean = row.refresh_started_at is None and not row.refresh_uncertain
-    if clean:
-        claimed, wait, _ = claim_refresh(row, current_app.config["LOCK_TTL"])
-        if not claimed:
-            return Verdict("wait", delay=wait, message="another run is refreshing this key")
+    # A key as the last run left it (no claim, no doubt) is claimed as it is read, before the round
+    # trip that takes the slot and the lock, so nothing but the decryption stands between that
+    # last check of the rate and the call. One an earlier run left claimed or in doubt is claimed
+    # under the lock, after what Redis kept of that run is adopted.
+    row, clean = claim_clean(key_id), True
+    if row is None:  # removed, not clean, or awaiting re-authorisation: read as it is
+        row = db.session.connection().execute(SELECT_KEY, {"key_id": key_id}).first()
+        db.session.commit()
+        if row is None:
+            return Verdict("gone", message="the key was removed")
+        clean = row.refresh_started_at is None and not row.refresh_uncertain and not row.needs_reauth
+        if clean:  # left clean between the two statements
+            claimed, wait, _ = claim_refresh(row, current_app.config["LOCK_TTL"])
+            if not claimed:
+                return Verdict("wait", delay=wait, message="another run is refreshing this key")
+    if due_only and attempt == 1 and row.next_check_at > utcnow():
+        if clean:
+            release_claim(row, False)
+        return Verdict("done", message="checked meanwhile; not due")
+    if row.needs_reauth:
+        return _await_reauthorisation(row)
     governor, redis = get_governor(), get_redis()
     with shared_round_trips(redis):
         # One round trip, the last before the refresh goes out: the SSO slot (a fresh one, or the

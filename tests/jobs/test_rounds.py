@@ -25,17 +25,44 @@ def round_trips(monkeypatch):
     return sent
 
 
-def test_a_valid_key_checked_again_costs_four_round_trips(app, db, key_factory, round_trips):
+def test_a_valid_key_checked_again_costs_three_round_trips_and_two_statements(
+    app, db, key_factory, round_trips, redis_client
+):
+    from sqlalchemy import event
+
     key_id, _, _ = key_factory(status="valid")
     assert check(key_id).action == "done"  # the first check learns the bucket's group and the keys
     round_trips.clear()
-    verdict = validate_key(key_id, "tests", slot=time.time())  # at its slot, as a sweep queues it
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        verdict = validate_key(key_id, "tests", slot=time.time())  # at its slot, as a sweep queues it
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
     assert verdict.action == "done" and verdict.message == ""
     # The slot with the lock; the ESI gate with the bucket (and the SSO answer, the rotated
-    # token); the guard (and the ESI answer); the release.
-    assert len(round_trips) == 4
+    # token); the release (and the ESI answer, the guard's observation of the verdict).
+    assert len(round_trips) == 3
+    # The key claimed as it is read; the verdict written.
+    assert [s.split()[0] for s in statements] == ["UPDATE", "UPDATE"]
     stats = app.extensions["redis"].hgetall(redis_keys.UPSTREAM_STATS)
     assert any(field.startswith("sso") for field in stats) and any(field.startswith("esi") for field in stats)
+    seen = redis_client.zrange(redis_keys.guard_events("verdicts", False), 0, -1)
+    assert sum(member.startswith(f"{key_id}:valid:") for member in seen) == 2  # both checks observed
+
+
+def test_a_pending_write_hands_its_answer_over_once_it_comes(app, redis_client, round_trips):
+    script = redis_client.register_script("return redis.call('INCR', KEYS[1])")
+    redis_client.script_load(script.script)
+    answers = []
+    with shared_round_trips(redis_client):
+        later(redis_client, lambda batch: batch.script(script, ["rounds:counted"], [], then=answers.append))
+        assert answers == []
+        assert Batch(redis_client).command("get", "rounds:counted").send() == ["1"]
+        assert answers == [1]
+    later(redis_client, lambda batch: batch.script(script, ["rounds:counted"], [], then=answers.append))
+    assert answers == [1, 2]  # outside the block: at once
 
 
 def test_a_check_after_redis_lost_its_scripts_sends_them_again(app, db, key_factory, redis_client):
@@ -72,3 +99,19 @@ def test_an_error_in_a_call_of_ones_own_is_raised_and_in_a_pending_write_logged(
         with pytest.raises(Exception, match="not an integer"):
             Batch(redis_client).command("incr", "rounds:text").send()
     assert "pending Redis write failed" in caplog.text
+
+
+def test_a_valid_verdict_seen_with_the_release_still_closes_the_guard(app, db, key_factory, redis_client):
+    from app.access import guard
+
+    key_id, _, _ = key_factory(status="valid")
+    assert check(key_id).action == "done"
+    recheck = app.config["GUARD_RECHECK"]
+    redis_client.hset(
+        redis_keys.GUARD_STATE, mapping={"verdicts:since": time.time() - recheck - 1, "known": 1}
+    )
+    redis_client.hset(redis_keys.GUARD_STATE, "verdicts:detail", "25 keys turning invalid in 10 min")
+    assert guard.is_open("verdicts")
+    verdict = validate_key(key_id, "tests", slot=time.time())
+    assert verdict.action == "done" and verdict.message == ""  # a valid verdict is never held
+    assert not guard.is_open("verdicts")  # its observation came back with the lock's release, and closed it
