@@ -27,7 +27,7 @@ from app.corps.models import Character
 from app.extensions import db
 from app.jobs import redis_keys
 from app.jobs.connection import get_redis
-from app.jobs.rounds import Batch
+from app.jobs.rounds import Batch, later
 from app.keys.models import Key
 
 log = logging.getLogger(__name__)
@@ -102,15 +102,26 @@ def _observe(kind, member, removing, base=0, now=None):
     if not _config("GUARD_ENABLED"):
         return "pass", 0, 0
     now = time.time() if now is None else now
-    recheck = _config("GUARD_RECHECK")
+    redis = get_redis()
+    batch = _observation(Batch(redis), kind, member, removing, now)
+    return _judge(kind, batch.send()[0], removing, base, now)
+
+
+def _observation(batch, kind, member, removing, now, then=None):
+    """Queue one event's observation into a round trip; its answer is for _judge()."""
     keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
-    args = (now, _config("GUARD_WINDOW"), member, int(removing), recheck, kind)
-    redis = get_redis()  # the script is sent once, then run by its hash (EVALSHA)
-    script = _SCRIPTS.setdefault("observe", redis.register_script(OBSERVE_LUA))
-    seen, bad, recent, recent_bad, since, applied, known = Batch(redis).script(script, keys, args).send()[0]
+    args = (now, _config("GUARD_WINDOW"), member, int(removing), _config("GUARD_RECHECK"), kind)
+    script = _SCRIPTS.setdefault("observe", batch.redis.register_script(OBSERVE_LUA))  # sent by its hash
+    return batch.script(script, keys, args, then=then)
+
+
+def _judge(kind, answer, removing, base, now):
+    """What an observation's answer decides (see _observe)."""
+    seen, bad, recent, recent_bad, since, applied, known = answer
     if not known:  # Redis lost the guard's state: what the database holds reopens it
-        since = _recover(redis, now).get(f"{kind}:since", since)
+        since = _recover(get_redis(), now).get(f"{kind}:since", since)
     since, applied = _number(since), _number(applied) or 0.0
+    recheck = _config("GUARD_RECHECK")
     if since is not None:
         if not removing and now - since >= recheck and plausible(kind, recent_bad, recent):
             _close(kind, "the re-checks look normal")
@@ -169,10 +180,21 @@ def observe_check(key_id, turns_invalid, previous, now=None, director=False):
     """A key's check ended; turns_invalid when its verdict would make it invalid. 'hold' (keep the
     key's status and re-check it later), 'opened' (hold it, and the recent verdicts are held too),
     'pass' or 'closed' (record the verdict). director: the key's character is a Director, so that a
-    verdict taken back gives the directorship back too."""
+    verdict taken back gives the directorship back too.
+
+    A verdict that would not make the key invalid is never held: it is 'pass' at once, and counted
+    with the run's next round trip to Redis (app/jobs/rounds.py), whose answer may close the guard.
+    """
     now = time.time() if now is None else now
     member = f"{key_id}:{previous}{DIRECTOR_MARK if director else ''}:{now:.6f}"
-    return _observe("verdicts", member, turns_invalid, now=now)[0]
+    if turns_invalid or not _config("GUARD_ENABLED"):
+        return _observe("verdicts", member, turns_invalid, now=now)[0]
+
+    def judge(answer):
+        _judge("verdicts", answer, False, 0, now)
+
+    later(get_redis(), lambda batch: _observation(batch, "verdicts", member, False, now, then=judge))
+    return "pass"
 
 
 def hold_values(reason, now):

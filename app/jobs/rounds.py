@@ -1,11 +1,14 @@
 """Round trips to Redis, shared.
 
-A key check talks to Redis at four moments that need an answer: the governor's permit with the
-key's lock, the ESI gate with the character's bucket, the incident guard's observation, and the
-lock's release. What it only writes (how a call went, a rotated token kept, a bucket's headers)
-needs no answer: inside ``shared_round_trips()`` such writes wait in this thread's pending batch
-and go with the next round trip that needs an answer, in one pipeline, in the order they were
-made. Outside the block they are sent at once.
+A key check talks to Redis at three moments that need an answer: the governor's permit with the
+key's lock, the ESI gate with the character's bucket, and the lock's release (a verdict that
+would remove something is observed by the incident guard before it is written, a fourth). What it
+only writes (how a call went, a rotated token kept, a bucket's headers, a verdict that removes
+nothing seen by the guard) needs no answer before the run goes on: inside
+``shared_round_trips()`` such writes wait in this thread's pending batch and go with the next round
+trip that needs an answer, in one pipeline, in the order they were made; a write that wants its
+answer all the same (the guard's) has it handed to a function once it comes. Outside the block
+they are sent at once.
 
 Scripts go by their hash (EVALSHA); a Redis that lost its scripts (a restart) answers NOSCRIPT,
 and that one call is sent again with its script. Every call queues exactly one command, so each
@@ -28,21 +31,22 @@ class Batch:
 
     def __init__(self, redis):
         self.redis = redis
-        self._calls = []  # (queue(pipe), script, keys, args)
+        self._calls = []  # (queue(pipe), script, keys, args, then)
 
     def __len__(self):
         return len(self._calls)
 
-    def script(self, script, keys, args):
-        """Run a redis-py Script (by its hash); returns this batch."""
+    def script(self, script, keys, args, then=None):
+        """Run a redis-py Script (by its hash); returns this batch. then(answer), if given, is
+        called with the script's answer once it comes (for a write queued with later())."""
         keys, args = list(keys), list(args)
         queue = lambda pipe: pipe.evalsha(script.sha, len(keys), *keys, *args)  # noqa: E731
-        self._calls.append((queue, script, keys, args))
+        self._calls.append((queue, script, keys, args, then))
         return self
 
     def command(self, name, *args, **kwargs):
         """Run one command, as redis-py names it (``hset``, ``set``...); returns this batch."""
-        self._calls.append((lambda pipe: getattr(pipe, name)(*args, **kwargs), None, None, None))
+        self._calls.append((lambda pipe: getattr(pipe, name)(*args, **kwargs), None, None, None, None))
         return self
 
     def send(self):
@@ -60,13 +64,16 @@ class Batch:
         for queue, *_ in calls:
             queue(pipe)
         answers = pipe.execute(raise_on_error=False)
-        for position, ((_, script, keys, args), answer) in enumerate(zip(calls, answers, strict=True)):
+        for position, ((_, script, keys, args, _then), answer) in enumerate(zip(calls, answers, strict=True)):
             if isinstance(answer, NoScriptError) and script is not None:
                 answer = answers[position] = script(keys=keys, args=args, client=self.redis)  # sends it whole
             if isinstance(answer, Exception):
                 if position >= len(ahead):
                     raise answer
                 log.warning("a pending Redis write failed: %s", answer)
+        for (*_, then), answer in zip(calls, answers, strict=True):
+            if then is not None and not isinstance(answer, Exception):
+                then(answer)
         return answers[len(ahead) :]
 
     def take(self):
