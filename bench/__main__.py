@@ -96,6 +96,9 @@ def parse(argv):
     checkpath.add_argument(
         "--recheck", action="store_true", help="check every key once, then measure checking them again"
     )
+    checkpath.add_argument(
+        "--beside-floor", action="store_true", help="measure the floor in the same run, and the ratio"
+    )
     checkpath.add_argument("--json", action="store_true")
     signin = sub.add_parser("signin", help="a sign-in storm through OpenID Connect and Mumble")
     signin.add_argument("--members", type=int, default=200)

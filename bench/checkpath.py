@@ -14,6 +14,10 @@ the access token, and the roles call. No Redis, SQL, lock, queue or verdict.
 --recheck checks every key once first (untimed), then measures checking them again: valid keys
 checked again, the steady state of a real install. Every mode reports the Redis round trips
 (commands or pipelines sent) and SQL statements per measured check.
+
+--beside-floor measures the check (with --recheck, checking again) and the floor in the same run,
+on half the keys each, in alternate blocks of 50, and reports the ratio: the machine's speed
+varies from run to run, the ratio much less.
 """
 
 import copy
@@ -41,6 +45,8 @@ def run(args):
 
             ids = db.session.scalars(db.select(Key.id).order_by(Key.id)).all()
             db.session.commit()
+            if args.beside_floor:
+                return _beside_floor(args, harness, ids, _whole_check(validation.validate_key, after_check))
             warm, measured = ids[: args.warmup], ids[args.warmup :]
             check = _floor_check() if args.floor else _whole_check(validation.validate_key, after_check)
             for key_id in warm:
@@ -122,6 +128,50 @@ def _floor_check():
         client.roles(character_id, tokens["access_token"])
 
     return check
+
+
+def _beside_floor(args, harness, ids, whole):
+    """The check (first checks, or with recheck checks again) and the floor in one run: half the
+    keys each, measured in alternate blocks, so both meet the same machine."""
+    from app.extensions import db
+    from app.keys.models import Key
+
+    mine, floors = ids[0::2], ids[1::2]
+    floor = _floor_check()
+    for key_id in mine[: args.warmup // 2]:
+        whole(key_id)
+    for key_id in floors[: args.warmup // 2]:
+        floor(key_id)
+    mine, floors = mine[args.warmup // 2 :], floors[args.warmup // 2 :]
+    if args.recheck:
+        for key_id in mine:
+            whole(key_id)
+        db.session.execute(db.update(Key).values(next_check_at=db.func.now()))
+        db.session.commit()
+    cpu = {"check": 0.0, "floor": 0.0}
+    counter = _Counter(db.engine)
+    block = 50
+    for start in range(0, min(len(mine), len(floors)), block):
+        for mode, check, keys in (("check", whole, mine), ("floor", floor, floors)):
+            began = time.process_time()
+            for key_id in keys[start : start + block]:
+                check(key_id)
+            cpu[mode] += time.process_time() - began
+    counted = counter.stop()
+    count = min(len(mine), len(floors))
+    per = {mode: cpu[mode] * 1000 / count for mode in cpu}
+    return {
+        "benchmark": "checkpath",
+        "part": ("a valid key checked again" if args.recheck else "the whole check (first checks)")
+        + ", beside the floor",
+        "keys_each": count,
+        "cpu_ms_per_check": round(per["check"], 3),
+        "cpu_ms_per_floor": round(per["floor"], 3),
+        "ratio": round(per["check"] / per["floor"], 2),
+        "redis_round_trips_per_check": round(counted["redis"] / count, 2),
+        "sql_statements_per_check": round(counted["sql"] / count, 2),
+        "database": harness.database_url.split(":", 1)[0],
+    }
 
 
 class _Counter:
