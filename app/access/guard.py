@@ -111,7 +111,9 @@ def _observation(batch, kind, member, removing, now, then=None):
     """Queue one event's observation into a round trip; its answer is for _judge()."""
     keys = (redis_keys.guard_events(kind, False), redis_keys.guard_events(kind, True), redis_keys.GUARD_STATE)
     args = (now, _config("GUARD_WINDOW"), member, int(removing), _config("GUARD_RECHECK"), kind)
-    script = _SCRIPTS.setdefault("observe", batch.redis.register_script(OBSERVE_LUA))  # sent by its hash
+    script = _SCRIPTS.get("observe")
+    if script is None:  # built once (its hash is computed then), and sent by its hash
+        script = _SCRIPTS["observe"] = batch.redis.register_script(OBSERVE_LUA)
     return batch.script(script, keys, args, then=then)
 
 

@@ -4,7 +4,9 @@
   answers how long until it; the caller runs its call at that slot (a task reschedules itself).
 - Known limits ("at most R calls a second") use R times a safety factor as the rate.
 - Right before a call goes out, gate() keeps the calls actually sent within the rate in every
-  one-second window, whatever delays the callers met on the way to their slots.
+  one-second window, whatever delays the callers met on the way to their slots; for a known
+  limit it counts each second's calls over a second and a slack, so calls reaching the upstream
+  up to the slack late (a busy machine) still leave every second of the upstream's within it.
 - Unknown limits are found: the rate doubles per second until the first 429, then grows by a
   step per second while well under the ceiling (the rate served when the last 429 came) and by a
   small probe near it; a 429 sets the rate just under the rate that was actually served in the
@@ -44,8 +46,9 @@ class Settings:
         backoff_cap=60.0,
         fails_threshold=5,
         error_threshold=20,
-        safety=0.965,
-        gate_safety=0.975,
+        safety=0.95,
+        gate_safety=0.99,
+        gate_slack=0.04,
         horizon=30.0,
         downtime=None,
     ):
@@ -65,6 +68,9 @@ class Settings:
         # Slots are handed out at safety x the limit; the gate lets through up to gate_safety x the
         # limit, so callers a little late or bunched pass it, and the upstream still sees room.
         self.gate_safety = gate_safety
+        # The gate counts the calls of one second over this much longer, so a call that reaches
+        # the upstream up to this late still leaves every one of its seconds within the limit.
+        self.gate_slack = gate_slack
         self.downtime = downtime  # (start "HH:MM", end "HH:MM") UTC, or None
 
 
@@ -184,6 +190,7 @@ class Governor:
             reserve="1" if reserve else "0",
             horizon=cfg.horizon,
             gate_factor=cfg.gate_safety / cfg.safety,
+            gate_slack=cfg.gate_slack if cfg.known_limit else 0.0,
             pass_gate=pass_gate if reserve else 0,
         )
         return batch.script(self._permit, keys, args)

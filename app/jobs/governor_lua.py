@@ -15,6 +15,7 @@ PERMIT_ARGS = (
     "reserve",
     "horizon",
     "gate_factor",
+    "gate_slack",
     "pass_gate",
 )
 
@@ -74,14 +75,17 @@ if remain ~= nil and remain <= threshold and reset_at > now then
 end
 local rate = known
 if rate <= 0 then rate = tonumber(s[4]) or initial end
--- The gate, just before a call goes out: never more than the gate rate in any one-second
--- window. Slots are handed out a little slower than the gate allows, so callers catching up
--- after a delay rarely have to wait here.
+-- The gate, just before a call goes out: never more than the gate rate's calls of one second in
+-- any window of a second and the slack. A call may reach the upstream up to the slack later
+-- than it passed here (a busy machine, a thread waiting for its turn), so the upstream's own
+-- count of any one second stays within the limit. Slots are handed out a little slower than the
+-- gate allows, so callers catching up after a delay rarely have to wait here.
 local function gate(refused)
   local gate_rate = rate * tonumber(arg.gate_factor)
   local window = 1.0
   if gate_rate < 1 then window = 1.0 / gate_rate end
   local allowed = math.max(1, math.floor(gate_rate * window + 1e-9))
+  window = window + tonumber(arg.gate_slack)
   redis.call('ZREMRANGEBYSCORE', sends, '-inf', now - window)
   if redis.call('ZCARD', sends) >= allowed then
     redis.call('HINCRBY', state, 'gate_waits', 1)

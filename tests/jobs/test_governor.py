@@ -1,5 +1,7 @@
 """The governor on a real Redis: spacing, known limits, error budget, 429, discovery, 5xx runs, downtime."""
 
+import bisect
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +23,7 @@ def governor(redis_client):
     return Governor(
         redis_client,
         {
-            "known": Settings(known_limit=10, safety=1.0, gate_safety=1.0),
+            "known": Settings(known_limit=10, safety=1.0, gate_safety=1.0, gate_slack=0.0),
             "found": Settings(initial_rate=10, min_rate=1, step=5, probe=0.2, alpha=0.5),
             "down": Settings(downtime=("11:00", "11:15")),
         },
@@ -173,6 +175,30 @@ def test_the_gate_keeps_sent_calls_within_the_rate_in_any_second(governor):
     reason, wait = governor.gate("known", now=T0 + 0.5)
     assert reason == "rate" and wait == pytest.approx(0.5)
     assert governor.gate("known", now=T0 + 1.001)[0] == "ok"
+
+
+def test_calls_reaching_the_upstream_up_to_the_slack_late_keep_every_second_within_the_limit(redis_client):
+    def worst_second(slack):
+        governor = Governor(
+            redis_client,
+            {f"s{slack}": Settings(known_limit=10, safety=1.0, gate_safety=1.0, gate_slack=slack)},
+        )
+        rng, now, arrivals = random.Random(7), T0, []
+        while now < T0 + 30:
+            reason, wait = governor.gate(f"s{slack}", now=now)
+            if reason == "ok":  # it reaches the upstream up to 0.1 s after the gate
+                arrivals.append(now + rng.uniform(0, 0.1))
+                now += rng.uniform(0, 0.05)
+            else:
+                now += wait
+        arrivals.sort()
+        worst = max(bisect.bisect_left(arrivals, at + 1.0) - i for i, at in enumerate(arrivals))
+        return worst, len(arrivals) / 30
+
+    worst, rate = worst_second(0.1)
+    assert worst <= 10  # the upstream never counts more than its limit in a second
+    assert rate >= 10 / 1.1 - 0.5  # and the calls still go at the limit over a second and the slack
+    assert worst_second(0.0)[0] > 10  # without the slack, late calls bunch past the limit
 
 
 def test_a_420_waits_for_the_error_window_to_reset(governor):
