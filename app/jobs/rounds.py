@@ -71,9 +71,16 @@ class Batch:
                 if position >= len(ahead):
                     raise answer
                 log.warning("a pending Redis write failed: %s", answer)
-        for (*_, then), answer in zip(calls, answers, strict=True):
-            if then is not None and not isinstance(answer, Exception):
+        for position, ((*_, then), answer) in enumerate(zip(calls, answers, strict=True)):
+            if then is None or isinstance(answer, Exception):
+                continue
+            if position >= len(ahead):
                 then(answer)
+                continue
+            try:  # a pending write's follow-up must not break the round trip that carried it
+                then(answer)
+            except Exception:
+                log.exception("following up a pending Redis write failed")
         return answers[len(ahead) :]
 
     def take(self):

@@ -65,6 +65,21 @@ def test_a_pending_write_hands_its_answer_over_once_it_comes(app, redis_client, 
     assert answers == [1, 2]  # outside the block: at once
 
 
+def test_a_pending_writes_follow_up_that_fails_is_logged_and_the_round_trip_answers(
+    app, redis_client, caplog
+):
+    script = redis_client.register_script("return redis.call('INCR', KEYS[1])")
+    redis_client.script_load(script.script)
+
+    def broken(answer):
+        raise ValueError(f"cannot follow up {answer}")
+
+    with shared_round_trips(redis_client):
+        later(redis_client, lambda batch: batch.script(script, ["rounds:followed"], [], then=broken))
+        assert Batch(redis_client).command("get", "rounds:followed").send() == ["1"]
+    assert "following up a pending Redis write failed" in caplog.text
+
+
 def test_a_check_after_redis_lost_its_scripts_sends_them_again(app, db, key_factory, redis_client):
     key_id, _, _ = key_factory(status="valid")
     assert check(key_id).action == "done"
