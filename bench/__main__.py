@@ -117,6 +117,8 @@ def parse(argv):
     if args.command == "checkpath":
         if not 0 <= args.warmup < args.keys <= 100_000:
             parser.error("--keys must be 1 to 100000 and more than --warmup")
+        if args.beside_floor and args.floor:
+            parser.error("--beside-floor measures the floor already: leave out --floor")
         return args
     if args.command == "signin":
         if not 1 <= args.members <= 10_000 or not 1 <= args.concurrency <= 64:
