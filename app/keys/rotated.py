@@ -31,7 +31,7 @@ def keep_rotated(row, tokens):
     new token encrypted, as the database stores it."""
     encrypted = crypto.encrypt(tokens["refresh_token"])
     kept = f"{_fingerprint(row.refresh_token_encrypted)}:{encrypted}"
-    try:  # with the check's next round trip, which comes before any other outside call or write
+    try:  # with the check's next round trip, right after this (app/keys/roles.py: gate_roles)
         key = redis_keys.rotated_token(row.id)
         later(get_redis(), lambda batch: batch.command("set", key, kept, ex=ROTATED_TTL))
     except RedisError as exc:

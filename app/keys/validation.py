@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from app import crypto
@@ -37,7 +38,7 @@ from app.jobs.setup import get_governor
 from app.keys.cadence import next_check
 from app.keys.claims import claim_clean, claim_refresh, release_claim, write_key
 from app.keys.models import REASON_SOLD
-from app.keys.roles import holds_director_role
+from app.keys.roles import gate_roles, holds_director_role
 from app.keys.rotated import adopt_rotated, keep_rotated
 from app.keys.statements import KEYS, SELECT_KEY, update_key
 
@@ -191,7 +192,14 @@ def _check(row, lock, attempt, claimed):
         # A timeout or 5xx may have come after SSO rotated the token: remember the doubt.
         write_key(row.id, refresh_started_at=None, refresh_uncertain=True)
         return _transient(row, attempt, exc)
-    # The old token is dead from this moment: the new one is stored before any other outside call.
+    # The old token is dead from this moment: it is in Redis with the next round trip, at once
+    # (the one that also asks ESI's gate for the roles call), and in the database before any
+    # other outside call.
+    try:
+        roles_gated = gate_roles(row)
+    except RedisError as exc:  # the database still gets the new token below
+        log.warning("key %s: Redis failed right after the refresh: %s", row.id, exc)
+        roles_gated = None
     new_token = {
         "refresh_token_encrypted": rotated,
         "refresh_started_at": None,
@@ -215,7 +223,7 @@ def _check(row, lock, attempt, claimed):
     missing = sorted(required - set(claims["scp"]))
     if missing:
         return _finish(row, "invalid", "Scopes no longer granted: " + ", ".join(missing), new_token)
-    director = holds_director_role(client, row, tokens["access_token"], claims["scp"])
+    director = holds_director_role(client, row, tokens["access_token"], claims["scp"], roles_gated)
     verdict = _finish(row, "valid", None, new_token)
     remember_access(row.id, tokens["access_token"], claims)  # a tracking token reads members with it
     if director is not None and (director or row.is_director):

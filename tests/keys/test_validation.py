@@ -352,3 +352,27 @@ def test_a_token_rotated_while_the_database_could_not_store_it_is_kept_and_used_
     assert verdict.action == "done" and key.status == "valid" and not key.needs_reauth, key.reason
     assert key.refresh_started_at is None and crypto.decrypt(key.refresh_token_encrypted) != first_token
     assert sandbox.stats()["rotated_token_reuse"] == 0  # the dead token was never sent again
+
+
+def test_the_rotated_token_is_in_redis_before_the_new_access_token_is_even_verified(
+    db, sandbox, key_factory, redis_client, monkeypatch
+):
+    """A worker killed between SSO's answer and the database write loses nothing: the new token is
+    kept in Redis by the round trip that follows the answer at once, before any other work."""
+    from app.eve.client import EveClient
+    from app.jobs import redis_keys
+
+    key_id, _, first_token = key_factory(status="valid")
+    kept_when_verifying = []
+    verify = EveClient.verify
+
+    def looking(client, access_token, *args, **kwargs):  # what Redis holds at this moment
+        kept_when_verifying.append(redis_client.get(redis_keys.rotated_token(key_id)))
+        return verify(client, access_token, *args, **kwargs)
+
+    monkeypatch.setattr(EveClient, "verify", looking)
+    assert check(key_id).action == "done"
+    (kept,) = kept_when_verifying
+    assert kept is not None
+    stored = fresh(db, key_id).refresh_token_encrypted
+    assert crypto.decrypt(kept.partition(":")[2]) == crypto.decrypt(stored) != first_token
