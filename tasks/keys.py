@@ -8,7 +8,7 @@ import time
 from flask import current_app
 from redis.exceptions import RedisError
 
-from app.access import guard
+from app.access import guard_actions
 from app.access.policy import any_service
 from app.clock import utcnow
 from app.corps import affiliation
@@ -163,7 +163,7 @@ def recheck_held(task=None):
     """Keys the incident guard holds are due again: sweep now, and come back for the next ones."""
     markers.clear(get_redis(), SWEEP, "recheck")  # this run is the one that was scheduled
     sweep(priority=PRIORITY_SWEEP)
-    due = guard.next_recheck()
+    due = guard_actions.next_recheck()
     if due is not None:
         _sweep_for_held_keys(max(2.0, (due - utcnow()).total_seconds() + 0.5))
     return "rechecking" if due is not None else "nothing held"

@@ -369,22 +369,6 @@ def status(now=None):
     }
 
 
-def next_recheck():
-    """When the next held key is due again (None when none is held)."""
-    return db.session.scalar(db.select(func.min(Key.next_check_at)).where(Key.held_at.is_not(None)))
-
-
-def sample(limit=10):
-    """A few held keys and grants, newest first, to show with their reasons."""
-    keys = db.session.scalars(
-        db.select(Key).where(Key.held_at.is_not(None)).order_by(Key.held_at.desc()).limit(limit)
-    ).all()
-    grants = db.session.scalars(
-        db.select(Grant).where(Grant.held_at.is_not(None)).order_by(Grant.held_at.desc()).limit(limit)
-    ).all()
-    return keys, grants
-
-
 def review(now=None):
     """Close kinds whose recent window looks normal again (the periodic look, as each check does)."""
     redis, now = get_redis(), time.time() if now is None else now

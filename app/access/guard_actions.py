@@ -1,11 +1,12 @@
-"""What an admin may do with what the incident guard holds (app/access/guard.py): apply it (the
-removals were real), discard it (they were spurious), or have every held key re-checked now."""
+"""What the incident guard holds (app/access/guard.py), as an admin sees it, and what they may do
+with it: apply it (the removals were real), discard it (they were spurious), or have every held
+key re-checked now."""
 
 import logging
 import time
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import func, update
 
 from app.access.guard import KINDS
 from app.access.models import Grant
@@ -102,3 +103,19 @@ def _take_held_characters():
     pipe.delete(redis_keys.GUARD_HELD_CHARACTERS)
     members, _ = pipe.execute()
     return sorted(int(c) for c in members)
+
+
+def next_recheck():
+    """When the next held key is due again (None when none is held)."""
+    return db.session.scalar(db.select(func.min(Key.next_check_at)).where(Key.held_at.is_not(None)))
+
+
+def sample(limit=10):
+    """A few held keys and grants, newest first, to show with their reasons."""
+    keys = db.session.scalars(
+        db.select(Key).where(Key.held_at.is_not(None)).order_by(Key.held_at.desc()).limit(limit)
+    ).all()
+    grants = db.session.scalars(
+        db.select(Grant).where(Grant.held_at.is_not(None)).order_by(Grant.held_at.desc()).limit(limit)
+    ).all()
+    return keys, grants

@@ -39,7 +39,7 @@ def guard_banner():
 @admin_required
 def guard_page():
     """What the guard holds, with each decision's trace, and what an admin may do about it."""
-    keys, grants = guard.sample(limit=20)
+    keys, grants = guard_actions.sample(limit=20)
     traces = {g.id: explain(g.user, g.service, g) for g in grants}
     return render_template(
         "admin/guard.html", state=guard.status(), keys=keys, grants=grants, traces=traces, action=ActionForm()
