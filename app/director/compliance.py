@@ -4,7 +4,6 @@ director's tracking token; coverage, filters, CSV export and reminders."""
 import csv
 import io
 import time
-from datetime import UTC
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -12,6 +11,7 @@ from flask_login import current_user, login_required
 from app.accounts.auth import director_required
 from app.accounts.sso_views import start_flow
 from app.audit import record
+from app.clock import timestamp
 from app.compliance import nudge, report
 from app.compliance import tokens as tracking
 from app.compliance.models import TrackingToken
@@ -39,11 +39,7 @@ def _reading(roster):
         return False
     if not 0 <= time.time() - asked <= FOLLOW_S:
         return False
-    return (
-        roster is None
-        or roster.refreshed_at is None
-        or roster.refreshed_at.replace(tzinfo=UTC).timestamp() < asked
-    )
+    return roster is None or roster.refreshed_at is None or timestamp(roster.refreshed_at) < asked
 
 
 def _chosen():

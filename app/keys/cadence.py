@@ -3,7 +3,7 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from app.clock import utcnow
+from app.clock import timestamp, utcnow
 from app.jobs.governor import downtime_until, parse_window
 
 
@@ -18,14 +18,10 @@ def next_check(config, now=None, interval=None):
     interval = config["KEY_CHECK_INTERVAL"] if interval is None else interval
     moment = now + timedelta(seconds=spread(interval, config["CHECK_JITTER"]))
     window = parse_window(config.get("EVE_DOWNTIME", ""))
-    end = downtime_until(window, _timestamp(moment))
+    end = downtime_until(window, timestamp(moment))
     if end:
         moment = _from_timestamp(end) + timedelta(seconds=random.uniform(0, 300))  # noqa: S311
     return moment
-
-
-def _timestamp(naive_utc):
-    return naive_utc.replace(tzinfo=UTC).timestamp()
 
 
 def _from_timestamp(stamp):
