@@ -54,8 +54,7 @@ def run(args):
             if args.recheck:  # every key valid once, then due again
                 for key_id in measured:
                     check(key_id)
-                db.session.execute(db.update(Key).values(next_check_at=db.func.now()))
-                db.session.commit()
+                _all_due_again()
                 for key_id in warm:
                     check(key_id)
             counter = _Counter(db.engine)
@@ -130,11 +129,19 @@ def _floor_check():
     return check
 
 
+def _all_due_again():
+    """Every key due now, as each is again once its interval has passed."""
+    from app.extensions import db
+    from app.keys.models import Key
+
+    db.session.execute(db.update(Key).values(next_check_at=db.func.now()))
+    db.session.commit()
+
+
 def _beside_floor(args, harness, ids, whole):
     """The check (first checks, or with recheck checks again) and the floor in one run: half the
     keys each, measured in alternate blocks, so both meet the same machine."""
     from app.extensions import db
-    from app.keys.models import Key
 
     mine, floors = ids[0::2], ids[1::2]
     floor = _floor_check()
@@ -146,8 +153,7 @@ def _beside_floor(args, harness, ids, whole):
     if args.recheck:
         for key_id in mine:
             whole(key_id)
-        db.session.execute(db.update(Key).values(next_check_at=db.func.now()))
-        db.session.commit()
+        _all_due_again()
     cpu = {"check": 0.0, "floor": 0.0}
     counter = _Counter(db.engine)
     block = 50
