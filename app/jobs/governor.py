@@ -68,8 +68,9 @@ class Settings:
         # Slots are handed out at safety x the limit; the gate lets through up to gate_safety x the
         # limit, so callers a little late or bunched pass it, and the upstream still sees room.
         self.gate_safety = gate_safety
-        # The gate counts the calls of one second over this much longer, so a call that reaches
-        # the upstream up to this late still leaves every one of its seconds within the limit.
+        # For a known limit, the gate counts the calls of one second over this much longer, so a
+        # call that reaches the upstream up to this late still leaves every one of its seconds
+        # within the limit (a limit being found learns from its 429s instead).
         self.gate_slack = gate_slack
         self.downtime = downtime  # (start "HH:MM", end "HH:MM") UTC, or None
 
