@@ -82,7 +82,8 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
 
     due_only: skip a key that is no longer due (a sweep's run racing an on-demand check).
     """
-    now_ts = time.time() if now_ts is None else now_ts
+    clock = time.time if now_ts is None else (lambda: now_ts)  # now_ts: a fixed moment, for tests
+    now_ts = clock()
     if slot is not None and now_ts - slot > STALE_SLOT:
         slot = None  # a slot long past (the task was reaped or stuck): take a fresh one
     if slot is not None and now_ts < slot - SLOT_TOLERANCE:
@@ -115,6 +116,10 @@ def validate_key(key_id, owner, attempt=1, slot=None, due_only=False, now_ts=Non
         # gate in the same script.
         lock = TargetLock(redis, f"key:{key_id}", owner, ttl=current_app.config["LOCK_TTL"])
         batch = Batch(redis)
+        # The gate counts the call from this moment, the last before it goes out, not from when
+        # the run began: a run slowed on its way here (the database, a busy machine) would
+        # otherwise reach the upstream later than the gate believes, bunched with later calls.
+        now_ts = clock()
         governor.check_into(batch, UPSTREAM, now_ts, reserve=slot is None, pass_gate=SLOT_TOLERANCE)
         token = lock.acquire_into(batch)
         permit, taken = batch.send()

@@ -130,3 +130,36 @@ def test_a_valid_verdict_seen_with_the_release_still_closes_the_guard(app, db, k
     verdict = validate_key(key_id, "tests", slot=time.time())
     assert verdict.action == "done" and verdict.message == ""  # a valid verdict is never held
     assert not guard.is_open("verdicts")  # its observation came back with the lock's release, and closed it
+
+
+def test_the_gate_counts_a_call_from_the_round_trip_that_passes_it_not_from_the_start_of_the_run(
+    app, db, key_factory, redis_client
+):
+    """A run slowed before its round trip (a slow database here) must not enter the gate at the
+    moment it began: its call goes out later, and the upstream counts it then."""
+    from sqlalchemy import event
+
+    key_id, _, _ = key_factory(status="valid")
+    assert check(key_id).action == "done"
+    claimed = []
+
+    def slow(conn, cursor, statement, *args):
+        if statement.startswith("UPDATE") and not claimed:
+            time.sleep(0.3)  # a database that takes its time over the claim
+            claimed.append(None)
+
+    def done(conn, cursor, statement, *args):
+        if claimed and len(claimed) == 1:
+            claimed.append(time.time())
+
+    event.listen(db.engine, "before_cursor_execute", slow)
+    event.listen(db.engine, "after_cursor_execute", done)
+    try:
+        verdict = validate_key(key_id, "tests", slot=time.time())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", slow)
+        event.remove(db.engine, "after_cursor_execute", done)
+    assert verdict.action == "done"
+    sends = redis_client.zrange(redis_keys.governor_log("sso", "sends"), 0, -1, withscores=True)
+    passed_at = max(score for _, score in sends)
+    assert passed_at >= claimed[1]  # after the slow claim, as the call itself
