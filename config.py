@@ -167,11 +167,11 @@ class Config:
     DISCORD_BOT_TOKEN = os.environ.get("DISCORD_BOT_TOKEN", "")
     DISCORD_TIMEOUT = _float("DISCORD_TIMEOUT", 10.0)
     GOVERNOR_LIMITS = os.environ.get("GOVERNOR_LIMITS", "")  # known limits, e.g. "sso=100"
-    GOVERNOR_SAFETY = _float("GOVERNOR_SAFETY", 0.96)  # share of a known limit handed out as slots
+    GOVERNOR_SAFETY = _float("GOVERNOR_SAFETY", 0.95)  # share of a known limit handed out as slots
     # The gate, right before a call: at most this share of a known limit in any second and the
     # slack (seconds a call may take from the gate to the upstream on a busy machine).
-    GOVERNOR_GATE_SAFETY = _float("GOVERNOR_GATE_SAFETY", 0.995)
-    GOVERNOR_GATE_SLACK = _float("GOVERNOR_GATE_SLACK", 0.03)
+    GOVERNOR_GATE_SAFETY = _float("GOVERNOR_GATE_SAFETY", 0.99)
+    GOVERNOR_GATE_SLACK = _float("GOVERNOR_GATE_SLACK", 0.04)
     SSO_INITIAL_RATE = _float("SSO_INITIAL_RATE", 30.0)  # calls/s before an unknown limit is found
     ESI_ERROR_THRESHOLD = _int("ESI_ERROR_THRESHOLD", 20)  # stop calling ESI at this many errors left
     LOCK_TTL = _int("LOCK_TTL", 60)

@@ -46,9 +46,9 @@ class Settings:
         backoff_cap=60.0,
         fails_threshold=5,
         error_threshold=20,
-        safety=0.96,
-        gate_safety=0.995,
-        gate_slack=0.03,
+        safety=0.95,
+        gate_safety=0.99,
+        gate_slack=0.04,
         horizon=30.0,
         downtime=None,
     ):

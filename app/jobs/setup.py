@@ -17,9 +17,9 @@ def make_governor(redis_client, config):
     except ValueError as exc:
         raise RuntimeError(str(exc)) from None
     common = {
-        "safety": config.get("GOVERNOR_SAFETY", 0.96),
-        "gate_safety": config.get("GOVERNOR_GATE_SAFETY", 0.995),
-        "gate_slack": config.get("GOVERNOR_GATE_SLACK", 0.03),
+        "safety": config.get("GOVERNOR_SAFETY", 0.95),
+        "gate_safety": config.get("GOVERNOR_GATE_SAFETY", 0.99),
+        "gate_slack": config.get("GOVERNOR_GATE_SLACK", 0.04),
     }
     settings = {
         "sso": Settings(
