@@ -145,6 +145,8 @@ def run(args):
             "upstream_420": stats["served_420"],
             "faults_injected": stats["faults"],
             "allowed_rate": args.sso_limit,
+            # the most token calls the sandbox let through in any one second: at most the limit
+            "busiest_second_calls": stats.get("busiest_token_second"),
             "achieved_rate": round(achieved, 2) if achieved else None,
             "efficiency": round(achieved / args.sso_limit, 3) if achieved and args.sso_limit else None,
             "wrongly_invalid": harness.wrongly_invalid(),

@@ -185,6 +185,7 @@ def _over_hidden_limit(world):
             world.counters.sso_429 += 1
             return True
         window.append(now)
+        world.counters.busiest_token_second = max(world.counters.busiest_token_second, len(window))
         return False
 
 

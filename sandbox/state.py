@@ -135,6 +135,7 @@ class Counters:
         self.overlapping_refreshes = 0
         self.served_420 = 0
         self.sso_429 = 0
+        self.busiest_token_second = 0  # most token calls the hidden limit counted in one second
         self.esi_429 = 0
         self.esi_errors = 0
         self.faults = 0
@@ -167,6 +168,7 @@ class Counters:
             "spurious_invalid_grants": self.spurious_invalid_grants,
             "served_429": self.sso_429 + self.esi_429,
             "sso_429": self.sso_429,
+            "busiest_token_second": self.busiest_token_second,
             "esi_429": self.esi_429,
             "esi_errors": self.esi_errors,
             "faults": self.faults,
