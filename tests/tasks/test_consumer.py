@@ -31,3 +31,21 @@ def test_consumer_runs_an_enqueued_heartbeat_task(client, redis_client, consumer
         message=f"the enqueued heartbeat to run; consumer log:\n{process.log()}",
     )
     assert "bastion.ops.heartbeat" in process.log()
+
+
+def test_what_a_consumer_builds_at_start_up_is_kept_out_of_the_collectors_full_passes(app):
+    """A full pass of the garbage collector over everything a process imported and built stops
+    every worker thread of the consumer for 100 to 200 ms; calls that had just passed the rate
+    gate would then go out late, bunched. The consumer freezes what start-up built."""
+    import gc
+
+    import tasks
+
+    gc.unfreeze()
+    tasks.set_app_factory(lambda: app)
+    try:
+        assert tasks._task_app() is app  # outside any app context: the consumer's own app
+        assert gc.get_freeze_count() > len(gc.get_objects())  # most objects are out of its passes
+    finally:
+        gc.unfreeze()
+        tasks.set_app_factory(None)
