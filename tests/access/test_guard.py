@@ -74,7 +74,8 @@ def test_a_storm_of_spurious_invalid_grant_is_held_rechecked_and_released(
     )
     state = _status(db)
     assert state["open"] and "keys turning invalid" in state["kinds"]["verdicts"]["label"]
-    assert state["kinds"]["verdicts"]["detail"].startswith("5 keys turning invalid")  # it opened at the fifth
+    opened_at = int(state["kinds"]["verdicts"]["detail"].split()[0])
+    assert opened_at in (5, 6)  # at the fifth; the sixth when the two workers' observations crossed
     wait_for(
         lambda: count_rows(db, Grant, Grant.ends_at.is_not(None)) == 0,
         timeout=30,
