@@ -221,25 +221,27 @@ def _in_app_context(fn, wants_task=False):
     """Wrap a task body so each run gets a fresh app context, under a pinned identity.
 
     A database or a Redis that cannot be reached is waited out: the run is queued again with a
-    growing delay instead of failing for good on the first blip (see database_retry_delay).
+    growing delay instead of failing for good on the first blip (see database_retry_delay). That
+    includes the app context's end, whose rollback meets a connection the database just closed.
     """
 
     @functools.wraps(fn)
     def run_in_app(*args, task=None, **kwargs):
         if wants_task:
             kwargs["task"] = task
-        with _task_app().app_context():
-            try:
+        app = _task_app()
+        try:
+            with app.app_context():
                 return fn(*args, **kwargs)
-            except Exception as exc:
-                if task is None or not is_blip(exc):
-                    raise
-                delay = database_retry_delay(task, current_app.config)
-                if delay is None:
-                    raise
-                store = "the database" if is_database_blip(exc) else "Redis"
-                log.warning("task %s: %s failed (%s); again in %.1f s", task.id, store, exc, delay)
-                raise RetryTask(delay=delay) from exc
+        except Exception as exc:
+            if task is None or not is_blip(exc):
+                raise
+            delay = database_retry_delay(task, app.config)
+            if delay is None:
+                raise
+            store = "the database" if is_database_blip(exc) else "Redis"
+            log.warning("task %s: %s failed (%s); again in %.1f s", task.id, store, exc, delay)
+            raise RetryTask(delay=delay) from exc
 
     _pin_identity(run_in_app)
     return run_in_app

@@ -84,3 +84,34 @@ def test_a_redis_that_cannot_be_reached_is_waited_out_like_the_database(redis_go
         assert deadstore.count(redis_client) == 0
         huey.execute(third, timestamp=third.eta)  # its retries are spent: it fails for good
     assert huey.read_schedule(later) == []
+
+
+def test_a_connection_the_database_closed_under_the_tasks_last_rollback_is_waited_out(app, db, redis_client):
+    """The run's work is done, and the app context's end rolls back on a connection the database
+    just terminated (a restart): that is a blip too, and the task runs again instead of dying."""
+    from sqlalchemy.exc import OperationalError
+
+    from tasks import huey
+    from tasks import signals as _signals  # noqa: F401  (the dead store listens to task signals)
+    from tasks.keys import validate
+
+    closed = []
+
+    def rollback_on_a_closed_connection(exc):
+        if not closed:
+            closed.append(True)
+            terminated = Exception("terminating connection due to administrator command")
+            raise OperationalError("ROLLBACK", {}, terminated)
+
+    app.teardown_appcontext(rollback_on_a_closed_connection)
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    task = validate.s(7)
+    try:
+        with app.app_context():
+            huey.execute(task)
+    finally:
+        app.teardown_appcontext_funcs.remove(rollback_on_a_closed_connection)
+    assert closed
+    assert deadstore.count(redis_client) == 0
+    [again] = huey.read_schedule(later)
+    assert again.id == task.id
