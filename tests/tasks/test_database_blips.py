@@ -103,7 +103,8 @@ def test_a_connection_the_database_closed_under_the_tasks_last_rollback_is_waite
             terminated = Exception("terminating connection due to administrator command")
             raise OperationalError("ROLLBACK", {}, terminated)
 
-    app.teardown_appcontext(rollback_on_a_closed_connection)
+    # the app has served requests, so Flask refuses the decorator; the list is what it appends to
+    app.teardown_appcontext_funcs.append(rollback_on_a_closed_connection)
     later = datetime.now(UTC).replace(tzinfo=None) + timedelta(hours=1)
     task = validate.s(7)
     try:
